@@ -1,0 +1,5 @@
+import sys
+
+from mcu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,270 @@
+"""The MCU's configuration: `conf/mcu.toml` plus the files it names, loaded and validated.
+
+Each section is a frozen dataclass; the loader walks the dataclass fields, so the schema,
+the defaults and the validation live in one place. Every problem is reported with file,
+line and key, all at once, and a failed load never replaces a running config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
+
+Check = Callable[[Any], "str | None"]
+
+
+def setting(default: Any, check: Check | None = None, *, factory: Callable[[], Any] | None = None) -> Any:
+    """A config field with a default and an optional check returning an error message."""
+    meta = {"check": check} if check else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def one_of(*choices: Any) -> Check:
+    return lambda v: None if v in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+
+def in_range(low: float, high: float) -> Check:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+
+def host_address(value: str) -> str | None:
+    if value in ("", "localhost"):
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IPv4 or IPv6 address"
+    return None
+
+
+ROOM_NUMBER = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+PIN = re.compile(r"^[0-9]{0,16}$")
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    name: str = "open-mcu"
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = setting("info", one_of("debug", "info", "warning", "error"))
+    format: str = setting("kv", one_of("kv", "json"))
+
+
+@dataclass(frozen=True)
+class ListenSection:
+    transport: str = setting("udp", one_of("udp", "tcp", "tls"))
+    host: str = setting("0.0.0.0", host_address)
+    port: int = setting(5060, in_range(1, 65535))
+
+
+def _default_listen() -> list[ListenSection]:
+    return [ListenSection("udp", "0.0.0.0", 5060), ListenSection("tcp", "0.0.0.0", 5060)]
+
+
+@dataclass(frozen=True)
+class SipSection:
+    listen: list[ListenSection] = setting(None, factory=_default_listen)
+    domain: str = ""
+    advertise: str = setting("", host_address)
+    tls_cert: str = ""
+    tls_key: str = ""
+    session_expires: int = setting(1800, in_range(90, 86400))
+
+
+@dataclass(frozen=True)
+class RtpSection:
+    host: str = setting("0.0.0.0", host_address)
+    advertise: str = setting("", host_address)
+    port_min: int = setting(20000, in_range(1024, 65534))
+    port_max: int = setting(29999, in_range(1025, 65535))
+    inactivity_timeout: float = setting(30.0, in_range(1, 3600))
+
+
+@dataclass(frozen=True)
+class AudioSection:
+    rate: int = setting(48000, one_of(8000, 16000, 48000))
+    mix_size: int = setting(3, in_range(1, 10))
+    hold_ms: int = setting(600, in_range(0, 10000))
+
+
+@dataclass(frozen=True)
+class VideoSection:
+    fps: int = setting(30, in_range(1, 60))
+    keyframe_interval: float = setting(10.0, in_range(1, 600))
+    keyframe_min_interval: float = setting(1.0, in_range(0.1, 60))
+    preset: str = setting("ultrafast", one_of("ultrafast", "superfast", "veryfast", "faster", "fast"))
+    fit: str = setting("letterbox", one_of("letterbox", "crop"))
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    enabled: bool = True
+    host: str = setting("127.0.0.1", host_address)
+    port: int = setting(9464, in_range(1, 65535))
+
+
+@dataclass(frozen=True)
+class AdminSection:
+    enabled: bool = True
+    host: str = setting("127.0.0.1", host_address)
+    port: int = setting(8088, in_range(1, 65535))
+    token_file: str = ""
+
+
+@dataclass(frozen=True)
+class FilesSection:
+    rooms: str = "rooms.toml"
+    layouts: str = "layouts.toml"
+    sites: str = "sites.toml"
+    endpoints: str = "endpoints.toml"
+
+
+@dataclass(frozen=True)
+class McuConfig:
+    server: ServerSection = setting(None, factory=ServerSection)
+    log: LogSection = setting(None, factory=LogSection)
+    sip: SipSection = setting(None, factory=SipSection)
+    rtp: RtpSection = setting(None, factory=RtpSection)
+    audio: AudioSection = setting(None, factory=AudioSection)
+    video: VideoSection = setting(None, factory=VideoSection)
+    metrics: MetricsSection = setting(None, factory=MetricsSection)
+    admin: AdminSection = setting(None, factory=AdminSection)
+    files: FilesSection = setting(None, factory=FilesSection)
+
+
+@dataclass(frozen=True)
+class Room:
+    number: str = setting("", lambda v: None if ROOM_NUMBER.match(v) else "must be 1-32 letters, digits, '_', '.' or '-'")
+    name: str = ""
+    pin: str = setting("", lambda v: None if PIN.match(v) else "must be up to 16 digits")
+    chair_pin: str = setting("", lambda v: None if PIN.match(v) else "must be up to 16 digits")
+    layout: str = "grid"
+    mode: str = setting("auto", one_of("auto", "voice", "lecture", "fixed"))
+    max_members: int = setting(100, in_range(1, 1000))
+
+
+@dataclass(frozen=True)
+class RoomsFile:
+    room: list[Room] = setting(None, factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the MCU runs on, with where it came from."""
+
+    path: Path
+    mcu: McuConfig
+    rooms: dict[str, Room]
+
+    def file(self, name: str) -> Path:
+        return self.path.parent / getattr(self.mcu.files, name)
+
+
+def build(cls: type, data: Any, toml: TomlFile, key_path: tuple, issues: list[ConfigIssue]) -> Any:
+    """Build dataclass `cls` from TOML `data`, appending every problem found to `issues`."""
+    if not isinstance(data, dict):
+        issues.append(toml.issue(key_path, f"must be a table, not {type(data).__name__}"))
+        return cls()
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            issues.append(toml.issue((*key_path, key), f"unknown key (known keys here: {known})"))
+    values: dict[str, Any] = {}
+    for name, fld in fields.items():
+        if name not in data:
+            continue
+        value = _convert(hints[name], data[name], toml, (*key_path, name), issues)
+        if value is _INVALID:
+            continue
+        check = fld.metadata.get("check")
+        message = check(value) if check else None
+        if message:
+            issues.append(toml.issue((*key_path, name), f"{message} (got {value!r})"))
+            continue
+        values[name] = value
+    return cls(**values)
+
+
+_INVALID = object()
+
+
+def _convert(hint: Any, value: Any, toml: TomlFile, key_path: tuple, issues: list[ConfigIssue]) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, toml, key_path, issues)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            issues.append(toml.issue(key_path, f"must be an array, not {_toml_type(value)}"))
+            return _INVALID
+        items = [_convert(item, v, toml, (*key_path, i), issues) for i, v in enumerate(value)]
+        return _INVALID if any(i is _INVALID for i in items) else items
+    if origin in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        issues.append(toml.issue(key_path, f"must be {_toml_name(hint)}, not {_toml_type(value)}"))
+        return _INVALID
+    return value
+
+
+def _toml_name(hint: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(hint, hint.__name__)
+
+
+def _toml_type(value: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate the main config and the rooms file; raise ConfigError listing every problem."""
+    path = Path(path)
+    toml = TomlFile.load(path)
+    issues: list[ConfigIssue] = []
+    mcu = build(McuConfig, toml.data, toml, (), issues)
+    if mcu.rtp.port_min >= mcu.rtp.port_max:
+        issues.append(toml.issue(("rtp", "port_max"), "must be greater than rtp.port_min"))
+    for i, listen in enumerate(mcu.sip.listen):
+        if listen.transport == "tls" and not (mcu.sip.tls_cert and mcu.sip.tls_key):
+            issues.append(toml.issue(("sip", "listen", i, "transport"),
+                                     "tls needs sip.tls_cert and sip.tls_key to be set"))
+    rooms: dict[str, Room] = {}
+    if not issues:
+        rooms = load_rooms(path.parent / mcu.files.rooms, issues)
+    if issues:
+        raise ConfigError(issues)
+    return Config(path=path, mcu=mcu, rooms=rooms)
+
+
+def load_rooms(path: Path, issues: list[ConfigIssue]) -> dict[str, Room]:
+    try:
+        toml = TomlFile.load(path)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        return {}
+    parsed = build(RoomsFile, toml.data, toml, (), issues)
+    rooms: dict[str, Room] = {}
+    for i, room in enumerate(parsed.room):
+        if not room.number:
+            issues.append(toml.issue(("room", i), "a room needs a number (the user part of sip:<number>@mcu)"))
+        elif room.number in rooms:
+            issues.append(toml.issue(("room", i, "number"), f"room {room.number} is defined twice"))
+        else:
+            rooms[room.number] = room
+    return rooms
