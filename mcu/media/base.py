@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcu.media.errors import CorruptAudioError
 from mcu.media.frames import I420
 
 FRAME_MS = 20
@@ -59,9 +60,20 @@ class AudioDecoder(abc.ABC):
         self.errors = 0  # payloads that failed to decode
         self.concealed = 0  # frames produced by conceal()
 
-    @abc.abstractmethod
     def decode(self, payload: bytes) -> np.ndarray:
-        """Decode one payload to mono int16; raises CorruptAudioError if it cannot."""
+        """Decode one payload to mono int16; raises CorruptAudioError (counted) if it cannot."""
+        try:
+            pcm = self._decode(payload)
+        except CorruptAudioError:
+            self.errors += 1
+            raise
+        self._last = pcm
+        self._lost_in_row = 0
+        return pcm
+
+    @abc.abstractmethod
+    def _decode(self, payload: bytes) -> np.ndarray:
+        """Codec-specific decode; raise CorruptAudioError on bad input."""
 
     def conceal(self, samples: int) -> np.ndarray:
         """Stand-in for a lost frame of `samples` samples: the last good frame repeated with a fade,
@@ -75,11 +87,6 @@ class AudioDecoder(abc.ABC):
         start = CONCEAL_FADE ** (self._lost_in_row - 1)
         ramp = np.linspace(start, start * CONCEAL_FADE, samples, dtype=np.float32)
         return (src * ramp).astype(np.int16)
-
-    def _remember(self, pcm: np.ndarray) -> np.ndarray:
-        self._last = pcm
-        self._lost_in_row = 0
-        return pcm
 
 
 @dataclass(frozen=True)

@@ -129,5 +129,7 @@ def dtmf_packets(
         out.append(DtmfPacket(TelephoneEvent(event, False, volume, dur).serialize(), 0, not out))
         dur += step
     end = TelephoneEvent(event, True, volume, total).serialize()
-    out.extend(DtmfPacket(end, 0, not out and i == 0) for i in range(END_RETRANSMISSIONS))
+    first_is_end = not out
+    for i in range(END_RETRANSMISSIONS):
+        out.append(DtmfPacket(end, 0, first_is_end and i == 0))
     return out
