@@ -34,8 +34,7 @@ def split_annexb(data: bytes) -> list[bytes]:
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(data)
         nal = data[start + 3 : end]
-        if k + 1 < len(starts):
-            nal = nal.rstrip(b"\x00")  # zero byte of a following 4-byte start code, trailing_zero
+        nal = nal.rstrip(b"\x00")  # zero byte of a following 4-byte start code, trailing_zero_8bits
         if nal:
             nals.append(nal)
     return nals

@@ -10,7 +10,7 @@ from av.video.frame import PictureType
 
 from mcu.media.base import EncodedFrame, VideoDecoder, VideoEncoder, VideoEncoderConfig
 from mcu.media.errors import CorruptVideoError, VideoFormatError
-from mcu.media.frames import PIXEL_FORMAT, I420, check_planes, frame_to_planes, planes_to_frame
+from mcu.media.frames import I420, PIXEL_FORMAT, check_planes, frame_to_planes, planes_to_frame
 
 # Slice threads add no delay; frame threads would hold back (threads - 1) pictures.
 THREAD_TYPE = "SLICE"
