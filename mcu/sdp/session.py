@@ -7,16 +7,12 @@ or not) verbatim and in order, so ``serialize(parse(x)) == x`` for canonical inp
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 CRLF = "\r\n"
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 DEFAULT_DIRECTION = "sendrecv"
-
-# Session-level line types in the order RFC 8866 section 5 requires.
-_SESSION_ORDER = "vosiuepcbtrzka"
-_MEDIA_ORDER = "icbka"
 
 
 class SdpParseError(ValueError):
