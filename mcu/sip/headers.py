@@ -231,7 +231,7 @@ class NameAddr:
 _VIA_RE = re.compile(
     r"^\s*SIP\s*/\s*([0-9.]+)\s*/\s*([A-Za-z0-9!%*_+`'~.-]+)\s+(\[[0-9A-Fa-f:.]+\]|[^\s:;]+)"
     r"(?:\s*:\s*(\d+))?\s*(;.*)?$",
-    re.S,
+    re.DOTALL,
 )
 
 

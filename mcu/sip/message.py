@@ -26,7 +26,7 @@ _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"  # keeps any raw octet of a header through a round trip
 _LINE_SPLIT = re.compile(r"\r?\n")
 _VERSION_RE = re.compile(r"^SIP/\d+\.\d+$")
-_STATUS_RE = re.compile(r"^SIP/(\d+\.\d+) (\d{3}) (.*)$", re.S)
+_STATUS_RE = re.compile(r"^SIP/(\d+\.\d+) (\d{3}) (.*)$", re.DOTALL)
 MAX_STREAM_HEADER = 65536
 MAX_STREAM_BODY = 4 * 1024 * 1024
 
@@ -358,9 +358,13 @@ def _validate_common(message: SipMessage) -> None:
     ):
         if not headers.get(name):
             raise SipParseError(f"Missing {label} header")
-    for name in SINGLE_VALUED:
-        if headers.count(name) > 1:
-            raise SipParseError(f"Multiple {name} headers")
+    seen: set[str] = set()
+    for name, _ in headers:
+        key = header_key(name)
+        if key in SINGLE_VALUED:
+            if key in seen:
+                raise SipParseError(f"Multiple {name} headers")
+            seen.add(key)
     message.vias  # noqa: B018 - parse to validate
     message.from_  # noqa: B018
     message.to  # noqa: B018
@@ -436,6 +440,12 @@ class StreamFramer:
 
 
 __all__ = [
-    "MAX_UINT32", "Headers", "SipMessage", "SipRequest", "SipResponse", "StreamFramer",
-    "parse_message", "REASON_PHRASES",
+    "MAX_UINT32",
+    "REASON_PHRASES",
+    "Headers",
+    "SipMessage",
+    "SipRequest",
+    "SipResponse",
+    "StreamFramer",
+    "parse_message",
 ]

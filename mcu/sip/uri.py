@@ -27,7 +27,7 @@ class SipUri:
 
     @property
     def is_sip(self) -> bool:
-        return self.scheme in SIP_SCHEMES
+        return self.scheme.lower() in SIP_SCHEMES
 
     @property
     def transport(self) -> str:
@@ -74,9 +74,9 @@ class SipUri:
             ch.isalnum() or ch in "+-." for ch in scheme
         ):
             raise SipParseError(f"URI without a scheme: {text!r}")
+        if scheme.lower() not in SIP_SCHEMES:
+            return cls(scheme=scheme, opaque=rest)  # kept as written
         scheme = scheme.lower()
-        if scheme not in SIP_SCHEMES:
-            return cls(scheme=scheme, opaque=rest)
         uri = cls(scheme=scheme)
         at = rest.rfind("@")
         if at >= 0:
