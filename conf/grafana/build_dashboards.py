@@ -1,0 +1,307 @@
+"""Writes the Grafana dashboards of the MCU (conf/grafana/dashboards/*.json).
+
+The JSON files are what ships and what Grafana provisions; this script is how they are made,
+so that the three dashboards share one style. Edit here, run
+`python conf/grafana/build_dashboards.py`, and run tests/metrics (it queries every panel
+expression against a real Prometheus).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).parent / "dashboards"
+DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+SCHEMA_VERSION = 39
+I = 'instance=~"$instance"'  # every selector is scoped to the chosen MCU(s)
+R = f'{I}, room="$room"'
+
+Panel = dict[str, Any]
+
+
+def target(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False,
+           table: bool = False) -> dict[str, Any]:
+    t: dict[str, Any] = {"datasource": DS, "expr": expr, "refId": ref, "legendFormat": legend,
+                         "range": not instant, "instant": instant}
+    if table:
+        t["format"] = "table"
+    return t
+
+
+def panel(kind: str, title: str, targets: list[dict[str, Any]], x: int, y: int, w: int, h: int,
+          *, unit: str = "short", description: str = "", **extra: Any) -> Panel:
+    for i, t in enumerate(targets):
+        t["refId"] = chr(ord("A") + i)
+    p: Panel = {
+        "type": kind, "title": title, "description": description, "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h}, "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    }
+    if kind == "timeseries":
+        p["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                        "tooltip": {"mode": "multi", "sort": "desc"}}
+    if kind == "stat":
+        p["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                        "colorMode": "value", "graphMode": "area", "textMode": "auto"}
+    p.update(extra)
+    return p
+
+
+def row(title: str, y: int, **extra: Any) -> Panel:
+    return {"type": "row", "title": title, "collapsed": False, "panels": [],
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, **extra}
+
+
+def ds_variable() -> dict[str, Any]:
+    return {"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
+            "query": "prometheus", "current": {"text": "Prometheus", "value": "prometheus"},
+            "hide": 0, "refresh": 1}
+
+
+def query_variable(name: str, label: str, query: str, *, multi: bool = False, regex: str = "",
+                   include_all: bool = False) -> dict[str, Any]:
+    return {"name": name, "label": label, "type": "query", "datasource": DS,
+            "definition": query, "query": {"query": query, "refId": f"{name}-query"},
+            "regex": regex, "refresh": 2, "sort": 1, "multi": multi, "includeAll": include_all,
+            "current": {}, "hide": 0, "options": []}
+
+
+def instance_variable() -> dict[str, Any]:
+    return query_variable("instance", "MCU", "label_values(mcu_build_info, instance)",
+                          multi=True, include_all=True)
+
+
+def dashboard(uid: str, title: str, panels: list[Panel], variables: list[dict[str, Any]],
+              description: str, refresh: str = "10s") -> dict[str, Any]:
+    for i, p in enumerate(panels, start=1):
+        p["id"] = i
+    return {
+        "uid": uid, "title": title, "description": description, "tags": ["mcu"],
+        "schemaVersion": SCHEMA_VERSION, "version": 1, "editable": True,
+        "timezone": "browser", "refresh": refresh, "graphTooltip": 1,
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {"list": [ds_variable(), *variables]},
+        "annotations": {"list": []}, "links": [
+            {"title": "MCU dashboards", "type": "dashboards", "tags": ["mcu"], "asDropdown": True}],
+        "panels": panels,
+    }
+
+
+def overview() -> dict[str, Any]:
+    cpu = f"rate(process_cpu_seconds_total{{{I}}}[$__rate_interval])"
+    p = [
+        panel("stat", "Rooms", [target(f"sum(mcu_rooms{{{I}}})")], 0, 0, 4, 4),
+        panel("stat", "Sites connected", [target(f"sum(mcu_members{{{I}}})")], 4, 0, 4, 4),
+        panel("stat", "SIP dialogs", [target(f"sum(mcu_sip_dialogs_active{{{I}}})")], 8, 0, 4, 4),
+        panel("stat", "CPU (cores)", [target(f"sum({cpu})")], 12, 0, 4, 4, unit="none",
+              description="CPU time the MCU process uses per second: 1.0 is one full core."),
+        panel("stat", "Late audio ticks", [target(
+            f"sum(rate(mcu_audio_ticks_late_total{{{I}}}[$__rate_interval])) "
+            f"/ sum(rate(mcu_audio_tick_duration_seconds_count{{{I}}}[$__rate_interval]))")],
+            16, 0, 4, 4, unit="percentunit",
+            description="Share of 20 ms audio ticks that missed their deadline; above 1% is audible."),
+        panel("stat", "MCU up", [target('up{job="mcu"}', "{{instance}}")], 20, 0, 4, 4,
+              unit="bool_on_off"),
+        panel("timeseries", "Sites per room", [target(
+            f"mcu_room_members{{{I}}} * on (instance, room) group_left (name) mcu_room_info{{{I}}}",
+            "{{room}} {{name}}")], 0, 4, 12, 8),
+        panel("timeseries", "CPU and memory", [
+            target(f"{cpu}", "CPU cores {{instance}}"),
+            target(f"process_resident_memory_bytes{{{I}}} / 1e9", "RSS GB {{instance}}"),
+            target(f"mcu_process_threads{{{I}}}", "threads {{instance}}")], 12, 4, 12, 8),
+        panel("timeseries", "Late audio ticks per second", [target(
+            f"sum by (instance, room) (rate(mcu_audio_ticks_late_total{{{I}}}[$__rate_interval]))",
+            "{{room}}")], 0, 12, 12, 8),
+        panel("timeseries", "Encoder load (cores spent encoding)", [target(
+            f"sum by (instance, room, view) "
+            f"(rate(mcu_view_encode_duration_seconds_sum{{{I}}}[$__rate_interval]))",
+            "{{room}} {{view}}")], 12, 12, 12, 8, unit="none",
+            description="Seconds of encoding per second, per distinct view."),
+        panel("timeseries", "Encoder frame rate against target", [
+            target(f"mcu_view_output_frames_per_second{{{I}}}", "{{room}} {{view}}"),
+            target(f"max by (instance) (mcu_view_target_frames_per_second{{{I}}})", "target")],
+            0, 20, 12, 8, unit="none"),
+        panel("timeseries", "Audio tick and compose time (p99)", [
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_audio_tick_duration_seconds_bucket{{{I}}}[$__rate_interval])))",
+                   "audio tick p99"),
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_compose_duration_seconds_bucket{{{I}}}[$__rate_interval])))",
+                   "compose p99"),
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_event_loop_lag_seconds_bucket{{{I}}}[$__rate_interval])))",
+                   "event loop lag p99")], 12, 20, 12, 8, unit="s"),
+        panel("timeseries", "SIP requests per second", [target(
+            f"sum by (method) (rate(mcu_sip_requests_total{{{I}}}[$__rate_interval]))",
+            "{{method}}")], 0, 28, 8, 8, unit="reqps"),
+        panel("timeseries", "SIP responses per second", [target(
+            f"sum by (code) (rate(mcu_sip_responses_total{{{I}}}[$__rate_interval]))",
+            "{{code}}")], 8, 28, 8, 8, unit="reqps"),
+        panel("timeseries", "Authentication failures and config reloads", [
+            target(f"sum by (kind) (increase(mcu_auth_failures_total{{{I}}}[$__rate_interval]))",
+                   "auth {{kind}}"),
+            target(f"sum by (result) (increase(mcu_config_reloads_total{{{I}}}[$__rate_interval]))",
+                   "reload {{result}}")], 16, 28, 8, 8),
+        panel("table", "Build and config", [
+            target(f"mcu_build_info{{{I}}}", instant=True, table=True),
+            target(f"mcu_config_info{{{I}}}", instant=True, table=True)], 0, 36, 24, 5,
+            transformations=[{"id": "merge", "options": {}}, {"id": "organize", "options": {
+                "excludeByName": {"Time": True, "Value": True, "__name__": True}}}]),
+    ]
+    return dashboard("mcu-overview", "MCU overview", p, [instance_variable()],
+                     "Rooms, sites, CPU, late audio ticks and encoder load of the MCU.")
+
+
+def room() -> dict[str, Any]:
+    m = f'{R}, member=~"$member"'
+    join_name = f"* on (instance, room, member) group_left (display_name) mcu_member_info{{{R}}}"
+    p: list[Panel] = [
+        panel("stat", "Sites", [target(f"mcu_room_members{{{R}}}")], 0, 0, 4, 4),
+        panel("stat", "Views (encoders)", [target(f"mcu_room_views{{{R}}}")], 4, 0, 4, 4),
+        panel("stat", "Speaker changes / min", [target(
+            f"60 * rate(mcu_speaker_changes_total{{{R}}}[$__rate_interval])")], 8, 0, 4, 4),
+        panel("stat", "Sites with loss > 2%", [target(
+            f"count(mcu_member_loss_ratio{{{R}}} > 0.02) or vector(0)")], 12, 0, 4, 4),
+        panel("table", "Room", [target(f"mcu_room_info{{{R}}}", instant=True, table=True)],
+              16, 0, 8, 4, transformations=[{"id": "organize", "options": {
+                  "excludeByName": {"Time": True, "Value": True, "__name__": True, "job": True}}}]),
+        panel("table", "Sites: codec, loss, jitter, bitrate, frame rate", [
+            target(f"mcu_member_media_info{{{R}}} {join_name}", instant=True, table=True),
+            target(f"mcu_member_loss_ratio{{{R}}}", instant=True, table=True),
+            target(f"mcu_member_jitter_seconds{{{R}}}", instant=True, table=True),
+            target(f"8 * rate(mcu_member_received_bytes_total{{{R}}}[$__rate_interval])",
+                   instant=True, table=True),
+            target(f"rate(mcu_member_decoded_frames_total{{{R}}}[$__rate_interval])",
+                   instant=True, table=True),
+            target(f"mcu_member_last_packet_age_seconds{{{R}}}", instant=True, table=True)],
+            0, 4, 24, 12,
+            description="One line per site and media kind; loss and jitter as the site reports them.",
+            transformations=[
+                {"id": "merge", "options": {}},
+                {"id": "organize", "options": {
+                    "excludeByName": {"Time": True, "Value #A": True, "__name__": True,
+                                      "job": True, "instance": True, "room": True},
+                    "renameByName": {"Value #B": "loss", "Value #C": "jitter",
+                                     "Value #D": "bitrate in", "Value #E": "fps in",
+                                     "Value #F": "last packet (s)"}}}]),
+        panel("timeseries", "Views: frame rate and bitrate", [
+            target(f"mcu_view_output_frames_per_second{{{R}}}", "{{view}} fps"),
+            target(f"mcu_view_output_bits_per_second{{{R}}} / 1e6", "{{view}} Mbit/s")],
+            0, 16, 8, 8, unit="none"),
+        panel("timeseries", "Encode time p95 per view", [target(
+            "histogram_quantile(0.95, sum by (view, le) "
+            f"(rate(mcu_view_encode_duration_seconds_bucket{{{R}}}[$__rate_interval])))",
+            "{{view}}")], 8, 16, 8, 8, unit="s"),
+        panel("timeseries", "Keyframes sent per minute", [target(
+            f"60 * sum by (view, reason) (rate(mcu_view_keyframes_sent_total{{{R}}}"
+            "[$__rate_interval]))", "{{view}} {{reason}}")], 16, 16, 8, 8),
+        panel("timeseries", "Audio tick time p99 and late ticks", [
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_audio_tick_duration_seconds_bucket{{{R}}}[$__rate_interval])))",
+                   "tick p99 (s)"),
+            target(f"rate(mcu_audio_ticks_late_total{{{R}}}[$__rate_interval])", "late/s")],
+            0, 24, 12, 8, unit="none"),
+        panel("timeseries", "Joins and leaves per minute", [
+            target(f"60 * rate(mcu_member_joins_total{{{R}}}[$__rate_interval])", "joins"),
+            target(f"60 * rate(mcu_member_leaves_total{{{R}}}[$__rate_interval])", "leaves")],
+            12, 24, 12, 8),
+        # One row per site, repeated over $member (text: display name, value: member id).
+        row("Site $member", 32, repeat="member"),
+        panel("timeseries", "Loss", [target(f"mcu_member_loss_ratio{{{m}}}", "{{kind}}")],
+              0, 33, 5, 7, unit="percentunit"),
+        panel("timeseries", "Jitter and RTT", [
+            target(f"mcu_member_jitter_seconds{{{m}}}", "jitter {{kind}}"),
+            target(f"mcu_member_rtt_seconds{{{m}}}", "rtt {{kind}}")], 5, 33, 5, 7, unit="s"),
+        panel("timeseries", "Bitrate in / out", [
+            target(f"8 * rate(mcu_member_received_bytes_total{{{m}}}[$__rate_interval])",
+                   "in {{kind}}"),
+            target(f"8 * rate(mcu_member_sent_bytes_total{{{m}}}[$__rate_interval])",
+                   "out {{kind}}")], 10, 33, 5, 7, unit="bps"),
+        panel("timeseries", "Frames decoded / dropped per second", [
+            target(f"rate(mcu_member_decoded_frames_total{{{m}}}[$__rate_interval])", "decoded"),
+            target(f"rate(mcu_member_dropped_frames_total{{{m}}}[$__rate_interval])", "dropped"),
+            target(f"sum by (type) (rate(mcu_member_rtcp_feedback_received_total{{{m}}}"
+                   "[$__rate_interval]))", "{{type}} received")], 15, 33, 5, 7),
+        panel("table", "Codec", [target(
+            f"mcu_member_media_info{{{m}}} {join_name}", instant=True, table=True)],
+            20, 33, 4, 7, transformations=[{"id": "organize", "options": {"excludeByName": {
+                "Time": True, "Value": True, "__name__": True, "job": True, "instance": True,
+                "room": True, "member": True}}}]),
+    ]
+    variables = [
+        instance_variable(),
+        query_variable("room", "Room", f"label_values(mcu_room_members{{{I}}}, room)"),
+        query_variable("member", "Site", f"query_result(mcu_member_info{{{R}}})", multi=True,
+                       include_all=True,
+                       regex='/display_name="(?<text>[^"]*)".*member="(?<value>[^"]*)"/'),
+    ]
+    return dashboard("mcu-room", "MCU room", p, variables,
+                     "One room: every site's loss, jitter, bitrate, frame rate and codec.")
+
+
+def capacity() -> dict[str, Any]:
+    cpu = f"sum by (instance) (rate(process_cpu_seconds_total{{{I}}}[$__rate_interval]))"
+    members = f"sum by (instance) (mcu_members{{{I}}})"
+    views = f"sum by (instance) (mcu_room_views{{{I}}})"
+    encode = (f"sum by (instance) "
+              f"(rate(mcu_view_encode_duration_seconds_sum{{{I}}}[$__rate_interval]))")
+    p = [
+        panel("timeseries", "CPU against sites and views", [
+            target(cpu, "CPU cores {{instance}}"),
+            target(members, "sites {{instance}}"),
+            target(views, "views {{instance}}")], 0, 0, 24, 9, unit="none",
+            fieldConfig={"defaults": {"unit": "none"}, "overrides": [{
+                "matcher": {"id": "byFrameRefID", "options": "A"},
+                "properties": [{"id": "custom.axisPlacement", "value": "right"},
+                               {"id": "unit", "value": "none"}]}]}),
+        panel("stat", "CPU used of the host", [target(
+            f"{cpu} / on (instance) max by (instance) (mcu_host_cpus{{{I}}})")], 0, 9, 6, 5,
+            unit="percentunit"),
+        panel("stat", "CPU per site (cores)", [target(f"{cpu} / on (instance) {members}")],
+              6, 9, 6, 5, unit="none"),
+        panel("stat", "Encode CPU per view (cores)", [target(f"{encode} / on (instance) {views}")],
+              12, 9, 6, 5, unit="none"),
+        panel("stat", "Sites per view", [target(f"{members} / on (instance) {views}")],
+              18, 9, 6, 5, unit="none"),
+        panel("timeseries", "Encode CPU by preset and resolution", [target(
+            "sum by (preset, resolution) (rate(mcu_view_encode_duration_seconds_sum"
+            f"{{{I}}}[$__rate_interval]) * on (instance, room, view) "
+            f"group_left (preset, resolution) mcu_view_info{{{I}}})",
+            "{{preset}} {{resolution}}")], 0, 14, 12, 8, unit="none"),
+        panel("timeseries", "Deadline margin: audio tick and compose p99", [
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_audio_tick_duration_seconds_bucket{{{I}}}[$__rate_interval])))",
+                   "audio tick p99 (budget 20 ms)"),
+            target("histogram_quantile(0.99, sum by (le) "
+                   f"(rate(mcu_compose_duration_seconds_bucket{{{I}}}[$__rate_interval])))",
+                   "compose p99 (budget 33 ms)")], 12, 14, 12, 8, unit="s"),
+        panel("timeseries", "Memory and threads against sites", [
+            target(f"process_resident_memory_bytes{{{I}}} / 1e6", "RSS MB {{instance}}"),
+            target(f"mcu_process_threads{{{I}}}", "threads {{instance}}"),
+            target(members, "sites {{instance}}")], 0, 22, 12, 8, unit="none"),
+        panel("timeseries", "Packets per second in / out", [
+            target(f"sum by (instance) "
+                   f"(rate(mcu_member_received_packets_total{{{I}}}[$__rate_interval]))", "in"),
+            target(f"sum by (instance) "
+                   f"(rate(mcu_member_sent_packets_total{{{I}}}[$__rate_interval]))", "out")],
+            12, 22, 12, 8, unit="pps"),
+    ]
+    return dashboard("mcu-capacity", "MCU capacity", p, [instance_variable()],
+                     "How CPU grows with sites and distinct views: size the box from this.",
+                     refresh="30s")
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, build in (("mcu-overview", overview), ("mcu-room", room),
+                        ("mcu-capacity", capacity)):
+        path = OUT / f"{name}.json"
+        path.write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
