@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
+
+from mcu.layout.errors import LayoutNotFound
 
 GRID = 360
 ROLE_CHAIR = "chair"
@@ -132,19 +135,18 @@ class LayoutConfig:
     sites: tuple[Site, ...] = ()
     switching: Switching = field(default_factory=Switching)
 
+    @cached_property
+    def _sites_by_id(self) -> dict[str, Site]:
+        return {s.id: s for s in self.sites}
+
     def site(self, site_id: str) -> Site | None:
-        for site in self.sites:
-            if site.id == site_id:
-                return site
-        return None
+        return self._sites_by_id.get(site_id)
 
     def has(self, name: str) -> bool:
         return name in self.layouts or name in self.groups
 
     def pick(self, name: str, count: int) -> Layout:
         """The layout called `name`, or the group's first layout with room for `count`."""
-        from mcu.layout.errors import LayoutNotFound
-
         if name in self.layouts:
             return self.layouts[name]
         group = self.groups.get(name)

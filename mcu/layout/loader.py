@@ -1,0 +1,521 @@
+"""Load and validate conf/layouts.toml and conf/sites.toml.
+
+Parsing is pure: text in, values or a list of ConfigError out. Every error names
+the file, the 1-based line and the dotted key; all errors of a file are reported
+at once so the operator can fix them in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mcu.layout.errors import ConfigError, ConfigInvalid
+from mcu.layout.model import (
+    GRID,
+    LABEL_POSITIONS,
+    ROLE_CHAIR,
+    ROLES,
+    Fit,
+    Group,
+    Layout,
+    LayoutConfig,
+    Region,
+    Rgb,
+    RoomMode,
+    Site,
+    Style,
+    Switching,
+)
+from mcu.layout.tomlpos import KeyLines, KeyPath, format_key
+
+LAYOUTS_FILE = "layouts.toml"
+SITES_FILE = "sites.toml"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+_.-]*$")
+_SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_SIP_URI_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+_TOML_LINE_RE = re.compile(r"at line (\d+)")
+
+_REGION_KEYS = ("x", "y", "w", "h", "floor", "reserved", "z")
+_LAYOUT_KEYS = ("description", "background", "regions")
+_SWITCHING_KEYS = tuple(f.name for f in fields(Switching))
+_STYLE_KEYS = tuple(f.name for f in fields(Style))
+_SITE_KEYS = ("id", "uri", "name", "role", "order", "profile")
+MAX_BORDER_PX = 32
+MAX_HISTORY = 64
+
+
+@dataclass
+class _Report:
+    """Errors of one file, located with the file's text."""
+
+    file: str
+    lines: KeyLines
+    errors: list[ConfigError] = field(default_factory=list)
+
+    def add(self, path: KeyPath, message: str) -> None:
+        self.errors.append(ConfigError(self.file, self.lines.line(path), format_key(path), message))
+
+
+# ----- typed getters: report and return None on a wrong type ---------------------------------
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _type_name(v: object) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def _int(rep: _Report, path: KeyPath, v: object, lo: int, hi: int) -> int | None:
+    if not _is_int(v):
+        rep.add(path, f"expected an integer {lo}..{hi}, got {_type_name(v)}")
+        return None
+    assert isinstance(v, int)
+    if not lo <= v <= hi:
+        rep.add(path, f"{v} is out of range {lo}..{hi}")
+        return None
+    return v
+
+
+def _float(rep: _Report, path: KeyPath, v: object, lo: float, hi: float) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        rep.add(path, f"expected a number {lo}..{hi}, got {_type_name(v)}")
+        return None
+    if not lo <= v <= hi:
+        rep.add(path, f"{v} is out of range {lo}..{hi}")
+        return None
+    return float(v)
+
+
+def _bool(rep: _Report, path: KeyPath, v: object) -> bool | None:
+    if not isinstance(v, bool):
+        rep.add(path, f"expected true or false, got {_type_name(v)}")
+        return None
+    return v
+
+
+def _str(rep: _Report, path: KeyPath, v: object) -> str | None:
+    if not isinstance(v, str):
+        rep.add(path, f"expected a string, got {_type_name(v)}")
+        return None
+    return v
+
+
+def _choice(rep: _Report, path: KeyPath, v: object, allowed: tuple[str, ...]) -> str | None:
+    s = _str(rep, path, v)
+    if s is not None and s not in allowed:
+        rep.add(path, f"{s!r} is not one of {', '.join(allowed)}")
+        return None
+    return s
+
+
+def _color(rep: _Report, path: KeyPath, v: object) -> Rgb | None:
+    s = _str(rep, path, v)
+    if s is None:
+        return None
+    if not _COLOR_RE.match(s):
+        rep.add(path, f"{s!r} is not a colour; write \"#rrggbb\"")
+        return None
+    return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+
+
+def _table(rep: _Report, path: KeyPath, v: object) -> dict[str, Any] | None:
+    if not isinstance(v, dict):
+        rep.add(path, f"expected a table, got {_type_name(v)}")
+        return None
+    return v
+
+
+def _unknown(rep: _Report, path: KeyPath, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            rep.add(path + (key,), f"unknown key; allowed here: {', '.join(allowed)}")
+
+
+# ----- style ---------------------------------------------------------------------------------
+
+
+def _style_value(rep: _Report, path: KeyPath, key: str, v: object) -> object | None:
+    checks: dict[str, Callable[[], object | None]] = {
+        "border": lambda: _int(rep, path, v, 0, MAX_BORDER_PX),
+        "border_color": lambda: _color(rep, path, v),
+        "active_border_color": lambda: _color(rep, path, v),
+        "label": lambda: _bool(rep, path, v),
+        "label_position": lambda: _choice(rep, path, v, LABEL_POSITIONS),
+        "label_height": lambda: _float(rep, path, v, 0.02, 0.5),
+        "label_min_px": lambda: _int(rep, path, v, 6, 200),
+        "label_max_px": lambda: _int(rep, path, v, 6, 200),
+        "label_color": lambda: _color(rep, path, v),
+        "label_background": lambda: _color(rep, path, v),
+        "label_opacity": lambda: _float(rep, path, v, 0.0, 1.0),
+        "fit": lambda: _fit(rep, path, v),
+    }
+    return checks[key]()
+
+
+def _fit(rep: _Report, path: KeyPath, v: object) -> Fit | None:
+    s = _choice(rep, path, v, tuple(f.value for f in Fit))
+    return None if s is None else Fit(s)
+
+
+def _apply_style(rep: _Report, path: KeyPath, table: Mapping[str, Any], base: Style) -> Style:
+    changes: dict[str, Any] = {}
+    for key in _STYLE_KEYS:
+        if key in table:
+            value = _style_value(rep, path + (key,), key, table[key])
+            if value is not None:
+                changes[key] = value
+    style = replace(base, **changes) if changes else base
+    if style.label_min_px > style.label_max_px and changes:
+        rep.add(path, f"label_min_px {style.label_min_px} is above label_max_px {style.label_max_px}")
+    return style
+
+
+# ----- sites.toml ----------------------------------------------------------------------------
+
+
+def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], list[ConfigError]]:
+    """Parse the roster. Returns the sites that are valid and every error found."""
+    data, errors = _parse_toml(text, file)
+    if data is None:
+        return (), errors
+    rep = _Report(file, KeyLines(text))
+    _unknown(rep, (), data, ("sites",))
+    raw = data.get("sites", [])
+    if not isinstance(raw, list):
+        rep.add(("sites",), "expected [[sites]] tables")
+        return (), rep.errors
+    sites: list[Site] = []
+    seen_ids: dict[str, int] = {}
+    seen_uris: dict[str, int] = {}
+    chairs: list[str] = []
+    for i, entry in enumerate(raw):
+        path: KeyPath = ("sites", i)
+        table = _table(rep, path, entry)
+        if table is None:
+            continue
+        _unknown(rep, path, table, _SITE_KEYS)
+        for key in ("id", "uri", "name"):
+            if key not in table:
+                rep.add(path, f"missing required key {key!r}")
+        site_id = _str(rep, path + ("id",), table["id"]) if "id" in table else None
+        if site_id is not None and not _SITE_ID_RE.match(site_id):
+            rep.add(path + ("id",), f"{site_id!r}: use lower-case ASCII letters, digits, '-', '_', '.'")
+            site_id = None
+        if site_id is not None:
+            if site_id in seen_ids:
+                rep.add(path + ("id",), f"duplicate site id {site_id!r} (first at sites[{seen_ids[site_id]}])")
+            seen_ids.setdefault(site_id, i)
+        uri = _str(rep, path + ("uri",), table["uri"]) if "uri" in table else None
+        if uri is not None and not _SIP_URI_RE.match(uri):
+            rep.add(path + ("uri",), f"{uri!r} is not a SIP URI like sip:user@host")
+            uri = None
+        if uri is not None:
+            if uri in seen_uris:
+                rep.add(path + ("uri",), f"duplicate URI {uri!r} (first at sites[{seen_uris[uri]}])")
+            seen_uris.setdefault(uri, i)
+        name = _str(rep, path + ("name",), table["name"]) if "name" in table else None
+        if name is not None:
+            name = unicodedata.normalize("NFC", name).strip()
+            if not name or any(unicodedata.category(c) == "Cc" for c in name):
+                rep.add(path + ("name",), "display name is empty or holds control characters")
+                name = None
+        role = _choice(rep, path + ("role",), table.get("role", "participant"), ROLES)
+        order = _int(rep, path + ("order",), table.get("order", i), 0, 1_000_000)
+        profile = _str(rep, path + ("profile",), table.get("profile", "generic"))
+        if profile is not None and not _PROFILE_RE.match(profile):
+            rep.add(path + ("profile",), f"{profile!r}: use lower-case ASCII letters, digits, '-', '_', '.'")
+            profile = None
+        if role == ROLE_CHAIR and site_id is not None:
+            chairs.append(site_id)
+            if len(chairs) > 1:
+                rep.add(path + ("role",), f"more than one chair: {', '.join(chairs)}; keep one")
+        if None in (site_id, uri, name, role, order, profile):
+            continue
+        assert site_id and uri and name and role and profile is not None and order is not None
+        sites.append(Site(site_id, uri, name, role, order, profile))
+    sites.sort(key=lambda s: s.order)
+    return tuple(sites), errors + rep.errors
+
+
+# ----- layouts.toml --------------------------------------------------------------------------
+
+
+@dataclass
+class LayoutsParse:
+    layouts: dict[str, Layout]
+    groups: dict[str, Group]
+    switching: Switching
+    errors: list[ConfigError]
+
+
+def parse_layouts(
+    text: str, sites: tuple[Site, ...] | None, file: str = LAYOUTS_FILE
+) -> LayoutsParse:
+    """Parse layouts, groups and switching. `sites` None means: no roster to check against."""
+    data, errors = _parse_toml(text, file)
+    if data is None:
+        return LayoutsParse({}, {}, Switching(), errors)
+    rep = _Report(file, KeyLines(text))
+    _unknown(rep, (), data, ("style", "switching", "layouts", "groups"))
+    base = Style()
+    if "style" in data and (table := _table(rep, ("style",), data["style"])) is not None:
+        _unknown(rep, ("style",), table, _STYLE_KEYS)
+        base = _apply_style(rep, ("style",), table, base)
+    site_ids = None if sites is None else {s.id for s in sites}
+    layouts: dict[str, Layout] = {}
+    raw_layouts = data.get("layouts", {})
+    if (raw := _table(rep, ("layouts",), raw_layouts)) is not None:
+        if not raw:
+            rep.add(("layouts",), "no layouts defined")
+        for name, entry in raw.items():
+            layout = _parse_layout(rep, name, entry, base, site_ids)
+            if layout is not None:
+                layouts[name] = layout
+    groups = _parse_groups(rep, data.get("groups", {}), raw_layouts if isinstance(raw_layouts, dict) else {}, layouts)
+    # names defined with errors still count as defined, so one mistake is reported once
+    raw_groups = data.get("groups", {})
+    known = set(raw_layouts) if isinstance(raw_layouts, dict) else set()
+    known |= set(raw_groups) if isinstance(raw_groups, dict) else set()
+    switching = _parse_switching(rep, data.get("switching", {}), known)
+    return LayoutsParse(layouts, groups, switching, errors + rep.errors)
+
+
+def _parse_layout(
+    rep: _Report, name: str, entry: object, base: Style, site_ids: set[str] | None
+) -> Layout | None:
+    path: KeyPath = ("layouts", name)
+    if not _NAME_RE.match(name):
+        rep.add(path, "layout names use letters, digits, '+', '_', '.', '-'")
+    table = _table(rep, path, entry)
+    if table is None:
+        return None
+    _unknown(rep, path, table, _LAYOUT_KEYS + _STYLE_KEYS)
+    n_before = len(rep.errors)
+    style = _apply_style(rep, path, table, base)
+    description = _str(rep, path + ("description",), table.get("description", "")) or ""
+    background = _color(rep, path + ("background",), table.get("background", "#101010"))
+    raw_regions = table.get("regions")
+    if raw_regions is None:
+        rep.add(path, "missing required key 'regions' (add [[layouts.NAME.regions]] tables)")
+        return None
+    if not isinstance(raw_regions, list) or not raw_regions:
+        rep.add(path + ("regions",), "expected one or more [[regions]] tables")
+        return None
+    regions: list[Region] = []
+    for i, raw in enumerate(raw_regions):
+        region = _parse_region(rep, path + ("regions", i), raw, style, site_ids)
+        if region is not None:
+            regions.append(region)
+    if len(regions) == len(raw_regions):
+        _check_overlaps(rep, path, regions)
+    if len(rep.errors) > n_before or background is None:
+        return None
+    return Layout(name, tuple(regions), description, background)
+
+
+def _parse_region(
+    rep: _Report, path: KeyPath, raw: object, style: Style, site_ids: set[str] | None
+) -> Region | None:
+    table = _table(rep, path, raw)
+    if table is None:
+        return None
+    _unknown(rep, path, table, _REGION_KEYS + _STYLE_KEYS)
+    n_before = len(rep.errors)
+    box: dict[str, int] = {}
+    for key in ("x", "y", "w", "h"):
+        if key not in table:
+            rep.add(path, f"missing required key {key!r} (0..{GRID} grid units)")
+            continue
+        lo = 1 if key in ("w", "h") else 0
+        value = _int(rep, path + (key,), table[key], lo, GRID)
+        if value is not None:
+            box[key] = value
+    if len(box) == 4:
+        if box["x"] + box["w"] > GRID:
+            rep.add(path + ("w",), f"x + w = {box['x'] + box['w']} runs past the canvas edge {GRID}")
+        if box["y"] + box["h"] > GRID:
+            rep.add(path + ("h",), f"y + h = {box['y'] + box['h']} runs past the canvas edge {GRID}")
+    floor = _bool(rep, path + ("floor",), table.get("floor", False))
+    reserved = None
+    if "reserved" in table:
+        reserved = _str(rep, path + ("reserved",), table["reserved"])
+        if reserved is not None and reserved != ROLE_CHAIR:
+            if site_ids is None:
+                rep.add(path + ("reserved",), f"site {reserved!r} cannot be checked: no sites.toml")
+            elif reserved not in site_ids:
+                rep.add(path + ("reserved",), f"no site {reserved!r} in sites.toml")
+        if floor:
+            rep.add(path + ("reserved",), "a region is either floor or reserved, not both")
+    z = _int(rep, path + ("z",), table.get("z", 0), -100, 100)
+    region_style = _apply_style(rep, path, table, style)
+    if len(rep.errors) > n_before:
+        return None
+    assert floor is not None and z is not None
+    return Region(box["x"], box["y"], box["w"], box["h"], floor, reserved, z, region_style)
+
+
+def _check_overlaps(rep: _Report, path: KeyPath, regions: list[Region]) -> None:
+    for j, b in enumerate(regions):
+        for i in range(j):
+            a = regions[i]
+            if a.z == b.z and a.overlaps(b):
+                rep.add(
+                    path + ("regions", j),
+                    f"overlaps regions[{i}] at the same z = {a.z}; "
+                    "give the overlay a higher z or move it",
+                )
+
+
+def _parse_groups(
+    rep: _Report, raw: object, raw_layouts: Mapping[str, Any], layouts: Mapping[str, Layout]
+) -> dict[str, Group]:
+    table = _table(rep, ("groups",), raw)
+    if table is None:
+        return {}
+    groups: dict[str, Group] = {}
+    for name, members in table.items():
+        path: KeyPath = ("groups", name)
+        if name in raw_layouts:
+            rep.add(path, f"{name!r} is already a layout name; groups and layouts share one namespace")
+            continue
+        if not isinstance(members, list) or not members:
+            rep.add(path, "expected a non-empty array of layout names")
+            continue
+        ok = True
+        previous: Layout | None = None
+        for i, layout_name in enumerate(members):
+            if _str(rep, path + (i,), layout_name) is None:
+                ok = False
+                continue
+            if layout_name not in raw_layouts:
+                rep.add(path + (i,), f"no layout named {layout_name!r}")
+                ok = False
+                continue
+            layout = layouts.get(layout_name)
+            if layout is not None and previous is not None and layout.capacity < previous.capacity:
+                rep.add(
+                    path + (i,),
+                    f"{layout_name!r} has {layout.capacity} regions, fewer than "
+                    f"{previous.name!r} before it; order a group by region count",
+                )
+                ok = False
+            previous = layout or previous
+        if ok:
+            groups[name] = Group(name, tuple(members))
+    return groups
+
+
+def _parse_switching(rep: _Report, raw: object, known: set[str]) -> Switching:
+    path: KeyPath = ("switching",)
+    table = _table(rep, path, raw)
+    if table is None:
+        return Switching()
+    _unknown(rep, path, table, _SWITCHING_KEYS)
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        p = path + (key,)
+        parsed: object | None = None
+        if key == "page_interval_s":
+            parsed = _float(rep, p, value, 1.0, 3600.0)
+        elif key in ("switch_delay_s", "min_hold_s"):
+            parsed = _float(rep, p, value, 0.0, 60.0)
+        elif key == "history":
+            parsed = _int(rep, p, value, 1, MAX_HISTORY)
+        elif key == "default_mode":
+            mode = _choice(rep, p, value, tuple(m.value for m in RoomMode))
+            parsed = None if mode is None else RoomMode(mode)
+        elif key in ("default_layout", "lecture_chair_layout"):
+            parsed = _str(rep, p, value)
+            if parsed is not None and parsed not in known:
+                rep.add(p, f"no layout or group named {parsed!r}")
+                parsed = None
+        else:
+            continue
+        if parsed is not None:
+            changes[key] = parsed
+    switching = replace(Switching(), **changes)
+    for key in ("default_layout", "lecture_chair_layout"):
+        if key not in table and getattr(switching, key) not in known:
+            rep.add(path, f"{key} defaults to {getattr(switching, key)!r}, which is not defined; set it")
+    return switching
+
+
+# ----- files ---------------------------------------------------------------------------------
+
+
+def _parse_toml(text: str, file: str) -> tuple[dict[str, Any] | None, list[ConfigError]]:
+    try:
+        return tomllib.loads(text), []
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE_RE.search(str(exc))
+        line = int(match.group(1)) if match else max(1, len(text.splitlines()))  # end of document
+        return None, [ConfigError(file, line, "", f"TOML syntax: {exc}")]
+
+
+def _read(path: Path) -> tuple[str | None, list[ConfigError]]:
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except FileNotFoundError:
+        return None, [ConfigError(str(path), 0, "", "file not found")]
+    except UnicodeDecodeError as exc:
+        return None, [ConfigError(str(path), 0, "", f"not UTF-8: {exc}")]
+    except OSError as exc:
+        return None, [ConfigError(str(path), 0, "", f"cannot read: {exc}")]
+
+
+def _load(conf_dir: Path | str) -> tuple[LayoutConfig | None, list[ConfigError]]:
+    conf = Path(conf_dir)
+    sites_path, layouts_path = conf / SITES_FILE, conf / LAYOUTS_FILE
+    sites_text, errors = _read(sites_path)
+    sites: tuple[Site, ...] | None = None
+    if sites_text is not None:
+        sites, site_errors = parse_sites(sites_text, str(sites_path))
+        errors += site_errors
+    layouts_text, layout_read_errors = _read(layouts_path)
+    errors += layout_read_errors
+    if layouts_text is None:
+        return None, errors
+    parsed = parse_layouts(layouts_text, sites, str(layouts_path))
+    errors += parsed.errors
+    if errors:
+        return None, errors
+    config = LayoutConfig(parsed.layouts, parsed.groups, sites or (), parsed.switching)
+    return config, []
+
+
+def check_config_dir(conf_dir: Path | str) -> list[ConfigError]:
+    """Validate layouts.toml and sites.toml in `conf_dir`; an empty list means valid."""
+    return _load(conf_dir)[1]
+
+
+def load_config_dir(conf_dir: Path | str) -> LayoutConfig:
+    """Load a valid config directory or raise ConfigInvalid with every error."""
+    config, errors = _load(conf_dir)
+    if errors or config is None:
+        raise ConfigInvalid(errors)
+    return config
+
+
+def load_config_text(layouts_text: str, sites_text: str | None = None) -> LayoutConfig:
+    """Same as load_config_dir, from strings (tests, admin API uploads)."""
+    errors: list[ConfigError] = []
+    sites: tuple[Site, ...] | None = None
+    if sites_text is not None:
+        sites, errors = parse_sites(sites_text)
+    parsed = parse_layouts(layouts_text, sites)
+    errors += parsed.errors
+    if errors:
+        raise ConfigInvalid(errors)
+    return LayoutConfig(parsed.layouts, parsed.groups, sites or (), parsed.switching)
