@@ -24,6 +24,7 @@ fi
 # What the tests and benchmarks need: real peers we did not write, and tools to check our files.
 if [ "$what" = test ] || [ "$what" = bench ]; then
   need_cmd baresip baresip
+  [ -e /usr/lib/baresip/modules/avcodec.so ] || missing+=(baresip-ffmpeg)
   need_cmd sipp sip-tester
   need_cmd prometheus prometheus
   need_cmd promtool prometheus

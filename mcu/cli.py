@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = sub.add_parser("version", help="print the version of the MCU and its media libraries")
     version.set_defaults(func=cmd_version)
+
+    from mcu.plan.cli import register as register_plan
+
+    register_plan(sub)
     return parser
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
+from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
 from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
 
 Check = Callable[[Any], "str | None"]
@@ -126,8 +128,6 @@ class AdminSection:
 @dataclass(frozen=True)
 class FilesSection:
     rooms: str = "rooms.toml"
-    layouts: str = "layouts.toml"
-    sites: str = "sites.toml"
     endpoints: str = "endpoints.toml"
 
 
@@ -167,6 +167,8 @@ class Config:
     path: Path
     mcu: McuConfig
     rooms: dict[str, Room]
+    profiles: Profiles
+    layouts: LayoutConfig
 
     def file(self, name: str) -> Path:
         return self.path.parent / getattr(self.mcu.files, name)
@@ -245,11 +247,31 @@ def load_config(path: str | Path) -> Config:
             issues.append(toml.issue(("sip", "listen", i, "transport"),
                                      "tls needs sip.tls_cert and sip.tls_key to be set"))
     rooms: dict[str, Room] = {}
-    if not issues:
-        rooms = load_rooms(path.parent / mcu.files.rooms, issues)
     if issues:
         raise ConfigError(issues)
-    return Config(path=path, mcu=mcu, rooms=rooms)
+    rooms = load_rooms(path.parent / mcu.files.rooms, issues)
+    profiles = layouts = None
+    try:
+        profiles = load_profiles(path.parent / mcu.files.endpoints)
+    except ProfileError as exc:
+        issues.append(ConfigIssue(exc.path, exc.line, exc.key, exc.fault))
+    try:
+        layouts = load_config_dir(path.parent)
+    except ConfigInvalid as exc:
+        issues.extend(ConfigIssue(e.file, e.line, e.key, e.message) for e in exc.errors)
+    if layouts is not None:
+        issues.extend(_check_room_layouts(path.parent / mcu.files.rooms, rooms, layouts))
+    if issues or profiles is None or layouts is None:
+        raise ConfigError(issues)
+    return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts)
+
+
+def _check_room_layouts(rooms_path: Path, rooms: dict[str, Room], layouts: LayoutConfig) -> list[ConfigIssue]:
+    known = set(layouts.layouts) | set(layouts.groups)
+    toml = TomlFile.load(rooms_path)
+    return [toml.issue(("room", i, "layout"), f"no layout or group named {room.layout!r} in layouts.toml "
+                       f"(known: {', '.join(sorted(known))})")
+            for i, room in enumerate(rooms.values()) if room.layout not in known]
 
 
 def load_rooms(path: Path, issues: list[ConfigIssue]) -> dict[str, Room]:

@@ -1,25 +1,396 @@
-"""The `mcu serve` process: one uvloop event loop hosting SIP, media and metrics."""
+"""The `mcu serve` process: one uvloop event loop hosting SIP, media and the room ticks.
+
+A thin shell: SIP events go to the conference, which decides; RTP packets go to members;
+each room's audio tick runs on a drift-free 20 ms schedule and its packets go out through
+the members' RTP sockets.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import uvloop
 
+import mcu
+from mcu.conference.engine import Conference, Hangup
+from mcu.conference.member import Member
+from mcu.conference.pin import parse_dtmf_info
+from mcu.conference.room import Room
+from mcu.conference.ticker import Ticker
 from mcu.config import Config
+from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
+from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.log import event, setup_logging
+from mcu.rtp.packet import RtpPacket
+from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
+from mcu.sdp.codecs import Capabilities
+from mcu.sdp.negotiate import NegotiationResult, negotiate
+from mcu.sdp.profiles import Profiles
+from mcu.sdp.session import SdpParseError, parse
+from mcu.sip import events as ev
+from mcu.sip.ua import UaConfig, UserAgent
 
 log = logging.getLogger("mcu.server")
 
+AUDIO_TICK = 0.020
+HOUSEKEEPING_INTERVAL = 0.1
+MEDIA_KINDS = ("audio", "video")
+
+
+@dataclass
+class CallMedia:
+    """The sockets and SDP state of one call."""
+
+    transports: dict[str, RtpTransport] = field(default_factory=dict)  # by media kind
+    negotiation: NegotiationResult | None = None
+    member: Member | None = None
+
+
+class McuServer:
+    def __init__(self, config: Config):
+        self.config = config
+        name = config.mcu.server.name
+        self.ua = UserAgent(UaConfig(user_agent=f"{name}/{mcu.__version__}",
+                                     session_expires=config.mcu.sip.session_expires))
+        self.conference = Conference(config)
+        self.capabilities = Capabilities()
+        self.profiles: Profiles = config.profiles
+        rtp = config.mcu.rtp
+        self.ports = PortAllocator(rtp.port_min, rtp.port_max)
+        self.calls: dict[str, CallMedia] = {}
+        self.sip: SipTransportShell | None = None
+        # Compose and encode run here: PyAV and the _mix kernels release the GIL.
+        self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="video")
+        self.late_ticks = 0
+        self.tick_errors = 0
+        self._logged_errors: set[str] = set()
+        self.late_video_frames = 0
+        self._tasks: list[asyncio.Task] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.ua.clock = self._loop.time
+        sip = self.config.mcu.sip
+        listen = [(x.transport, x.host, x.port) for x in sip.listen]
+        self.sip = await start_sip(self.ua, listen, sip.tls_cert or None, sip.tls_key or None,
+                                   on_event=self.on_sip_event, advertise_host=sip.advertise or None)
+        for x in sip.listen:
+            info = self.sip.transport_info(x.transport)
+            event(log, "sip.listening", transport=x.transport, addr=f"{info.host}:{info.port}")
+        rtp = self.config.mcu.rtp
+        event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
+        self._tasks.append(asyncio.create_task(self._audio_loop(), name="audio-tick"))
+        self._tasks.append(asyncio.create_task(self._video_loop(), name="video-tick"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+
+    async def stop(self) -> None:
+        for call_id in list(self.calls):
+            self.ua.hangup(call_id)
+            self._end_call(call_id, "mcu stopping")
+        if self.sip is not None:
+            self.sip.transmit()
+            await asyncio.sleep(0.05)  # let the BYEs leave
+            await self.sip.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.pool.shutdown(wait=True)
+
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    # ------------------------------------------------------------------ SIP events
+
+    def on_sip_event(self, e: ev.Event) -> None:
+        if isinstance(e, ev.IncomingCall):
+            task = asyncio.create_task(self._incoming_call(e))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+        elif isinstance(e, (ev.CallEnded, ev.CallFailed)):
+            self._end_call(e.call_id, e.reason)
+        elif isinstance(e, ev.InfoReceived):
+            digit = parse_dtmf_info(e.content_type or "", e.body)
+            if digit is not None:
+                self._apply(self.conference.digits(e.call_id, [digit], self.now()))
+        elif isinstance(e, ev.ReInvite):
+            self._reinvite(e)
+
+    async def _incoming_call(self, e: ev.IncomingCall) -> None:
+        rejection = self.conference.admission(e.request_user)
+        if rejection is not None:
+            event(log, "call.rejected", room=e.request_user, status=rejection.status,
+                  reason=rejection.reason, remote=_addr(e.remote_addr))
+            self._reject(e.call_id, rejection.status, rejection.reason)
+            return
+        if e.body is None:
+            # An INVITE without an offer: we would have to offer in the 200 and read the answer in
+            # the ACK. Room systems and softphones all offer; refuse clearly until this is built.
+            self._reject(e.call_id, 488, "Offer Required")
+            return
+        try:
+            offer = parse(e.body)
+        except SdpParseError as exc:
+            event(log, "call.bad_sdp", logging.WARNING, remote=_addr(e.remote_addr), error=str(exc))
+            self._reject(e.call_id, 400, "Bad SDP")
+            return
+        media = CallMedia()
+        self.calls[e.call_id] = media
+        try:
+            ports = []
+            for m in offer.media:
+                if m.media in MEDIA_KINDS and m.media not in media.transports and m.port:
+                    transport = await self._open_rtp(e.call_id, m.media, m.has("rtcp-mux"))
+                    media.transports[m.media] = transport
+                    ports.append(transport.rtp_port)
+                else:
+                    ports.append(0)
+        except PortRangeExhaustedError as exc:
+            event(log, "rtp.ports_exhausted", logging.ERROR, error=str(exc))
+            self._close_media(media)
+            self.calls.pop(e.call_id, None)
+            self._reject(e.call_id, 503, "Out Of Media Ports")
+            return
+        if e.call_id not in self.calls:  # the caller gave up (CANCEL) while we opened sockets
+            self._close_media(media)
+            return
+        profile = self.profiles.match(e.user_agent or "")
+        result = negotiate(offer, self.capabilities, self._local_address(e), ports, profile)
+        if result.all_rejected:
+            self._close_media(media)
+            self.calls.pop(e.call_id, None)
+            self._reject(e.call_id, 488, "No Common Media")
+            return
+        self._apply_negotiation(media, result)
+        media.member = self.conference.join(
+            e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
+            user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now())
+        self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        self._transmit()
+
+    def _reinvite(self, e: ev.ReInvite) -> None:
+        media = self.calls.get(e.call_id)
+        if media is None or media.negotiation is None or e.body is None:
+            if media is not None and media.negotiation is not None:  # no offer: send ours again
+                self.ua.answer(e.call_id, 200, media.negotiation.local_sdp.encode(), "application/sdp")
+            else:
+                self.ua.reject(e.call_id, 488)
+            return
+        try:
+            offer = parse(e.body)
+        except SdpParseError:
+            self.ua.reject(e.call_id, 400, "Bad SDP")
+            return
+        ports = [media.transports[m.media].rtp_port if m.media in media.transports and m.port else 0
+                 for m in offer.media]
+        previous = media.negotiation.local
+        result = negotiate(offer, self.capabilities, previous.connection.host if previous.connection
+                           else "127.0.0.1", ports, previous=previous)
+        if result.all_rejected:
+            self.ua.reject(e.call_id, 488)
+            return
+        self._apply_negotiation(media, result)
+        member = media.member
+        if member is not None:
+            member.audio_media = result.first("audio")
+        self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+
+    def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:
+        """Point each kept socket at the address in SDP (until latching sees the real one)."""
+        media.negotiation = result
+        for kind, transport in list(media.transports.items()):
+            line = result.first(kind)
+            if line is None or not line.accepted:
+                transport.close()
+                del media.transports[kind]
+                continue
+            if not transport.latched_rtp and line.remote_port:
+                transport.remote_rtp = (line.remote_address, line.remote_port)
+                rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)
+                transport.remote_rtcp = (line.remote_address, rtcp_port)
+            # On hold the far end may send nothing: do not time it out for that.
+            transport.set_inactivity_timeout(
+                None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)
+
+    async def _open_rtp(self, call_id: str, kind: str, rtcp_mux: bool) -> RtpTransport:
+        def on_rtp(packet: RtpPacket, addr: tuple[str, int], now: float) -> None:
+            media = self.calls.get(call_id)
+            if media is None or media.member is None:
+                return
+            if kind == "audio":
+                media.member.receive_audio(packet, now)
+            else:
+                media.member.receive_video(packet, now)
+
+        def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
+            media = self.calls.get(call_id)
+            if media is None or media.member is None or kind != "video":
+                return
+            for packet in packets:
+                reason = "pli" if isinstance(packet, Pli) else "fir" if isinstance(packet, Fir) else None
+                if reason:
+                    member = media.member
+                    self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
+
+        def on_timeout(transport: RtpTransport) -> None:
+            event(log, "call.media_timeout", logging.WARNING, call_id=call_id, kind=kind,
+                  seconds=self.config.mcu.rtp.inactivity_timeout)
+            self.ua.hangup(call_id)
+            self._end_call(call_id, "media inactivity timeout")
+            self._transmit()
+
+        rtp = self.config.mcu.rtp
+        return await RtpTransport.open(self.ports, on_rtp, on_rtcp, on_timeout, host=rtp.host,
+                                       rtcp_mux=rtcp_mux, inactivity_timeout=rtp.inactivity_timeout,
+                                       clock=self.now)
+
+    def _end_call(self, call_id: str, reason: str) -> None:
+        media = self.calls.pop(call_id, None)
+        if media is None:
+            return
+        self._close_media(media)
+        self.conference.leave(call_id, reason)
+
+    def _close_media(self, media: CallMedia) -> None:
+        for transport in media.transports.values():
+            transport.close()
+        media.transports.clear()
+
+    def _reject(self, call_id: str, status: int, reason: str) -> None:
+        self.ua.reject(call_id, status, reason)
+        self._transmit()
+
+    def _apply(self, hangups: list[Hangup]) -> None:
+        for hangup in hangups:
+            event(log, "call.hangup", call_id=hangup.call_id, reason=hangup.reason)
+            self.ua.hangup(hangup.call_id)
+            self._end_call(hangup.call_id, hangup.reason)
+        if hangups:
+            self._transmit()
+
+    def _transmit(self) -> None:
+        if self.sip is not None:
+            self.sip.transmit()
+
+    def _local_address(self, e: ev.IncomingCall) -> str:
+        """The address to put in SDP: configured, else the one that routes back to the caller."""
+        rtp = self.config.mcu.rtp
+        if rtp.advertise:
+            return rtp.advertise
+        if rtp.host not in ("0.0.0.0", "::"):
+            return rtp.host
+        family = socket.AF_INET6 if ":" in e.remote_addr[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(e.remote_addr)
+            return str(probe.getsockname()[0])
+
+    # ------------------------------------------------------------------ ticks
+
+    async def _audio_loop(self) -> None:
+        ticker = Ticker(AUDIO_TICK, self.now())
+        while True:
+            await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
+            now = self.now()
+            if not ticker.due(now):
+                continue
+            for room in self.conference.rooms.values():
+                if room.members:
+                    try:
+                        for member, packet in room.audio_tick(now):
+                            self._send(member, "audio", packet)
+                    except Exception:
+                        self._tick_error(f"audio tick of room {room.number}")
+            self.late_ticks = ticker.late
+
+    async def _video_loop(self) -> None:
+        """Compose and encode every room's views at the configured rate, on worker threads."""
+        ticker = Ticker(1.0 / self.config.mcu.video.fps, self.now())
+        while True:
+            await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
+            now = self.now()
+            if not ticker.due(now):
+                continue
+            for room in self.conference.rooms.values():
+                if room.members:
+                    await self._guarded(f"video tick of room {room.number}", self._video_room(room, now))
+            self.late_video_frames = ticker.late + ticker.skipped
+
+    async def _guarded(self, what: str, work) -> None:  # type: ignore[no-untyped-def]
+        """Run one room's tick; a bug in it is logged and counted, never stops the other rooms."""
+        try:
+            await work
+        except Exception:
+            self._tick_error(what)
+
+    def _tick_error(self, what: str) -> None:
+        """Log a failing tick with its traceback once per kind, then only count it (no log flood)."""
+        self.tick_errors += 1
+        if what not in self._logged_errors:
+            self._logged_errors.add(what)
+            log.exception("tick.error", extra={"fields": {"what": what, "note": "logged once; counted after"}})
+
+    async def _video_room(self, room: Room, now: float) -> None:
+        loop = asyncio.get_running_loop()
+        jobs = room.video_jobs(now)
+        results = await asyncio.gather(*(
+            loop.run_in_executor(self.pool, job.encoder.render, job.layout, job.pictures, job.names,
+                                 job.floor, room.video.fit_mode, job.pts, job.force_keyframe is not None)
+            for job in jobs))
+        sent_at = self.now()
+        for job, picture in zip(jobs, results):
+            for member, packet in room.video_packets(job, picture, sent_at):
+                self._send(member, "video", packet)
+
+    def _send(self, member: Member, kind: str, packet: bytes) -> None:
+        media = self.calls.get(member.call_id)
+        transport = media.transports.get(kind) if media else None
+        if transport is not None:
+            transport.send_rtp(packet)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            now = self.now()
+            self._apply(self.conference.handle_timer(now))
+            for media in self.calls.values():
+                member = media.member
+                transport = media.transports.get("video")
+                if member is None or member.video_in is None or transport is None:
+                    continue
+                member.video_in.handle_timer(now)
+                if member.video_in.feedback:
+                    transport.send_rtcp(serialize_compound(member.video_in.feedback))
+                    member.video_in.feedback.clear()
+
+
+def _addr(addr: tuple[str, int]) -> str:
+    return f"{addr[0]}:{addr[1]}"
+
 
 async def serve(config: Config, stop: asyncio.Event) -> None:
-    event(log, "mcu.starting", name=config.mcu.server.name, config=str(config.path),
+    event(log, "mcu.starting", server=config.mcu.server.name, config=str(config.path),
           rooms=len(config.rooms))
+    server = McuServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        event(log, "mcu.cannot_listen", logging.ERROR, error=str(exc),
+              hint="another process holds the port, or the address is not on this machine")
+        await server.stop()
+        raise SystemExit(2) from None
     event(log, "mcu.ready")
     await stop.wait()
     event(log, "mcu.stopping")
+    await server.stop()
 
 
 def run(config: Config) -> int:

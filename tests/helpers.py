@@ -26,6 +26,11 @@ def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
 def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
                       rooms: str | None = None, extra: str = "") -> Path:
     """A config listening on 127.0.0.1 only, with rooms 4100 (open) and 4200 (PIN 2468)."""
+    import shutil
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
+        shutil.copy(conf / name, tmp_path / name)
     rtp_base = 30000 + (sip_port % 1000) * 20
     (tmp_path / "rooms.toml").write_text(rooms if rooms is not None else (
         '[[room]]\nnumber = "4100"\nname = "Open room"\n'

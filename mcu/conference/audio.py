@@ -60,7 +60,7 @@ class AudioMixer:
                 block[row] = 0
             else:
                 block[row] = pcm
-        levels_array = mix.level_dbov(block) if members else np.zeros(0, np.uint8)
+        levels_array = mix.audio_levels(block).level if members else np.zeros(0, np.uint8)
         levels = {m: (SILENT_LEVEL if m in muted else int(levels_array[i])) for i, m in enumerate(members)}
         mixed = self.selector.update(levels, now)
         index = {m: i for i, m in enumerate(members)}

@@ -31,6 +31,8 @@ def test_version() -> None:
 def test_check_config_rejects_with_file_line_key(tmp_path: Path) -> None:
     (tmp_path / "rooms.toml").write_text("")
     bad = tmp_path / "mcu.toml"
+    for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
+        (tmp_path / name).write_bytes((REPO / "conf" / name).read_bytes())
     bad.write_text("[video]\nfps = 500\n")
     result = mcu("check-config", "-c", str(bad))
     assert result.returncode == 1

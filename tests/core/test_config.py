@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, main: str, rooms: str = "[[room]]\nnumber = \"1\"\n") -> Path:
+    for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
+        shutil.copy(REPO / "conf" / name, tmp_path / name)
     (tmp_path / "rooms.toml").write_text(rooms, encoding="utf-8")
     path = tmp_path / "mcu.toml"
     path.write_text(main, encoding="utf-8")
@@ -108,3 +111,17 @@ def test_line_of_quoted_and_nested_keys(tmp_path: Path) -> None:
     assert toml.line_of(("a", "d", "e")) == 4
     assert toml.line_of(("f", 1, "g")) == 8
     assert toml.line_of(("f", 1, "missing")) == 7
+
+
+def test_room_with_unknown_layout_is_refused(tmp_path: Path) -> None:
+    (issue,) = issues_of(write(tmp_path, "", '[[room]]\nnumber = "1"\nlayout = "7x7"\n'))
+    assert (Path(issue.file).name, issue.key, issue.line) == ("rooms.toml", "room[0].layout", 3)
+    assert "known:" in issue.message and "grid" in issue.message
+
+
+def test_errors_in_endpoints_and_layouts_are_reported_by_the_main_loader(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    (tmp_path / "endpoints.toml").write_text("[default]\ndtmf = \"smoke\"\n")
+    (tmp_path / "layouts.toml").write_text("[layouts.a]\nbogus = 1\n")
+    files = {Path(i.file).name for i in issues_of(path)}
+    assert files == {"endpoints.toml", "layouts.toml"}

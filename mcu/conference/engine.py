@@ -1,0 +1,132 @@
+"""The conference: rooms from config, who may join, PIN entry, and who leaves.
+
+Owns no sockets: the server shell asks it what to do with a call and tells it what arrived.
+Decisions come back as plain values (a SIP status to reject with, calls to hang up).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mcu.conference.member import Member, MemberState
+from mcu.conference.pin import Admitted, PinGate, Refused, WrongPin
+from mcu.conference.room import Room
+from mcu.config import Config
+from mcu.log import event
+from mcu.sdp.negotiate import NegotiationResult
+
+log = logging.getLogger("mcu.conference")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    call_id: str
+    reason: str
+
+
+class Conference:
+    def __init__(self, config: Config):
+        audio = config.mcu.audio
+        self.rooms: dict[str, Room] = {
+            number: Room(spec, config.layouts, config.mcu.video, rate=audio.rate, mix_size=audio.mix_size,
+                         hold=audio.hold_ms / 1000)
+            for number, spec in config.rooms.items()
+        }
+        self.members: dict[str, Member] = {}  # by SIP call id
+        self._gates: dict[str, PinGate] = {}
+        self._next_member_id = 1
+
+    def admission(self, room_number: str | None) -> Rejection | None:
+        """Why a call to `room_number` cannot join, or None if it may."""
+        room = self.rooms.get(room_number or "")
+        if room is None:
+            return Rejection(404, "Room Not Found")
+        if room.locked:
+            return Rejection(403, "Room Locked")
+        if room.full:
+            return Rejection(486, "Room Full")
+        return None
+
+    def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
+             display_name: str, user_agent: str, remote: str, now: float) -> Member:
+        room = self.rooms[room_number]
+        member = Member(
+            member_id=self._next_member_id, call_id=call_id, room=room_number,
+            display_name=display_name, user_agent=user_agent, remote=remote,
+            audio_media=negotiation.first("audio"), video_media=negotiation.first("video"),
+            room_rate=room.rate, joined_at=now,
+        )
+        self._next_member_id += 1
+        self.members[call_id] = member
+        room.add(member)
+        if room.spec.pin or room.spec.chair_pin:
+            member.state = MemberState.PIN_ENTRY
+            self._gates[call_id] = PinGate(room.spec.pin, room.spec.chair_pin, started=now)
+            room.play_prompt(member.member_id, "enter_pin")
+            event(log, "member.pin_prompt", room=room_number, member=member.member_id)
+        else:
+            self._admit(member, chair=False)
+        return member
+
+    def leave(self, call_id: str, reason: str) -> Member | None:
+        member = self.members.pop(call_id, None)
+        self._gates.pop(call_id, None)
+        if member is None:
+            return None
+        self.rooms[member.room].remove(member.member_id)
+        event(log, "member.left", room=member.room, member=member.member_id, reason=reason)
+        return member
+
+    def digits(self, call_id: str, digits: list[str], now: float) -> list[Hangup]:
+        """DTMF from a member (RFC 4733 or SIP INFO); drives PIN entry."""
+        gate = self._gates.get(call_id)
+        member = self.members.get(call_id)
+        if gate is None or member is None:
+            return []
+        for digit in digits:
+            outcome = gate.digit(digit, now)
+            if outcome is not None:
+                return self._pin_outcome(member, outcome)
+        return []
+
+    def handle_timer(self, now: float) -> list[Hangup]:
+        hangups: list[Hangup] = []
+        for call_id, member in list(self.members.items()):
+            if member.audio_in is not None:
+                hangups += self.digits(call_id, member.take_digits(now), now)
+            gate = self._gates.get(call_id)
+            if gate is not None:
+                outcome = gate.handle_timer(now)
+                if outcome is not None:
+                    hangups += self._pin_outcome(member, outcome)
+        return hangups
+
+    def _pin_outcome(self, member: Member, outcome: Admitted | WrongPin | Refused) -> list[Hangup]:
+        room = self.rooms[member.room]
+        if isinstance(outcome, Admitted):
+            self._gates.pop(member.call_id, None)
+            room.play_prompt(member.member_id, "admitted")
+            self._admit(member, chair=outcome.chair)
+            return []
+        if isinstance(outcome, WrongPin):
+            event(log, "member.pin_wrong", logging.WARNING, room=member.room, member=member.member_id,
+                  attempts_left=outcome.attempts_left)
+            room.play_prompt(member.member_id, "wrong_pin")
+            return []
+        event(log, "member.pin_refused", logging.WARNING, room=member.room, member=member.member_id,
+              reason=outcome.reason)
+        self._gates.pop(member.call_id, None)
+        return [Hangup(member.call_id, outcome.reason)]
+
+    def _admit(self, member: Member, chair: bool) -> None:
+        member.state = MemberState.JOINED
+        member.chair = chair
+        event(log, "member.joined", room=member.room, member=member.member_id,
+              name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair)

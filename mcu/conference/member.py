@@ -1,0 +1,157 @@
+"""One site in a room: its negotiated media, its audio pipeline in and out, its state.
+
+Sans-I/O: packets come in with `now`; what the member sends is returned as bytes for the
+I/O shell. The audio path in is RTP -> jitter buffer -> decoder (with concealment) ->
+resampler to the room rate; out, the room hands a shared payload to each member's own
+OutboundStream (own SSRC, sequence and timestamp).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mcu.media.errors import CorruptAudioError
+from mcu.media.registry import get_audio_codec
+from mcu.media.resample import Resampler
+from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
+from mcu.rtp.errors import MediaParseError
+from mcu.rtp.jitterbuffer import AudioJitterBuffer
+from mcu.rtp.packet import RtpPacket
+from mcu.rtp.session import OutboundStream
+from mcu.sdp.negotiate import ChosenCodec, MediaResult
+
+if TYPE_CHECKING:
+    from mcu.conference.video import VideoIn, VideoViewer
+
+
+class MemberState(Enum):
+    PIN_ENTRY = "pin-entry"  # answered, hearing prompts, keying the PIN; not in the mix
+    JOINED = "joined"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """The codec a member hears and speaks, as negotiated: the key of shared audio encodes."""
+
+    name: str
+    clock_rate: int
+
+    @classmethod
+    def of(cls, codec: ChosenCodec) -> AudioFormat:
+        return cls(codec.name, codec.clock_rate)
+
+
+class AudioIn:
+    """RTP in to 20 ms frames at the room rate, and RFC 4733 digits."""
+
+    def __init__(self, media: MediaResult, room_rate: int):
+        codec = media.codecs[0]
+        self.payload_type = codec.payload_type
+        self.telephone_event_pt = media.telephone_event.payload_type if media.telephone_event else None
+        self.codec = get_audio_codec(codec.name, codec.clock_rate)
+        self.decoder = self.codec.decoder()
+        self.jitter = AudioJitterBuffer(clock_rate=codec.clock_rate)
+        self.to_room = Resampler(self.codec.info.sample_rate, room_rate)
+        self.dtmf = DtmfReceiver()
+        self.dropped: Counter[str] = Counter()
+
+    def receive(self, packet: RtpPacket, now: float) -> list[str]:
+        """File one packet; returns the DTMF digits it completed."""
+        if packet.payload_type == self.payload_type:
+            self.jitter.put(packet, now)
+            return []
+        if packet.payload_type == self.telephone_event_pt:
+            try:
+                events = self.dtmf.receive(packet.timestamp, packet.payload, now)
+            except MediaParseError:
+                self.dropped["bad telephone-event"] += 1
+                return []
+            return [e.digit for e in events if isinstance(e, DtmfEnd)]
+        self.dropped["unexpected payload type"] += 1
+        return []
+
+    def frame(self, now: float) -> np.ndarray | None:
+        """This tick's frame at the room rate, or None while nothing is buffered."""
+        slot = self.jitter.pop(now)
+        if slot is None:
+            return None
+        samples = self.codec.info.frame_samples
+        if slot.lost:
+            pcm = self.decoder.conceal(samples)
+        else:
+            try:
+                pcm = self.decoder.decode(slot.payload)
+            except CorruptAudioError:
+                pcm = self.decoder.conceal(samples)
+        return self.to_room.process(pcm)
+
+    def pending_digits(self, now: float) -> list[str]:
+        """Digits whose end packets were all lost, closed by timeout."""
+        return [e.digit for e in self.dtmf.handle_timer(now) if isinstance(e, DtmfEnd)]
+
+
+@dataclass
+class Member:
+    member_id: int
+    call_id: str
+    room: str
+    display_name: str
+    user_agent: str
+    remote: str  # the caller's address, for logs
+    audio_media: MediaResult | None
+    video_media: MediaResult | None
+    room_rate: int
+    chair: bool = False
+    state: MemberState = MemberState.JOINED
+    muted: bool = False
+    deaf: bool = False
+    joined_at: float = 0.0
+    audio_in: AudioIn | None = field(init=False, default=None)
+    audio_out: OutboundStream | None = field(init=False, default=None)
+    audio_format: AudioFormat | None = field(init=False, default=None)
+    digits: list[str] = field(default_factory=list)
+    video_in: VideoIn | None = field(init=False, default=None)
+    video_out: VideoViewer | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        media = self.audio_media
+        if media is not None and media.accepted and media.codecs:
+            codec = media.codecs[0]
+            if media.we_receive:
+                self.audio_in = AudioIn(media, self.room_rate)
+            self.audio_format = AudioFormat.of(codec)
+            self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
+
+    @property
+    def sends_audio_to_us(self) -> bool:
+        return self.audio_in is not None
+
+    @property
+    def hears(self) -> bool:
+        media = self.audio_media
+        return self.audio_out is not None and media is not None and media.we_send
+
+    @property
+    def sends_video(self) -> bool:
+        return self.video_in is not None
+
+    def receive_video(self, packet: RtpPacket, now: float) -> None:
+        if self.video_in is not None:
+            self.video_in.receive(packet, now)
+
+    def receive_audio(self, packet: RtpPacket, now: float) -> None:
+        if self.audio_in is not None:
+            self.digits.extend(self.audio_in.receive(packet, now))
+
+    def take_digits(self, now: float) -> list[str]:
+        if self.audio_in is not None:
+            self.digits.extend(self.audio_in.pending_digits(now))
+        digits, self.digits = self.digits, []
+        return digits

@@ -1,0 +1,250 @@
+"""A running room: its members and its 20 ms audio tick.
+
+Each tick takes one frame from every joined member, mixes (the K loudest, N-1), and encodes
+each distinct stream once per codec: all members outside the mix hear the same "everyone"
+stream, so 60 listeners on PCMU cost one G.711 encode. Members keying a PIN hear prompts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcu.conference.audio import EVERYONE, AudioMixer, MixResult
+from mcu.conference.member import AudioFormat, Member, MemberState
+from mcu.conference.prompts import PromptPlayer
+from mcu.conference.speaker import SpeakerSelector
+from mcu.conference.video import (
+    EncodedPicture,
+    RoomVideo,
+    VideoIn,
+    ViewEncoder,
+    encoder_config_for,
+    layout_member,
+    new_viewer,
+)
+from mcu.config import Room as RoomSpec
+from mcu.config import VideoSection
+from mcu.layout.compose import Planes
+from mcu.layout.model import Fit, Layout, LayoutConfig
+from mcu.media.base import AudioEncoder
+from mcu.media.registry import get_audio_codec
+from mcu.media.resample import Resampler
+
+FRAME_MS = 20
+
+
+class _SharedEncode:
+    """Room-rate PCM of one stream to one codec's payload; kept while someone listens."""
+
+    def __init__(self, fmt: AudioFormat, room_rate: int):
+        codec = get_audio_codec(fmt.name, fmt.clock_rate)
+        self.encoder: AudioEncoder = codec.encoder()
+        self.resampler = Resampler(room_rate, codec.info.sample_rate)
+        self.last_tick = -1
+        self.payload = b""
+
+    def encode(self, pcm: np.ndarray, tick: int) -> bytes:
+        if self.last_tick != tick:
+            self.payload = self.encoder.encode(self.resampler.process(pcm))
+            self.last_tick = tick
+        return self.payload
+
+
+@dataclass
+class TickStats:
+    ticks: int = 0
+    encodes: int = 0  # audio encodes run (shared ones count once)
+    packets_out: int = 0
+    speaker_changes: int = 0
+
+
+@dataclass
+class VideoJob:
+    """One view to compose and encode this frame (on a worker thread), then send."""
+
+    encoder: ViewEncoder
+    layout: Layout
+    pictures: dict[str, Planes | None]
+    names: dict[str, str]
+    floor: str | None
+    pts: int
+    force_keyframe: str | None  # why, or None
+
+
+@dataclass
+class Room:
+    spec: RoomSpec
+    layouts: LayoutConfig
+    video_settings: VideoSection = field(default_factory=VideoSection)
+    rate: int = 48000
+    mix_size: int = 3
+    hold: float = 0.6
+    members: dict[int, Member] = field(default_factory=dict)
+    locked: bool = False
+    stats: TickStats = field(default_factory=TickStats)
+
+    def __post_init__(self) -> None:
+        self.mixer = AudioMixer(self.rate, SpeakerSelector(k=self.mix_size, hold=self.hold))
+        v = self.video_settings
+        self.video = RoomVideo(self.layouts, self.spec.layout, self.spec.mode, fps=v.fps,
+                               keyframe_min_interval=v.keyframe_min_interval, fit_mode=Fit(v.fit))
+        self._encodes: dict[tuple[Hashable, AudioFormat], _SharedEncode] = {}
+        self._prompts: dict[int, PromptPlayer] = {}
+        self._tick = 0
+        self.last_mix: MixResult | None = None
+
+    @property
+    def number(self) -> str:
+        return self.spec.number
+
+    @property
+    def joined(self) -> Iterator[Member]:
+        return (m for m in self.members.values() if m.state is MemberState.JOINED)
+
+    @property
+    def full(self) -> bool:
+        return len(self.members) >= self.spec.max_members
+
+    def add(self, member: Member) -> None:
+        self.members[member.member_id] = member
+        media = member.video_media
+        if media is None or not media.accepted or not media.codecs:
+            return
+        if media.we_receive:
+            member.video_in = VideoIn(media, sender_ssrc=random.getrandbits(32))
+        if media.we_send:
+            v = self.video_settings
+            config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval)
+            member.video_out = new_viewer(config, media.codecs[0].payload_type)
+
+    def remove(self, member_id: int) -> Member | None:
+        self._prompts.pop(member_id, None)
+        member = self.members.pop(member_id, None)
+        if member is not None:
+            member.state = MemberState.LEFT
+        return member
+
+    # ------------------------------------------------------------------ video
+
+    def video_jobs(self, now: float) -> list[VideoJob]:
+        """Decide this frame's pictures: who is shown where, which encoders run, keyframes."""
+        floor = self.mixer.selector.floor
+        speaking = set(self.mixer.selector.mixed)
+        levels = self.last_mix.levels if self.last_mix else {}
+        joined = list(self.joined)
+        members = [layout_member(m.member_id, m.chair, m.sends_video, m.member_id in speaking,
+                                 127.0 - levels.get(m.member_id, 127)) for m in joined]
+        views = self.video.plan(members, now)
+        shown = {slot for assignment in views for slot in assignment.slots if slot}
+        for member in joined:
+            if member.video_in is not None:
+                member.video_in.set_visible(str(member.member_id) in shown, now)
+        pictures = {str(m.member_id): (m.video_in.current_picture(now) if m.video_in else None) for m in joined}
+        names = {str(m.member_id): m.display_name for m in joined}
+        running: dict[int, ViewEncoder] = {}
+        for assignment, viewer_ids in views.items():
+            for viewer_id in viewer_ids:
+                member = self.members.get(int(viewer_id))
+                if member is None or member.video_out is None:
+                    continue
+                encoder = self.video.encoder_for(assignment, member.member_id, member.video_out, now)
+                running[id(encoder)] = encoder
+        self.video.forget_idle(now)
+        pts = self.video.next_pts()
+        floor_id = str(floor) if floor is not None else None
+        return [VideoJob(encoder, self.layouts.layouts[encoder.assignment.layout], pictures, names, floor_id,
+                         pts, self.video.keyframe_due(encoder, now))
+                for encoder in running.values()]
+
+    def video_packets(self, job: VideoJob, picture: EncodedPicture | None, now: float) -> list[tuple[Member, bytes]]:
+        """The RTP packets of one encoded picture for each of its viewers."""
+        if picture is None:
+            return []
+        encoder = job.encoder
+        encoder.frames += 1
+        if picture.keyframe:
+            encoder.last_keyframe = now
+            encoder.keyframes[job.force_keyframe or "periodic"] += 1
+        key = (encoder.assignment, encoder.config)
+        last = len(picture.payloads) - 1
+        out: list[tuple[Member, bytes]] = []
+        for viewer_id in list(encoder.viewers):
+            member = self.members.get(viewer_id)
+            if member is None or member.video_out is None or member.video_out.encoder_key != key:
+                encoder.viewers.discard(viewer_id)
+                continue
+            stream = member.video_out.out
+            for i, payload in enumerate(picture.payloads):
+                out.append((member, stream.packetize(payload, picture.media_timestamp, now, marker=i == last)))
+        return out
+
+    def keyframe_requested(self, member_id: int, reason: str, now: float) -> None:
+        """A viewer sent PLI/FIR: one keyframe of its encoder, rate-limited."""
+        member = self.members.get(member_id)
+        if member is None or member.video_out is None:
+            return
+        encoder = self.video.encoders.get(member.video_out.encoder_key)  # type: ignore[arg-type]
+        if encoder is not None:
+            self.video.request_keyframe(encoder, reason, now)
+
+    def play_prompt(self, member_id: int, name: str) -> None:
+        player = self._prompts.setdefault(member_id, PromptPlayer(self.rate, FRAME_MS))
+        player.play(name)
+
+    def prompt_playing(self, member_id: int) -> bool:
+        player = self._prompts.get(member_id)
+        return player is not None and player.playing
+
+    def audio_tick(self, now: float) -> list[tuple[Member, bytes]]:
+        """Run one 20 ms tick; returns the RTP packets to send, per member."""
+        self._tick += 1
+        frames: dict[int, np.ndarray | None] = {}
+        for member in self.members.values():
+            if member.audio_in is None:
+                continue
+            pcm = member.audio_in.frame(now)
+            if member.state is MemberState.JOINED:
+                frames[member.member_id] = pcm
+        muted = {m.member_id for m in self.joined if m.muted}
+        deaf = {m.member_id for m in self.joined if m.deaf}
+        floor_before = self.mixer.selector.floor
+        result = self.mixer.tick(frames, now, muted, deaf)
+        if result.floor != floor_before:
+            self.stats.speaker_changes += 1
+        self.last_mix = result
+
+        out: list[tuple[Member, bytes]] = []
+        for member in self.members.values():
+            if not member.hears or member.audio_format is None or member.audio_out is None:
+                continue
+            if member.state is MemberState.PIN_ENTRY or self.prompt_playing(member.member_id):
+                key: Hashable = ("prompt", member.member_id)
+                player = self._prompts.get(member.member_id)
+                pcm = player.next_frame() if player else result.streams["silence"]
+            else:
+                key = result.listens_to.get(member.member_id, EVERYONE)
+                pcm = result.streams[key]
+            payload = self._encode(key, member.audio_format, pcm)
+            step = member.audio_format.clock_rate * FRAME_MS // 1000
+            out.append((member, member.audio_out.packetize(payload, self._tick * step, now)))
+        self._forget_idle_encodes()
+        self.stats.ticks += 1
+        self.stats.packets_out += len(out)
+        return out
+
+    def _encode(self, key: Hashable, fmt: AudioFormat, pcm: np.ndarray) -> bytes:
+        shared = self._encodes.get((key, fmt))
+        if shared is None:
+            shared = self._encodes[(key, fmt)] = _SharedEncode(fmt, self.rate)
+        if shared.last_tick != self._tick:
+            self.stats.encodes += 1
+        return shared.encode(pcm, self._tick)
+
+    def _forget_idle_encodes(self) -> None:
+        idle = [k for k, enc in self._encodes.items() if self._tick - enc.last_tick > 50]
+        for key in idle:
+            del self._encodes[key]

@@ -1,0 +1,277 @@
+"""Continuous-presence video: decode only who is shown, compose, encode once per distinct view.
+
+- `VideoIn` (per member): RTP -> jitter buffer (frames by timestamp and marker, loss ->
+  NACK or keyframe request) -> decoder, but only while the member is on screen; when it
+  becomes visible it is asked for a keyframe (PLI, or FIR for terminals that want FIR).
+- `ViewEncoder` (per distinct picture and encoder settings): compose on an I420 canvas with
+  the `_mix` kernels and encode; its output payloads are shared by every viewer, each of
+  which rewrites them into its own RTP stream (own SSRC, sequence, timestamp).
+- `RoomVideo` (per room): asks the layout engine who sees what, keeps the encoders, and
+  rate-limits keyframes: periodic, on a receiver's PLI/FIR at most once per interval, and
+  for a member joining an existing encoder.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mcu.layout.compose import Planes, compose
+from mcu.layout.engine import Assignment, RoomState, new_room, observe, plan_views
+from mcu.layout.engine import Member as LayoutMember
+from mcu.layout.model import ROLE_CHAIR, ROLE_PARTICIPANT, Fit, LayoutConfig, RoomMode
+from mcu.media.base import VideoEncoder, VideoEncoderConfig
+from mcu.media.errors import CorruptVideoError
+from mcu.media.frames import alloc_i420
+from mcu.media.registry import create_video_encoder, get_video_decoder
+from mcu.rtp.h263 import (
+    H263Rfc2190Depacketizer,
+    H263Rfc2190Payloader,
+    H263Rfc4629Depacketizer,
+    H263Rfc4629Payloader,
+)
+from mcu.rtp.h264 import H264Depacketizer, H264Payloader
+from mcu.rtp.jitterbuffer import FrameReady, KeyframeRequest, NackRequest, VideoJitterBuffer
+from mcu.rtp.packet import RtpPacket
+from mcu.rtp.rtcp import Fir, Nack, Pli, RtcpPacket
+from mcu.rtp.session import OutboundStream
+from mcu.rtp.vp8 import Vp8Depacketizer, Vp8Payloader
+from mcu.sdp.negotiate import MediaResult
+
+VIDEO_CLOCK = 90000
+MTU_PAYLOAD = 1200
+STALL_SECONDS = 2.0  # a member whose picture is older than this gets a name card
+KEYFRAME_ASK_INTERVAL = 0.5  # seconds between our PLI/FIR to one sender
+
+# Canvas sizes by what a member can receive, best first.
+CANVAS_TIERS = ((1280, 720), (640, 360), (352, 288))
+
+
+def _depacketizer(codec: str):  # type: ignore[no-untyped-def]
+    return {"H264": H264Depacketizer, "VP8": Vp8Depacketizer, "H263-1998": H263Rfc4629Depacketizer,
+            "H263-2000": H263Rfc4629Depacketizer, "H263": H263Rfc2190Depacketizer}[codec.upper()]()
+
+
+def _payloader(config: VideoEncoderConfig):  # type: ignore[no-untyped-def]
+    codec = config.codec.upper()
+    if codec == "H264":
+        return H264Payloader(config.packetization_mode)
+    if codec == "VP8":
+        return Vp8Payloader()
+    if codec == "H263":
+        return H263Rfc2190Payloader()
+    return H263Rfc4629Payloader()
+
+
+class VideoIn:
+    """One member's incoming video: assembled always, decoded only while shown."""
+
+    def __init__(self, media: MediaResult, sender_ssrc: int):
+        codec = media.codecs[0]
+        self.payload_type = codec.payload_type
+        self.codec = codec.name
+        self.jitter = VideoJitterBuffer(_depacketizer(codec.name), nack="nack" in media.rtcp_fb)
+        self.decoder = get_video_decoder(codec.name)
+        self.use_fir = "fir" in media.keyframe_methods and "pli" not in media.keyframe_methods
+        self.sender_ssrc = sender_ssrc  # our SSRC as the sender of feedback
+        self.remote_ssrc: int | None = None
+        self.picture: Planes | None = None
+        self.picture_time = -1e9
+        self.visible = False
+        self.feedback: list[RtcpPacket] = []
+        self.frames_decoded = 0
+        self.decode_errors = 0
+        self.keyframe_requests = 0
+        self.dropped: Counter[str] = Counter()
+        self._last_ask = -1e9
+        self._fir_seq = 0
+
+    def receive(self, packet: RtpPacket, now: float) -> None:
+        if packet.payload_type != self.payload_type:
+            self.dropped["unexpected payload type"] += 1
+            return
+        self.remote_ssrc = packet.ssrc
+        for ev in self.jitter.push(packet, now):
+            if isinstance(ev, FrameReady):
+                if self.visible:
+                    self._decode(ev, now)
+            elif isinstance(ev, KeyframeRequest):
+                self.ask_keyframe(now)
+            elif isinstance(ev, NackRequest):
+                self.feedback.append(Nack(self.sender_ssrc, ev.ssrc, list(ev.sequence_numbers)))
+
+    def handle_timer(self, now: float) -> None:
+        for ev in self.jitter.handle_timer(now):
+            if isinstance(ev, KeyframeRequest):
+                self.ask_keyframe(now)
+            elif isinstance(ev, NackRequest):
+                self.feedback.append(Nack(self.sender_ssrc, ev.ssrc, list(ev.sequence_numbers)))
+
+    def set_visible(self, visible: bool, now: float) -> None:
+        if visible and not self.visible:
+            self.ask_keyframe(now, force=True)
+        self.visible = visible
+
+    def ask_keyframe(self, now: float, force: bool = False) -> None:
+        if self.remote_ssrc is None or (not force and now - self._last_ask < KEYFRAME_ASK_INTERVAL):
+            return
+        self._last_ask = now
+        self.keyframe_requests += 1
+        if self.use_fir:
+            self._fir_seq = (self._fir_seq + 1) & 0xFF
+            self.feedback.append(Fir(self.sender_ssrc, [(self.remote_ssrc, self._fir_seq)]))
+        else:
+            self.feedback.append(Pli(self.sender_ssrc, self.remote_ssrc))
+
+    def current_picture(self, now: float) -> Planes | None:
+        if now - self.picture_time > STALL_SECONDS:
+            return None
+        return self.picture
+
+    def _decode(self, ready: FrameReady, now: float) -> None:
+        try:
+            frames = self.decoder.decode(ready.frame, ready.keyframe)
+        except CorruptVideoError:
+            self.decode_errors += 1
+            self.ask_keyframe(now)
+            return
+        for frame in frames:
+            self.picture = frame
+            self.picture_time = now
+            self.frames_decoded += 1
+
+
+def encoder_config_for(media: MediaResult, fps: int, preset: str, keyframe_interval: float) -> VideoEncoderConfig:
+    """The encoder settings a member needs: codec, canvas size within its limits, mode, bitrate."""
+    codec = media.codecs[0]
+    limits = media.video_limits
+    width, height = CANVAS_TIERS[-1]
+    for w, h in CANVAS_TIERS:
+        if limits is None or (w <= limits.max_width and h <= limits.max_height):
+            width, height = w, h
+            break
+    if codec.name.upper() == "H263":
+        width, height = 352, 288  # H.263 baseline: CIF
+    max_fps = int(limits.max_fps) if limits and limits.max_fps else fps
+    out_fps = max(1, min(fps, max_fps))
+    kbps = media.max_send_kbps or 1500
+    bitrate = max(128, min(kbps, 4000)) * 1000
+    return VideoEncoderConfig(
+        codec=codec.name.upper() if codec.name.upper() != "H263-2000" else "H263-1998",
+        width=width, height=height, fps=out_fps, bitrate=bitrate,
+        keyint=max(1, round(keyframe_interval * out_fps)), preset=preset,
+        profile="constrained-baseline" if codec.name.upper() == "H264" else None,
+        packetization_mode=codec.packetization_mode or 0 if codec.name.upper() == "H264" else 1,
+        max_payload_size=MTU_PAYLOAD,
+    )
+
+
+@dataclass
+class EncodedPicture:
+    payloads: list[bytes]
+    media_timestamp: int
+    keyframe: bool
+
+
+class ViewEncoder:
+    """One distinct picture with one set of encoder settings, shared by its viewers."""
+
+    def __init__(self, assignment: Assignment, config: VideoEncoderConfig):
+        self.assignment = assignment
+        self.config = config
+        self.encoder: VideoEncoder = create_video_encoder(config)
+        self.canvas = alloc_i420(config.width, config.height)
+        self.payloader = _payloader(config)
+        self.viewers: set[int] = set()
+        self.keyframe_wanted: str | None = "join"
+        self.last_keyframe = -1e9
+        self.frames = 0
+        self.keyframes: Counter[str] = Counter()
+        self.last_used = 0.0
+
+    def render(self, layout, pictures: dict[str, Planes | None], names: dict[str, str],  # type: ignore[no-untyped-def]
+               floor: str | None, fit_mode: Fit | None, pts: int, force_keyframe: bool) -> EncodedPicture | None:
+        """Compose and encode one frame (runs on a worker thread)."""
+        compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode)
+        out = self.encoder.encode(self.canvas, pts, force_keyframe)
+        if not out:
+            return None
+        encoded = out[0]
+        if encoded.nals:
+            payloads = self.payloader.payload_nals(MTU_PAYLOAD, list(encoded.nals))
+        else:
+            payloads = self.payloader.payload(MTU_PAYLOAD, encoded.data)
+        return EncodedPicture(payloads, pts, encoded.keyframe)
+
+
+@dataclass
+class VideoViewer:
+    """A member's outgoing video stream and the encoder it currently watches."""
+
+    out: OutboundStream
+    config: VideoEncoderConfig
+    encoder_key: tuple | None = None
+
+
+@dataclass
+class RoomVideo:
+    layouts: LayoutConfig
+    layout: str
+    mode: str
+    fps: int = 30
+    keyframe_min_interval: float = 1.0
+    fit_mode: Fit | None = None
+    state: RoomState = field(init=False)
+    encoders: dict[tuple, ViewEncoder] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state = new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout)
+        self._frame = 0
+
+    def plan(self, members: list[LayoutMember], now: float) -> dict[Assignment, list[str]]:
+        self.state = observe(self.state, members, now)
+        return {key: view.viewers for key, view in plan_views(self.state, now).items()}
+
+    def encoder_for(self, assignment: Assignment, viewer_id: int, viewer: VideoViewer, now: float) -> ViewEncoder:
+        key = (assignment, viewer.config)
+        encoder = self.encoders.get(key)
+        if encoder is None:
+            encoder = self.encoders[key] = ViewEncoder(assignment, viewer.config)
+        if viewer.encoder_key != key:
+            if viewer.encoder_key in self.encoders:
+                self.encoders[viewer.encoder_key].viewers.discard(viewer_id)
+            viewer.encoder_key = key
+            viewer.out.switch_source(now)
+            encoder.viewers.add(viewer_id)
+            self.request_keyframe(encoder, "join", now)
+        encoder.last_used = now
+        return encoder
+
+    def request_keyframe(self, encoder: ViewEncoder, reason: str, now: float) -> None:
+        """A keyframe for this encoder's viewers, at most once per keyframe_min_interval."""
+        if encoder.keyframe_wanted is None:
+            encoder.keyframe_wanted = reason
+
+    def keyframe_due(self, encoder: ViewEncoder, now: float) -> str | None:
+        if encoder.keyframe_wanted and now - encoder.last_keyframe >= self.keyframe_min_interval:
+            reason, encoder.keyframe_wanted = encoder.keyframe_wanted, None
+            return reason
+        return None
+
+    def forget_idle(self, now: float) -> None:
+        for key in [k for k, e in self.encoders.items() if not e.viewers or now - e.last_used > 2.0]:
+            del self.encoders[key]
+
+    def next_pts(self) -> int:
+        self._frame += 1
+        return self._frame * VIDEO_CLOCK // self.fps
+
+
+def layout_member(member_id: int, chair: bool, has_video: bool, speaking: bool, level: float) -> LayoutMember:
+    return LayoutMember(id=str(member_id), role=ROLE_CHAIR if chair else ROLE_PARTICIPANT,
+                        has_video=has_video, speaking=speaking, level=level)
+
+
+def new_viewer(config: VideoEncoderConfig, payload_type: int) -> VideoViewer:
+    return VideoViewer(OutboundStream(random.getrandbits(32), payload_type, VIDEO_CLOCK), config)
