@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import signal
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -23,23 +25,33 @@ from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
-from mcu.config import Config
+from mcu.config import Config, load_config
 from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
 from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.log import event, setup_logging
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
 from mcu.sdp.codecs import Capabilities
-from mcu.sdp.negotiate import NegotiationResult, negotiate
+from mcu.sdp.negotiate import (
+    NegotiationError,
+    NegotiationResult,
+    create_offer,
+    negotiate,
+    process_answer,
+)
 from mcu.sdp.profiles import Profiles
-from mcu.sdp.session import SdpParseError, parse
+from mcu.sdp.session import SdpParseError, SessionDescription, parse, serialize
 from mcu.sip import events as ev
+from mcu.sip.errors import SipError
 from mcu.sip.ua import UaConfig, UserAgent
+from mcu.sip.uri import SipUri
+from mcu.tomlfile import ConfigError
 
 log = logging.getLogger("mcu.server")
 
 AUDIO_TICK = 0.020
 HOUSEKEEPING_INTERVAL = 0.1
+CONFIG_POLL_INTERVAL = 1.0
 MEDIA_KINDS = ("audio", "video")
 
 
@@ -50,6 +62,17 @@ class CallMedia:
     transports: dict[str, RtpTransport] = field(default_factory=dict)  # by media kind
     negotiation: NegotiationResult | None = None
     member: Member | None = None
+    dialled: DialOut | None = None  # set for calls the MCU placed
+
+
+@dataclass(frozen=True)
+class DialOut:
+    """A call the MCU placed into a room (operator action or roster dial)."""
+
+    room: str
+    uri: str
+    display_name: str
+    offer: SessionDescription
 
 
 class McuServer:
@@ -68,6 +91,9 @@ class McuServer:
         # Compose and encode run here: PyAV and the _mix kernels release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="video")
         self.late_ticks = 0
+        self.reloads = 0
+        self.reload_failures = 0
+        self._config_mtimes: dict[str, float] = {}
         self.tick_errors = 0
         self._logged_errors: set[str] = set()
         self.late_video_frames = 0
@@ -90,6 +116,7 @@ class McuServer:
         event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
         self._tasks.append(asyncio.create_task(self._audio_loop(), name="audio-tick"))
         self._tasks.append(asyncio.create_task(self._video_loop(), name="video-tick"))
+        self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def stop(self) -> None:
@@ -116,7 +143,15 @@ class McuServer:
             task = asyncio.create_task(self._incoming_call(e))
             self._tasks.append(task)
             task.add_done_callback(self._tasks.remove)
-        elif isinstance(e, (ev.CallEnded, ev.CallFailed)):
+        elif isinstance(e, ev.CallAnswered):
+            self._answered(e)
+        elif isinstance(e, ev.CallFailed):
+            media = self.calls.get(e.call_id)
+            if media is not None and media.dialled is not None:
+                event(log, "call.dial_failed", logging.WARNING, uri=media.dialled.uri, status=e.status,
+                      reason=e.reason)
+            self._end_call(e.call_id, e.reason)
+        elif isinstance(e, ev.CallEnded):
             self._end_call(e.call_id, e.reason)
         elif isinstance(e, ev.InfoReceived):
             digit = parse_dtmf_info(e.content_type or "", e.body)
@@ -177,6 +212,100 @@ class McuServer:
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
         self._transmit()
 
+    # ------------------------------------------------------------------ operator actions
+
+    def hangup(self, call_id: str, reason: str) -> bool:
+        """End a call from our side (BYE, or CANCEL/603 before it is up); False if unknown."""
+        if call_id not in self.calls:
+            return False
+        event(log, "call.hangup", call_id=call_id, reason=reason)
+        self.ua.hangup(call_id)
+        self._end_call(call_id, reason)
+        self._transmit()
+        return True
+
+    def reload_config(self) -> list[str]:
+        """Validate the config files again and apply them at the next tick; on error keep the
+        running config and return the problems (file:line: key: message)."""
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            problems = [str(i) for i in exc.issues]
+            self.reload_failures += 1
+            event(log, "config.reload_failed", logging.ERROR, problems=len(problems), first=problems[0])
+            return problems
+        self.conference.apply_config(config)
+        self.profiles = config.profiles
+        self.config = config
+        self.reloads += 1
+        self._config_mtimes = _mtimes(config)
+        event(log, "config.reloaded", rooms=len(config.rooms))
+        return []
+
+    async def _watch_config(self) -> None:
+        """Reload when an operator saves a config file (polled: works on every filesystem)."""
+        self._config_mtimes = _mtimes(self.config)
+        while True:
+            await asyncio.sleep(CONFIG_POLL_INTERVAL)
+            if _mtimes(self.config) != self._config_mtimes:
+                self._config_mtimes = _mtimes(self.config)
+                self.reload_config()
+
+    # ------------------------------------------------------------------ dial-out
+
+    async def dial(self, room_number: str, uri: str, display_name: str = "") -> str:
+        """Call `uri` into a room; returns the SIP call id. Raises DialError when it cannot start."""
+        rejection = self.conference.admission(room_number)
+        if rejection is not None:
+            raise DialError(f"room {room_number}: {rejection.status} {rejection.reason}")
+        media = CallMedia()
+        try:
+            for kind in MEDIA_KINDS:
+                media.transports[kind] = await self._open_rtp_for_dial(media, kind)
+        except PortRangeExhaustedError as exc:
+            self._close_media(media)
+            raise DialError(str(exc)) from None
+        local = self._advertised_address(_host_of(uri))
+        offer = create_offer(self.capabilities, local,
+                             [(kind, media.transports[kind].rtp_port) for kind in MEDIA_KINDS],
+                             session_id=random.getrandbits(31))
+        room = self.conference.rooms[room_number]
+        try:
+            call_id = self.ua.dial(uri, serialize(offer).encode(), "application/sdp", from_user=room_number,
+                                   display_name=room.spec.name or None)
+        except SipError as exc:
+            self._close_media(media)
+            raise DialError(f"cannot dial {uri}: {exc}") from None
+        media.dialled = DialOut(room_number, uri, display_name or uri, offer)
+        self.calls[call_id] = media
+        self._transmit()
+        event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
+        return call_id
+
+    async def _open_rtp_for_dial(self, media: CallMedia, kind: str) -> RtpTransport:
+        # The call id is known only after ua.dial: look the call up by its media object.
+        def call_id() -> str:
+            return next((cid for cid, m in self.calls.items() if m is media), "")
+        return await self._open_rtp(call_id, kind, rtcp_mux=False)
+
+    def _answered(self, e: ev.CallAnswered) -> None:
+        media = self.calls.get(e.call_id)
+        if media is None or media.dialled is None:
+            return
+        dialled = media.dialled
+        try:
+            result = process_answer(dialled.offer, parse(e.body or b""), self.capabilities)
+        except (SdpParseError, NegotiationError) as exc:
+            event(log, "call.bad_answer", logging.WARNING, uri=dialled.uri, error=str(exc))
+            self.ua.hangup(e.call_id)
+            self._end_call(e.call_id, "unusable SDP answer")
+            self._transmit()
+            return
+        self._apply_negotiation(media, result)
+        media.member = self.conference.join(
+            e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent="",
+            remote=dialled.uri, now=self.now())
+
     def _reinvite(self, e: ev.ReInvite) -> None:
         media = self.calls.get(e.call_id)
         if media is None or media.negotiation is None or e.body is None:
@@ -221,9 +350,12 @@ class McuServer:
             transport.set_inactivity_timeout(
                 None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)
 
-    async def _open_rtp(self, call_id: str, kind: str, rtcp_mux: bool) -> RtpTransport:
+    async def _open_rtp(self, call: str | Callable[[], str], kind: str, rtcp_mux: bool) -> RtpTransport:
+        def call_id() -> str:
+            return call() if callable(call) else call
+
         def on_rtp(packet: RtpPacket, addr: tuple[str, int], now: float) -> None:
-            media = self.calls.get(call_id)
+            media = self.calls.get(call_id())
             if media is None or media.member is None:
                 return
             if kind == "audio":
@@ -232,7 +364,7 @@ class McuServer:
                 media.member.receive_video(packet, now)
 
         def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
-            media = self.calls.get(call_id)
+            media = self.calls.get(call_id())
             if media is None or media.member is None or kind != "video":
                 return
             for packet in packets:
@@ -242,10 +374,10 @@ class McuServer:
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
 
         def on_timeout(transport: RtpTransport) -> None:
-            event(log, "call.media_timeout", logging.WARNING, call_id=call_id, kind=kind,
+            event(log, "call.media_timeout", logging.WARNING, call_id=call_id(), kind=kind,
                   seconds=self.config.mcu.rtp.inactivity_timeout)
-            self.ua.hangup(call_id)
-            self._end_call(call_id, "media inactivity timeout")
+            self.ua.hangup(call_id())
+            self._end_call(call_id(), "media inactivity timeout")
             self._transmit()
 
         rtp = self.config.mcu.rtp
@@ -282,16 +414,22 @@ class McuServer:
             self.sip.transmit()
 
     def _local_address(self, e: ev.IncomingCall) -> str:
-        """The address to put in SDP: configured, else the one that routes back to the caller."""
+        return self._advertised_address(e.remote_addr[0])
+
+    def _advertised_address(self, peer_host: str) -> str:
+        """The address to put in SDP: configured, else the one that routes to the peer."""
         rtp = self.config.mcu.rtp
         if rtp.advertise:
             return rtp.advertise
         if rtp.host not in ("0.0.0.0", "::"):
             return rtp.host
-        family = socket.AF_INET6 if ":" in e.remote_addr[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect(e.remote_addr)
-            return str(probe.getsockname()[0])
+        family = socket.AF_INET6 if ":" in peer_host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((peer_host, 9))
+                return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
     # ------------------------------------------------------------------ ticks
 
@@ -307,7 +445,7 @@ class McuServer:
                     try:
                         for member, packet in room.audio_tick(now):
                             self._send(member, "audio", packet)
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - a bug in one room must not stop the others
                         self._tick_error(f"audio tick of room {room.number}")
             self.late_ticks = ticker.late
 
@@ -328,7 +466,7 @@ class McuServer:
         """Run one room's tick; a bug in it is logged and counted, never stops the other rooms."""
         try:
             await work
-        except Exception:
+        except Exception:  # noqa: BLE001 - a bug in one room must not stop the others
             self._tick_error(what)
 
     def _tick_error(self, what: str) -> None:
@@ -372,6 +510,29 @@ class McuServer:
                     member.video_in.feedback.clear()
 
 
+def _mtimes(config: Config) -> dict[str, float]:
+    files = [config.path, config.file("rooms"), config.file("endpoints"),
+             config.path.parent / "layouts.toml", config.path.parent / "sites.toml"]
+    out = {}
+    for path in files:
+        try:
+            out[str(path)] = path.stat().st_mtime
+        except OSError:
+            out[str(path)] = -1.0
+    return out
+
+
+class DialError(Exception):
+    """A dial-out could not be started; the message says why."""
+
+
+def _host_of(uri: str) -> str:
+    try:
+        return SipUri.parse(uri).host_port()[0]
+    except (SipError, ValueError):
+        return "127.0.0.1"
+
+
 def _addr(addr: tuple[str, int]) -> str:
     return f"{addr[0]}:{addr[1]}"
 
@@ -387,6 +548,8 @@ async def serve(config: Config, stop: asyncio.Event) -> None:
               hint="another process holds the port, or the address is not on this machine")
         await server.stop()
         raise SystemExit(2) from None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, server.reload_config)
     event(log, "mcu.ready")
     await stop.wait()
     event(log, "mcu.stopping")

@@ -43,6 +43,21 @@ class Conference:
         self._gates: dict[str, PinGate] = {}
         self._next_member_id = 1
 
+    def apply_config(self, config: Config) -> None:
+        """A reloaded config: new rooms open, changed rooms take their new settings and layouts at
+        their next frame; removed rooms close to new callers but keep the meeting in progress."""
+        audio = config.mcu.audio
+        for number, spec in config.rooms.items():
+            room = self.rooms.get(number)
+            if room is None:
+                self.rooms[number] = Room(spec, config.layouts, config.mcu.video, rate=audio.rate,
+                                          mix_size=audio.mix_size, hold=audio.hold_ms / 1000)
+            else:
+                room.reconfigure(spec, config.layouts)
+        for number, room in self.rooms.items():
+            if number not in config.rooms:
+                room.locked = True
+
     def admission(self, room_number: str | None) -> Rejection | None:
         """Why a call to `room_number` cannot join, or None if it may."""
         room = self.rooms.get(room_number or "")

@@ -128,6 +128,14 @@ class Room:
             member.state = MemberState.LEFT
         return member
 
+    def reconfigure(self, spec: RoomSpec, layouts: LayoutConfig) -> None:
+        """Take a reloaded room spec and layout config; the next frame uses them."""
+        changed_layout = (spec.layout, spec.mode) != (self.spec.layout, self.spec.mode)
+        self.spec = spec
+        self.layouts = layouts
+        self.video.reconfigure(layouts, spec.layout if changed_layout else None,
+                               spec.mode if changed_layout else None)
+
     # ------------------------------------------------------------------ video
 
     def video_jobs(self, now: float) -> list[VideoJob]:

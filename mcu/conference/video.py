@@ -18,7 +18,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from mcu.layout.compose import Planes, compose
-from mcu.layout.engine import Assignment, RoomState, new_room, observe, plan_views
+from mcu.layout.engine import (
+    Assignment,
+    RoomState,
+    new_room,
+    observe,
+    plan_views,
+    set_mode,
+    with_config,
+)
 from mcu.layout.engine import Member as LayoutMember
 from mcu.layout.model import ROLE_CHAIR, ROLE_PARTICIPANT, Fit, LayoutConfig, RoomMode
 from mcu.media.base import VideoEncoder, VideoEncoderConfig
@@ -228,6 +236,12 @@ class RoomVideo:
     def __post_init__(self) -> None:
         self.state = new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout)
         self._frame = 0
+
+    def reconfigure(self, layouts: LayoutConfig, layout: str | None, mode: str | None) -> None:
+        self.layouts = layouts
+        self.state = with_config(self.state, layouts)
+        if layout is not None or mode is not None:
+            self.state = set_mode(self.state, RoomMode(mode or self.state.mode), layout)
 
     def plan(self, members: list[LayoutMember], now: float) -> dict[Assignment, list[str]]:
         self.state = observe(self.state, members, now)
