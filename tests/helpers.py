@@ -90,3 +90,64 @@ def room_noise(samples: int, dbfs: float = -55.0, seed: int = 0):
 
     rms = 32768 * 10 ** (dbfs / 20)
     return np.round(np.random.default_rng(seed).normal(0, rms, samples)).astype(np.int16)
+
+
+class McuProcess:
+    """`python -m mcu serve` on a throwaway config, as an operator would run it; log kept for asserts."""
+
+    def __init__(self, tmp_path: Path, rooms: str | None = None, extra: str = "", log_format: str = "json"):
+        import os
+        import subprocess
+        import sys
+        import threading
+
+        self.sip_port = free_port()
+        self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra)
+        self.lines: list[str] = []
+        repo = Path(__file__).resolve().parents[1]
+        self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],
+                                     cwd=repo, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        wait_for(lambda: self.has("mcu.ready") or self.proc.poll() is not None, 30, "mcu.ready")
+        if self.proc.poll() is not None:
+            raise AssertionError("mcu serve exited at start:\n" + "".join(self.lines))
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def events(self, name: str) -> list[dict]:
+        import json
+
+        out = []
+        for line in list(self.lines):
+            if f'"event": "{name}"' in line:
+                out.append(json.loads(line))
+        return out
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+                raise
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def __enter__(self) -> "McuProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
