@@ -254,11 +254,11 @@ def load_config(path: str | Path) -> Config:
     try:
         profiles = load_profiles(path.parent / mcu.files.endpoints)
     except ProfileError as exc:
-        issues.append(ConfigIssue(exc.path, exc.line, exc.key, exc.fault))
+        issues.append(exc.issue)
     try:
         layouts = load_config_dir(path.parent)
     except ConfigInvalid as exc:
-        issues.extend(ConfigIssue(e.file, e.line, e.key, e.message) for e in exc.errors)
+        issues.extend(exc.errors)
     if layouts is not None:
         issues.extend(_check_room_layouts(path.parent / mcu.files.rooms, rooms, layouts))
     if issues or profiles is None or layouts is None:

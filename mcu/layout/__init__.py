@@ -1,6 +1,7 @@
 """mcu.layout: layouts as operator config, and who is shown where (sans-I/O).
 
-- loader: conf/layouts.toml + conf/sites.toml -> LayoutConfig, or ConfigError list
+- loader: conf/layouts.toml + conf/sites.toml -> LayoutConfig, or a list of located issues
+  (ConfigError is mcu.tomlfile.ConfigIssue: file, line, key, message)
 - geometry: 360-grid regions -> even pixel rectangles; aspect-preserving fit
 - engine: RoomState + observe() + plan_views(): per-viewer assignments, shared when equal
 - labels: site names -> cached uint8 coverage masks (DejaVu Sans, Vietnamese)

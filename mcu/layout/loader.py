@@ -1,21 +1,20 @@
 """Load and validate conf/layouts.toml and conf/sites.toml.
 
-Parsing is pure: text in, values or a list of ConfigError out. Every error names
-the file, the 1-based line and the dotted key; all errors of a file are reported
-at once so the operator can fix them in one pass.
+Parsing is pure: text in, values or a list of ConfigIssue out. Every error names
+the file, the 1-based line and the dotted key (located by mcu.tomlfile); all errors
+of a file are reported at once so the operator can fix them in one pass.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mcu.layout.errors import ConfigError, ConfigInvalid
+from mcu.layout.errors import ConfigInvalid
 from mcu.layout.model import (
     GRID,
     LABEL_POSITIONS,
@@ -32,7 +31,8 @@ from mcu.layout.model import (
     Style,
     Switching,
 )
-from mcu.layout.tomlpos import KeyLines, KeyPath, format_key
+from mcu.tomlfile import ConfigError as FileRejected
+from mcu.tomlfile import ConfigIssue, KeyPath, TomlFile, dotted, read_text
 
 LAYOUTS_FILE = "layouts.toml"
 SITES_FILE = "sites.toml"
@@ -42,7 +42,6 @@ _SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SIP_URI_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
-_TOML_LINE_RE = re.compile(r"at line (\d+)")
 
 _REGION_KEYS = ("x", "y", "w", "h", "floor", "reserved", "z")
 _LAYOUT_KEYS = ("description", "background", "regions")
@@ -57,12 +56,13 @@ MAX_HISTORY = 64
 class _Report:
     """Errors of one file, located with the file's text."""
 
-    file: str
-    lines: KeyLines
-    errors: list[ConfigError] = field(default_factory=list)
+    toml: TomlFile
+    errors: list[ConfigIssue] = field(default_factory=list)
 
     def add(self, path: KeyPath, message: str) -> None:
-        self.errors.append(ConfigError(self.file, self.lines.line(path), format_key(path), message))
+        # a key the file does not hold (a missing table) is reported at the top of the file
+        line = self.toml.line_of(path) or 1
+        self.errors.append(ConfigIssue(self.toml.path, line, dotted(path), message))
 
 
 # ----- typed getters: report and return None on a wrong type ---------------------------------
@@ -185,12 +185,13 @@ def _apply_style(rep: _Report, path: KeyPath, table: Mapping[str, Any], base: St
 # ----- sites.toml ----------------------------------------------------------------------------
 
 
-def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], list[ConfigError]]:
+def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], list[ConfigIssue]]:
     """Parse the roster. Returns the sites that are valid and every error found."""
-    data, errors = _parse_toml(text, file)
-    if data is None:
+    toml, errors = _parse_toml(text, file)
+    if toml is None:
         return (), errors
-    rep = _Report(file, KeyLines(text))
+    data = toml.data
+    rep = _Report(toml)
     _unknown(rep, (), data, ("sites",))
     raw = data.get("sites", [])
     if not isinstance(raw, list):
@@ -257,17 +258,18 @@ class LayoutsParse:
     layouts: dict[str, Layout]
     groups: dict[str, Group]
     switching: Switching
-    errors: list[ConfigError]
+    errors: list[ConfigIssue]
 
 
 def parse_layouts(
     text: str, sites: tuple[Site, ...] | None, file: str = LAYOUTS_FILE
 ) -> LayoutsParse:
     """Parse layouts, groups and switching. `sites` None means: no roster to check against."""
-    data, errors = _parse_toml(text, file)
-    if data is None:
+    toml, errors = _parse_toml(text, file)
+    if toml is None:
         return LayoutsParse({}, {}, Switching(), errors)
-    rep = _Report(file, KeyLines(text))
+    data = toml.data
+    rep = _Report(toml)
     _unknown(rep, (), data, ("style", "switching", "layouts", "groups"))
     base = Style()
     if "style" in data and (table := _table(rep, ("style",), data["style"])) is not None:
@@ -455,27 +457,21 @@ def _parse_switching(rep: _Report, raw: object, known: set[str]) -> Switching:
 # ----- files ---------------------------------------------------------------------------------
 
 
-def _parse_toml(text: str, file: str) -> tuple[dict[str, Any] | None, list[ConfigError]]:
+def _parse_toml(text: str, file: str) -> tuple[TomlFile | None, list[ConfigIssue]]:
     try:
-        return tomllib.loads(text), []
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE_RE.search(str(exc))
-        line = int(match.group(1)) if match else max(1, len(text.splitlines()))  # end of document
-        return None, [ConfigError(file, line, "", f"TOML syntax: {exc}")]
+        return TomlFile.parse(text, file), []
+    except FileRejected as exc:
+        return None, exc.issues
 
 
-def _read(path: Path) -> tuple[str | None, list[ConfigError]]:
+def _read(path: Path) -> tuple[str | None, list[ConfigIssue]]:
     try:
-        return path.read_text(encoding="utf-8"), []
-    except FileNotFoundError:
-        return None, [ConfigError(str(path), 0, "", "file not found")]
-    except UnicodeDecodeError as exc:
-        return None, [ConfigError(str(path), 0, "", f"not UTF-8: {exc}")]
-    except OSError as exc:
-        return None, [ConfigError(str(path), 0, "", f"cannot read: {exc}")]
+        return read_text(path), []
+    except FileRejected as exc:
+        return None, exc.issues
 
 
-def _load(conf_dir: Path | str) -> tuple[LayoutConfig | None, list[ConfigError]]:
+def _load(conf_dir: Path | str) -> tuple[LayoutConfig | None, list[ConfigIssue]]:
     conf = Path(conf_dir)
     sites_path, layouts_path = conf / SITES_FILE, conf / LAYOUTS_FILE
     sites_text, errors = _read(sites_path)
@@ -495,7 +491,7 @@ def _load(conf_dir: Path | str) -> tuple[LayoutConfig | None, list[ConfigError]]
     return config, []
 
 
-def check_config_dir(conf_dir: Path | str) -> list[ConfigError]:
+def check_config_dir(conf_dir: Path | str) -> list[ConfigIssue]:
     """Validate layouts.toml and sites.toml in `conf_dir`; an empty list means valid."""
     return _load(conf_dir)[1]
 
@@ -510,7 +506,7 @@ def load_config_dir(conf_dir: Path | str) -> LayoutConfig:
 
 def load_config_text(layouts_text: str, sites_text: str | None = None) -> LayoutConfig:
     """Same as load_config_dir, from strings (tests, admin API uploads)."""
-    errors: list[ConfigError] = []
+    errors: list[ConfigIssue] = []
     sites: tuple[Site, ...] | None = None
     if sites_text is not None:
         sites, errors = parse_sites(sites_text)

@@ -17,10 +17,11 @@ Endpoints are tried in file order; the first match wins, else the default applie
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from mcu.tomlfile import ConfigError, ConfigIssue, KeyPath, TomlFile
 
 from .codecs import CODECS, VIDEO
 
@@ -30,12 +31,12 @@ _RESOLUTION = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 
 class ProfileError(ValueError):
-    """conf/endpoints.toml is invalid; the message names the file, line and key."""
+    """conf/endpoints.toml is invalid; `issue` names the file, line and key."""
 
-    def __init__(self, path: str, line: int, key: str, fault: str) -> None:
-        self.path, self.line, self.key, self.fault = path, line, key, fault
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {key}: {fault}")
+    def __init__(self, issue: ConfigIssue) -> None:
+        self.issue = issue
+        self.path, self.line, self.key, self.fault = issue.file, issue.line, issue.key, issue.message
+        super().__init__(str(issue))
 
 
 @dataclass(frozen=True)
@@ -86,68 +87,38 @@ class Profiles:
 
 _KEYS = {f.name for f in fields(EndpointProfile)}
 _DEFAULT_FORBIDDEN = {"name", "match", "match_regex"}
-
-
-def _find_line(text: str, key: str, table: str, index: int) -> int:
-    """1-based line of ``key =`` inside the index-th ``table`` header (0 if not found)."""
-    lines = text.splitlines()
-    start, seen = None, -1
-    for number, line in enumerate(lines):
-        if line.strip().startswith(table):
-            seen += 1
-            if seen == index:
-                start = number
-                break
-    if start is None:
-        return 0
-    if not key:
-        return start + 1
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
-    for number in range(start + 1, len(lines)):
-        if lines[number].lstrip().startswith("["):
-            break
-        if pattern.match(lines[number]):
-            return number + 1
-    return start + 1
-
-
-def _find_anywhere(text: str, key: str) -> int:
-    """1-based line of a top-level ``key =`` or ``[key]``/``[[key]]`` header (0 if not found)."""
-    pattern = re.compile(rf"^\s*(\[+\s*{re.escape(key)}\s*\]|\"?{re.escape(key)}\"?\s*=)")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
-    return 0
+_DEFAULT = "default"  # the [default] table
+_ENDPOINT = "endpoint"  # the [[endpoint]] array of tables
 
 
 class _Loader:
-    def __init__(self, path: str, text: str) -> None:
-        self.path, self.text = path, text
+    def __init__(self, toml: TomlFile) -> None:
+        self.toml = toml
 
-    def fail(self, table: str, index: int, key: str, fault: str) -> ProfileError:
-        return ProfileError(self.path, _find_line(self.text, key, table, index), key, fault)
+    def fail(self, table: KeyPath, key: str, fault: str) -> ProfileError:
+        """An error at `key` of `table` (("default",) or ("endpoint", i)), or at the table if absent."""
+        return ProfileError(ConfigIssue(self.toml.path, self.toml.line_of((*table, key)), key, fault))
 
-    def build(self, raw: dict[str, Any], base: EndpointProfile, table: str,
-              index: int) -> EndpointProfile:
+    def build(self, raw: dict[str, Any], base: EndpointProfile, table: KeyPath) -> EndpointProfile:
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key not in _KEYS:
-                raise self.fail(table, index, key, f"unknown key (known: {', '.join(sorted(_KEYS))})")
-            if table == "[default]" and key in _DEFAULT_FORBIDDEN:
-                raise self.fail(table, index, key, "not allowed in [default]")
-            values[key] = self.convert(key, value, table, index)
+                raise self.fail(table, key, f"unknown key (known: {', '.join(sorted(_KEYS))})")
+            if table == (_DEFAULT,) and key in _DEFAULT_FORBIDDEN:
+                raise self.fail(table, key, "not allowed in [default]")
+            values[key] = self.convert(key, value, table)
         profile = replace(base, **values)
-        if table != "[default]":
+        if table != (_DEFAULT,):
             if "name" not in raw:
-                raise self.fail(table, index, "name", "missing: every [[endpoint]] needs a name")
+                raise self.fail(table, "name", "missing: every [[endpoint]] needs a name")
             if (profile.match is None) == (profile.match_regex is None):
-                raise self.fail(table, index, "match",
+                raise self.fail(table, "match",
                                 "give exactly one of match (substring) or match_regex")
         return profile
 
-    def convert(self, key: str, value: Any, table: str, index: int) -> Any:
+    def convert(self, key: str, value: Any, table: KeyPath) -> Any:
         def bad(fault: str) -> ProfileError:
-            return self.fail(table, index, key, fault)
+            return self.fail(table, key, fault)
 
         if key in ("name", "match", "match_regex"):
             if not isinstance(value, str) or not value:
@@ -193,34 +164,32 @@ class _Loader:
 def parse_profiles(text: str, path: str = "<string>") -> Profiles:
     """Parse endpoints TOML text; raises ProfileError."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", 0) or 0
-        found = re.search(r"line (\d+)", str(exc))
-        if not line and found:
-            line = int(found.group(1))
-        raise ProfileError(path, line, "<syntax>", f"not valid TOML: {exc}") from None
-    loader = _Loader(path, text)
+        toml = TomlFile.parse(text, path)
+    except ConfigError as exc:
+        raise ProfileError(replace(exc.issues[0], key="<syntax>")) from None
+    data = toml.data
+
+    def top_level(key: str, fault: str) -> ProfileError:
+        return ProfileError(ConfigIssue(toml.path, toml.line_of((key,)), key, fault))
+
+    loader = _Loader(toml)
     for key in data:
-        if key not in ("default", "endpoint"):
-            raise ProfileError(path, _find_anywhere(text, key), key,
-                               "unknown table or key (expected [default] and [[endpoint]])")
-    raw_default = data.get("default", {})
+        if key not in (_DEFAULT, _ENDPOINT):
+            raise top_level(key, "unknown table or key (expected [default] and [[endpoint]])")
+    raw_default = data.get(_DEFAULT, {})
     if not isinstance(raw_default, dict):
-        raise ProfileError(path, _find_anywhere(text, "default"), "default",
-                           "must be a table [default]")
-    default = loader.build(raw_default, DEFAULT_PROFILE, "[default]", 0)
-    raw_endpoints = data.get("endpoint", [])
+        raise top_level(_DEFAULT, "must be a table [default]")
+    default = loader.build(raw_default, DEFAULT_PROFILE, (_DEFAULT,))
+    raw_endpoints = data.get(_ENDPOINT, [])
     if not isinstance(raw_endpoints, list):
-        raise ProfileError(path, _find_anywhere(text, "endpoint"), "endpoint",
-                           "must be an array of tables [[endpoint]]")
+        raise top_level(_ENDPOINT, "must be an array of tables [[endpoint]]")
     endpoints = []
     names: set[str] = set()
     for index, raw in enumerate(raw_endpoints):
-        profile = loader.build(raw, replace(default, name="", match=None, match_regex=None),
-                               "[[endpoint]]", index)
+        table = (_ENDPOINT, index)
+        profile = loader.build(raw, replace(default, name="", match=None, match_regex=None), table)
         if profile.name in names:
-            raise loader.fail("[[endpoint]]", index, "name", f"duplicate endpoint name {profile.name!r}")
+            raise loader.fail(table, "name", f"duplicate endpoint name {profile.name!r}")
         names.add(profile.name)
         endpoints.append(profile)
     return Profiles(default, tuple(endpoints))
@@ -232,5 +201,5 @@ def load_profiles(path: str | Path) -> Profiles:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ProfileError(str(path), 0, "<file>", f"cannot read: {exc.strerror}") from None
+        raise ProfileError(ConfigIssue(str(path), 0, "<file>", f"cannot read: {exc.strerror}")) from None
     return parse_profiles(text, str(path))
