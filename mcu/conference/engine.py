@@ -96,7 +96,7 @@ class Conference:
         if member is None:
             return None
         self.rooms[member.room].remove(member.member_id)
-        event(log, "member.left", room=member.room, member=member.member_id, reason=reason)
+        event(log, "member.left", room=member.room, member=member.member_id, reason=reason, **member.summary())
         return member
 
     def digits(self, call_id: str, digits: list[str], now: float) -> list[Hangup]:

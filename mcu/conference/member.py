@@ -138,6 +138,22 @@ class Member:
         media = self.audio_media
         return self.audio_out is not None and media is not None and media.we_send
 
+    def summary(self) -> dict[str, int]:
+        """What this member's media did, for the log line when it leaves."""
+        out: dict[str, int] = {}
+        if self.audio_in is not None:
+            stats = self.audio_in.jitter.stats
+            out |= {"audio_packets_in": stats.received, "audio_concealed": stats.lost}
+        if self.audio_out is not None:
+            out["audio_packets_out"] = self.audio_out.packet_count
+        if self.video_in is not None:
+            out |= {"video_frames_decoded": self.video_in.frames_decoded,
+                    "video_decode_errors": self.video_in.decode_errors,
+                    "keyframes_asked": self.video_in.keyframe_requests}
+        if self.video_out is not None:
+            out["video_packets_out"] = self.video_out.out.packet_count
+        return out
+
     @property
     def sends_video(self) -> bool:
         return self.video_in is not None

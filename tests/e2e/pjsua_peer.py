@@ -39,7 +39,7 @@ class PeerCall(pj.Call):
         self.disconnected = False
         self.last_status = 0
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 (pjsua2 API)
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         self.last_status = info.lastStatusCode
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
@@ -47,7 +47,7 @@ class PeerCall(pj.Call):
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:

@@ -1,0 +1,83 @@
+"""baresip (headless: ausine audio, fakevideo, avcodec H.264) dials in: it receives our audio and
+continuous-presence video, and the MCU decodes its video for the other site."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import McuProcess, wait_for
+
+pytestmark = pytest.mark.peer
+MODULES = Path("/usr/lib/baresip/modules")
+STAY_SECONDS = 20
+
+CONFIG = """module_path     {modules}
+sip_listen      127.0.0.1:0
+net_interface   127.0.0.1
+sip_transports  udp
+audio_source    ausine,{tone}
+audio_player    aufile,{heard}
+audio_alert     aufile,/dev/null
+video_source    fakevideo,nil
+video_display   fakevideo,nil
+video_size      640x360
+video_fps       25
+module g711.so
+module g722.so
+module opus.so
+module avcodec.so
+module vp8.so
+module ausine.so
+module aufile.so
+module fakevideo.so
+module account.so
+module menu.so
+"""
+
+
+def start_baresip(folder: Path, port: int, tone: int, seconds: int) -> subprocess.Popen:
+    binary = shutil.which("baresip")
+    if binary is None or not (MODULES / "avcodec.so").exists():
+        pytest.fail("baresip with avcodec not found: the test setup installs baresip and baresip-ffmpeg")
+    folder.mkdir(parents=True)
+    (folder / "config").write_text(CONFIG.format(modules=MODULES, tone=tone, heard=folder / "heard.wav"))
+    (folder / "accounts").write_text(f"<sip:site{tone}@127.0.0.1>;regint=0\n")
+    return subprocess.Popen([binary, "-f", str(folder), "-e", f"/dial sip:4100@127.0.0.1:{port}", "-t", str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def received_video_fps(output: str) -> float:
+    """baresip's status line: `video=<tx>/<rx> (bit/s) efps=<tx>/<rx>`."""
+    rates = re.findall(r"video=\d+/(\d+) \(bit/s\) efps=[\d.]+/([\d.]+)", output)
+    assert rates, "baresip printed no media status line:\n" + output[-2000:]
+    return max(float(fps) for _, fps in rates)
+
+
+def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path) -> None:
+    with McuProcess(tmp_path / "mcu") as mcu:
+        sites = [start_baresip(tmp_path / f"baresip{i}", mcu.sip_port, tone, STAY_SECONDS)
+                 for i, tone in enumerate((440, 880))]
+        outputs = []
+        try:
+            for site in sites:
+                outputs.append(site.communicate(timeout=STAY_SECONDS + 30)[0])
+        finally:
+            for site in sites:
+                if site.poll() is None:
+                    site.kill()
+        wait_for(lambda: len(mcu.events("member.left")) == 2, 10, "both sites to leave")
+        joined = mcu.events("member.joined")
+        assert len(joined) == 2 and all("baresip" in j["user_agent"] for j in joined), mcu.log()[-3000:]
+        left = mcu.events("member.left")
+    for output in outputs:
+        assert "Call established" in output, output[-2000:]
+        assert "Set video decoder: H264" in output, "the MCU's answer must pick H.264 for video"
+        assert received_video_fps(output) >= 10, "baresip must decode our composed video"
+    for site in left:
+        assert site["video_frames_decoded"] > 5 * STAY_SECONDS, f"the MCU must decode each site's video: {site}"
+        assert site["audio_packets_in"] > 40 * STAY_SECONDS and site["audio_packets_out"] > 40 * STAY_SECONDS
