@@ -21,7 +21,7 @@ def run_peer(port: int, out: Path, tones: str, seconds: float, room: str = "4100
     out.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([sys.executable, str(HERE / "pjsua_peer.py"), "--port", str(port), "--room", room,
                              "--tones", tones, "--seconds", str(seconds), "--out", str(out), "--dtmf", dtmf],
-                            capture_output=True, text=True, timeout=90)
+                            check=False, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, f"pjsua2 peer failed (is pjsua2-python installed?):\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
