@@ -147,7 +147,7 @@ def area_matrix(src: int, dst: int) -> F64:
     m = np.zeros((dst, src))
     for i in range(dst):
         lo, hi = i * scale, (i + 1) * scale
-        for j in range(int(math.floor(lo)), min(src, int(math.ceil(hi)))):
+        for j in range(math.floor(lo), min(src, math.ceil(hi))):
             m[i, j] = (min(hi, j + 1) - max(lo, j)) / scale
     return m
 
@@ -181,3 +181,14 @@ def chroma_alpha(mask: U8, x: int, y: int) -> U8:
     padded[oy : oy + h, ox : ox + w] = mask
     sums = padded.reshape(ch, 2, cw, 2).sum(axis=(1, 3))
     return ((sums + 2) >> 2).astype(np.uint8)
+
+
+def border(h: int, w: int, thickness: int) -> npt.NDArray[np.bool_]:
+    """Boolean (h, w) mask of a ``thickness``-pixel outline just inside an h x w rectangle."""
+    t = thickness
+    m = np.zeros((h, w), dtype=bool)
+    m[:t] = True
+    m[max(h - t, 0) :] = True
+    m[:, :t] = True
+    m[:, max(w - t, 0) :] = True
+    return m
