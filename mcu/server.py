@@ -8,14 +8,17 @@ the members' RTP sockets.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
 import signal
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvloop
 
@@ -29,6 +32,8 @@ from mcu.config import Config, load_config
 from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
 from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.log import event, setup_logging
+from mcu.metrics import ConfigInfo, Exporter, make_metrics, start_exporter
+from mcu.observe import Observer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
 from mcu.sdp.codecs import Capabilities
@@ -52,6 +57,7 @@ log = logging.getLogger("mcu.server")
 AUDIO_TICK = 0.020
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
+PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
 MEDIA_KINDS = ("audio", "video")
 
 
@@ -90,6 +96,10 @@ class McuServer:
         self.sip: SipTransportShell | None = None
         # Compose and encode run here: PyAV and the _mix kernels release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="video")
+        self.metrics = make_metrics(config.mcu.metrics.enabled)
+        self.observer = Observer(self.metrics, config.mcu.video.fps, config.mcu.video.preset)
+        self.metrics.set_snapshot_provider(self.observer.provider)
+        self.exporter: Exporter | None = None
         self.late_ticks = 0
         self.reloads = 0
         self.reload_failures = 0
@@ -114,6 +124,11 @@ class McuServer:
             event(log, "sip.listening", transport=x.transport, addr=f"{info.host}:{info.port}")
         rtp = self.config.mcu.rtp
         event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
+        self.metrics.set_config_info(_config_info(self.config))
+        metrics = self.config.mcu.metrics
+        if metrics.enabled:
+            self.exporter = start_exporter(self.metrics, metrics.host, metrics.port)
+            event(log, "metrics.listening", url=f"http://{metrics.host}:{self.exporter.port}/metrics")
         self._tasks.append(asyncio.create_task(self._audio_loop(), name="audio-tick"))
         self._tasks.append(asyncio.create_task(self._video_loop(), name="video-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
@@ -130,6 +145,8 @@ class McuServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.exporter is not None:
+            self.exporter.stop()
         self.pool.shutdown(wait=True)
 
     def now(self) -> float:
@@ -232,12 +249,15 @@ class McuServer:
         except ConfigError as exc:
             problems = [str(i) for i in exc.issues]
             self.reload_failures += 1
+            self.metrics.config_reload(False)
             event(log, "config.reload_failed", logging.ERROR, problems=len(problems), first=problems[0])
             return problems
         self.conference.apply_config(config)
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
+        self.metrics.config_reload(True)
+        self.metrics.set_config_info(_config_info(config))
         self._config_mtimes = _mtimes(config)
         event(log, "config.reloaded", rooms=len(config.rooms))
         return []
@@ -365,12 +385,15 @@ class McuServer:
 
         def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
             media = self.calls.get(call_id())
-            if media is None or media.member is None or kind != "video":
+            if media is None or media.member is None:
+                return
+            member = media.member
+            member.receive_rtcp(kind, packets, now)
+            if kind != "video":
                 return
             for packet in packets:
                 reason = "pli" if isinstance(packet, Pli) else "fir" if isinstance(packet, Fir) else None
                 if reason:
-                    member = media.member
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
 
         def on_timeout(transport: RtpTransport) -> None:
@@ -443,8 +466,11 @@ class McuServer:
             for room in self.conference.rooms.values():
                 if room.members:
                     try:
+                        started = time.perf_counter()
                         for member, packet in room.audio_tick(now):
                             self._send(member, "audio", packet)
+                        self.metrics.observe_audio_tick(room.number, time.perf_counter() - started,
+                                                        late=now - ticker.next_deadline + AUDIO_TICK > 0.005)
                     except Exception:  # noqa: BLE001 - a bug in one room must not stop the others
                         self._tick_error(f"audio tick of room {room.number}")
             self.late_ticks = ticker.late
@@ -485,8 +511,19 @@ class McuServer:
             for job in jobs))
         sent_at = self.now()
         for job, picture in zip(jobs, results):
+            self.metrics.observe_compose(room.number, job.encoder.compose_seconds)
+            self.metrics.observe_encode(room.number, job.encoder.view_id, job.encoder.encode_seconds)
             for member, packet in room.video_packets(job, picture, sent_at):
                 self._send(member, "video", packet)
+
+    def _send_sender_reports(self, now: float) -> None:
+        for media in self.calls.values():
+            if media.member is None:
+                continue
+            for kind, report in media.member.sender_reports(now).items():
+                transport = media.transports.get(kind)
+                if transport is not None:
+                    transport.send_rtcp(report)
 
     def _send(self, member: Member, kind: str, packet: bytes) -> None:
         media = self.calls.get(member.call_id)
@@ -495,9 +532,16 @@ class McuServer:
             transport.send_rtp(packet)
 
     async def _housekeeping(self) -> None:
+        next_publish = 0.0
         while True:
+            asked = self.now()
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             now = self.now()
+            self.metrics.observe_loop_lag(max(0.0, now - asked - HOUSEKEEPING_INTERVAL))
+            if now >= next_publish:
+                next_publish = now + PUBLISH_INTERVAL
+                self.observer.publish(self.conference, self.ua, now)
+                self._send_sender_reports(now)
             self._apply(self.conference.handle_timer(now))
             for media in self.calls.values():
                 member = media.member
@@ -510,11 +554,24 @@ class McuServer:
                     member.video_in.feedback.clear()
 
 
+def _config_files(config: Config) -> list[Path]:
+    return [config.path, config.file("rooms"), config.file("endpoints"),
+            config.path.parent / "layouts.toml", config.path.parent / "sites.toml"]
+
+
+def _config_info(config: Config) -> ConfigInfo:
+    digest = hashlib.sha256()
+    for path in _config_files(config):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"missing:" + str(path).encode())
+    return ConfigInfo(str(config.path), digest.hexdigest()[:16])
+
+
 def _mtimes(config: Config) -> dict[str, float]:
-    files = [config.path, config.file("rooms"), config.file("endpoints"),
-             config.path.parent / "layouts.toml", config.path.parent / "sites.toml"]
     out = {}
-    for path in files:
+    for path in _config_files(config):
         try:
             out[str(path)] = path.stat().st_mtime
         except OSError:

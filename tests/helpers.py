@@ -24,14 +24,14 @@ def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
 
 
 def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
-                      rooms: str | None = None, extra: str = "") -> Path:
+                      rooms: str | None = None, extra: str = "", metrics_port: int | None = None) -> Path:
     """A config listening on 127.0.0.1 only, with rooms 4100 (open) and 4200 (PIN 2468)."""
     import shutil
 
     conf = Path(__file__).resolve().parents[1] / "conf"
     for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
         shutil.copy(conf / name, tmp_path / name)
-    rtp_base = 30000 + (sip_port % 1000) * 20
+    rtp_base = 20000 + (sip_port % 100) * 400  # a private slice of ports per test MCU
     (tmp_path / "rooms.toml").write_text(rooms if rooms is not None else (
         '[[room]]\nnumber = "4100"\nname = "Open room"\n'
         '[[room]]\nnumber = "4200"\nname = "PIN room"\npin = "2468"\nmax_members = 2\n'
@@ -41,8 +41,9 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
         f'[log]\nformat = "{log_format}"\nlevel = "debug"\n'
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[[sip.listen]]\ntransport = "tcp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
-        f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 19999 - (sip_port % 1000) * 20}\n'
-        f'[metrics]\nenabled = false\n[admin]\nenabled = false\n' + extra,
+        f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 399}\n'
+        + (f'[metrics]\nenabled = true\nport = {metrics_port}\n' if metrics_port else '[metrics]\nenabled = false\n')
+        + '[admin]\nenabled = false\n' + extra,
         encoding="utf-8",
     )
     return path
@@ -95,14 +96,17 @@ def room_noise(samples: int, dbfs: float = -55.0, seed: int = 0):
 class McuProcess:
     """`python -m mcu serve` on a throwaway config, as an operator would run it; log kept for asserts."""
 
-    def __init__(self, tmp_path: Path, rooms: str | None = None, extra: str = "", log_format: str = "json"):
+    def __init__(self, tmp_path: Path, rooms: str | None = None, extra: str = "", log_format: str = "json",
+                 metrics_port: int | None = None):
         import os
         import subprocess
         import sys
         import threading
 
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.sip_port = free_port()
-        self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra)
+        self.metrics_port = metrics_port
+        self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra, metrics_port)
         self.lines: list[str] = []
         repo = Path(__file__).resolve().parents[1]
         self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],

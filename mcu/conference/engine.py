@@ -42,6 +42,7 @@ class Conference:
         self.members: dict[str, Member] = {}  # by SIP call id
         self._gates: dict[str, PinGate] = {}
         self._next_member_id = 1
+        self.pin_failures = 0
 
     def apply_config(self, config: Config) -> None:
         """A reloaded config: new rooms open, changed rooms take their new settings and layouts at
@@ -130,6 +131,7 @@ class Conference:
             room.play_prompt(member.member_id, "admitted")
             self._admit(member, chair=outcome.chair)
             return []
+        self.pin_failures += 1
         if isinstance(outcome, WrongPin):
             event(log, "member.pin_wrong", logging.WARNING, room=member.room, member=member.member_id,
                   attempts_left=outcome.attempts_left)

@@ -23,7 +23,18 @@ from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
+from mcu.rtp.rtcp import (
+    SDES_CNAME,
+    Nack,
+    ReceiverReport,
+    RtcpPacket,
+    SdesChunk,
+    SenderReport,
+    SourceDescription,
+    serialize_compound,
+)
 from mcu.rtp.session import OutboundStream
+from mcu.rtp.stats import round_trip_time
 from mcu.sdp.negotiate import ChosenCodec, MediaResult
 
 if TYPE_CHECKING:
@@ -119,6 +130,9 @@ class Member:
     digits: list[str] = field(default_factory=list)
     video_in: VideoIn | None = field(init=False, default=None)
     video_out: VideoViewer | None = field(init=False, default=None)
+    last_packet: dict[str, float] = field(default_factory=dict)  # media kind -> arrival time
+    feedback_in: Counter[str] = field(default_factory=Counter)  # "pli", "fir", "nack" from this member
+    rtt: dict[str, float] = field(default_factory=dict)  # media kind -> seconds, from RTCP reports
 
     def __post_init__(self) -> None:
         media = self.audio_media
@@ -137,6 +151,29 @@ class Member:
     def hears(self) -> bool:
         media = self.audio_media
         return self.audio_out is not None and media is not None and media.we_send
+
+    def sender_reports(self, now: float) -> dict[str, bytes]:
+        """RTCP SR + SDES for each stream we send, from one clock so receivers can lip-sync."""
+        cname = SdesChunk(0, [(SDES_CNAME, f"mcu-{self.room}-{self.member_id}".encode())])
+        out: dict[str, bytes] = {}
+        for kind, stream in (("audio", self.audio_out), ("video", self.video_out.out if self.video_out else None)):
+            if stream is not None and stream.packet_count:
+                cname.ssrc = stream.ssrc
+                out[kind] = serialize_compound([stream.sender_report(now), SourceDescription([cname])])
+        return out
+
+    def receive_rtcp(self, kind: str, packets: list[RtcpPacket], now: float) -> None:
+        """Round-trip time from the member's reports about our stream; NACKs counted."""
+        ours = self.audio_out if kind == "audio" else self.video_out.out if self.video_out else None
+        for packet in packets:
+            if isinstance(packet, (SenderReport, ReceiverReport)) and ours is not None:
+                for block in packet.reports:
+                    if block.ssrc == ours.ssrc:
+                        rtt = round_trip_time(block, now)
+                        if rtt is not None:
+                            self.rtt[kind] = rtt
+            elif isinstance(packet, Nack):
+                self.feedback_in["nack"] += 1
 
     def summary(self) -> dict[str, int]:
         """What this member's media did, for the log line when it leaves."""
@@ -159,10 +196,12 @@ class Member:
         return self.video_in is not None
 
     def receive_video(self, packet: RtpPacket, now: float) -> None:
+        self.last_packet["video"] = now
         if self.video_in is not None:
             self.video_in.receive(packet, now)
 
     def receive_audio(self, packet: RtpPacket, now: float) -> None:
+        self.last_packet["audio"] = now
         if self.audio_in is not None:
             self.digits.extend(self.audio_in.receive(packet, now))
 

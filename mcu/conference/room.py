@@ -60,6 +60,8 @@ class TickStats:
     encodes: int = 0  # audio encodes run (shared ones count once)
     packets_out: int = 0
     speaker_changes: int = 0
+    joins: int = 0
+    leaves: int = 0
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Room:
 
     def add(self, member: Member) -> None:
         self.members[member.member_id] = member
+        self.stats.joins += 1
         media = member.video_media
         if media is None or not media.accepted or not media.codecs:
             return
@@ -126,6 +129,7 @@ class Room:
         member = self.members.pop(member_id, None)
         if member is not None:
             member.state = MemberState.LEFT
+            self.stats.leaves += 1
         return member
 
     def reconfigure(self, spec: RoomSpec, layouts: LayoutConfig) -> None:
@@ -195,6 +199,7 @@ class Room:
         member = self.members.get(member_id)
         if member is None or member.video_out is None:
             return
+        member.feedback_in[reason] += 1
         encoder = self.video.encoders.get(member.video_out.encoder_key)  # type: ignore[arg-type]
         if encoder is not None:
             self.video.request_keyframe(encoder, reason, now)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ class VideoIn:
         self.frames_decoded = 0
         self.decode_errors = 0
         self.keyframe_requests = 0
+        self.nacks_sent = 0
         self.dropped: Counter[str] = Counter()
         self._last_ask = -1e9
         self._fir_seq = 0
@@ -107,14 +109,18 @@ class VideoIn:
             elif isinstance(ev, KeyframeRequest):
                 self.ask_keyframe(now)
             elif isinstance(ev, NackRequest):
-                self.feedback.append(Nack(self.sender_ssrc, ev.ssrc, list(ev.sequence_numbers)))
+                self._nack(ev)
+
+    def _nack(self, request: NackRequest) -> None:
+        self.nacks_sent += 1
+        self.feedback.append(Nack(self.sender_ssrc, request.ssrc, list(request.sequence_numbers)))
 
     def handle_timer(self, now: float) -> None:
         for ev in self.jitter.handle_timer(now):
             if isinstance(ev, KeyframeRequest):
                 self.ask_keyframe(now)
             elif isinstance(ev, NackRequest):
-                self.feedback.append(Nack(self.sender_ssrc, ev.ssrc, list(ev.sequence_numbers)))
+                self._nack(ev)
 
     def set_visible(self, visible: bool, now: float) -> None:
         if visible and not self.visible:
@@ -185,7 +191,8 @@ class EncodedPicture:
 class ViewEncoder:
     """One distinct picture with one set of encoder settings, shared by its viewers."""
 
-    def __init__(self, assignment: Assignment, config: VideoEncoderConfig):
+    def __init__(self, assignment: Assignment, config: VideoEncoderConfig, view_id: str = "v0"):
+        self.view_id = view_id
         self.assignment = assignment
         self.config = config
         self.encoder: VideoEncoder = create_video_encoder(config)
@@ -197,12 +204,18 @@ class ViewEncoder:
         self.frames = 0
         self.keyframes: Counter[str] = Counter()
         self.last_used = 0.0
+        self.bytes_out = 0
+        self.compose_seconds = 0.0  # of the latest frame, for the metrics histograms
+        self.encode_seconds = 0.0
 
     def render(self, layout, pictures: dict[str, Planes | None], names: dict[str, str],  # type: ignore[no-untyped-def]
                floor: str | None, fit_mode: Fit | None, pts: int, force_keyframe: bool) -> EncodedPicture | None:
         """Compose and encode one frame (runs on a worker thread)."""
+        started = time.perf_counter()
         compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode)
+        composed = time.perf_counter()
         out = self.encoder.encode(self.canvas, pts, force_keyframe)
+        self.compose_seconds, self.encode_seconds = composed - started, time.perf_counter() - composed
         if not out:
             return None
         encoded = out[0]
@@ -210,6 +223,7 @@ class ViewEncoder:
             payloads = self.payloader.payload_nals(MTU_PAYLOAD, list(encoded.nals))
         else:
             payloads = self.payloader.payload(MTU_PAYLOAD, encoded.data)
+        self.bytes_out += sum(len(p) for p in payloads)
         return EncodedPicture(payloads, pts, encoded.keyframe)
 
 
@@ -236,6 +250,8 @@ class RoomVideo:
     def __post_init__(self) -> None:
         self.state = new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout)
         self._frame = 0
+        self._views_made = 0
+        self.closed_views: list[str] = []  # view ids whose encoder was dropped (metrics forget them)
 
     def reconfigure(self, layouts: LayoutConfig, layout: str | None, mode: str | None) -> None:
         self.layouts = layouts
@@ -251,7 +267,8 @@ class RoomVideo:
         key = (assignment, viewer.config)
         encoder = self.encoders.get(key)
         if encoder is None:
-            encoder = self.encoders[key] = ViewEncoder(assignment, viewer.config)
+            self._views_made += 1
+            encoder = self.encoders[key] = ViewEncoder(assignment, viewer.config, f"v{self._views_made}")
         if viewer.encoder_key != key:
             if viewer.encoder_key in self.encoders:
                 self.encoders[viewer.encoder_key].viewers.discard(viewer_id)
@@ -275,7 +292,7 @@ class RoomVideo:
 
     def forget_idle(self, now: float) -> None:
         for key in [k for k, e in self.encoders.items() if not e.viewers or now - e.last_used > 2.0]:
-            del self.encoders[key]
+            self.closed_views.append(self.encoders.pop(key).view_id)
 
     def next_pts(self) -> int:
         self._frame += 1

@@ -76,6 +76,8 @@ class UaCounters:
     requests_out: Counter[str] = field(default_factory=Counter)
     responses_in: Counter[int] = field(default_factory=Counter)
     responses_out: Counter[int] = field(default_factory=Counter)
+    # (request method, status) of every response sent: what the metrics export
+    responses_out_by_method: Counter[tuple[str, int]] = field(default_factory=Counter)
     parse_errors: int = 0
     dropped: int = 0
     internal_errors: int = 0
@@ -389,6 +391,7 @@ class UserAgent:
             reason = _reason_text(exc.reason)
         response = SipResponse(exc.status, reason, headers)
         self.counters.responses_out[exc.status] += 1
+        self.counters.responses_out_by_method[(request.method, exc.status)] += 1
         self._out.append((response.to_bytes(), addr, transport))
 
     def _on_response(self, response: SipResponse, now: float) -> None:
@@ -710,6 +713,7 @@ class UserAgent:
             headers.add("Content-Type", content_type or SDP)
         response = SipResponse(status, reason, headers, body)
         self.counters.responses_out[status] += 1
+        self.counters.responses_out_by_method[(req.method, status)] += 1
         stx.send_response(response, now)
         self._dirty.add(stx)
         return response

@@ -1,0 +1,38 @@
+"""A real Prometheus scrapes the running MCU during a meeting of real baresip sites: every panel
+of every shipped dashboard and every alert expression parses and returns data."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_e2e_baresip import start_baresip
+from tests.helpers import McuProcess, free_port, wait_for
+from tests.metrics.promcheck import ALERTS, check_all, format_results, running_prometheus, wait_for_scrapes
+
+pytestmark = pytest.mark.peer
+
+
+def test_dashboards_and_alerts_have_data_for_a_running_meeting(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    with McuProcess(tmp_path / "mcu", metrics_port=metrics_port) as mcu:
+        assert mcu.events("metrics.listening"), mcu.log()
+        sites = [start_baresip(tmp_path / f"site{i}", mcu.sip_port, tone, 40) for i, tone in enumerate((500, 900))]
+        try:
+            wait_for(lambda: len(mcu.events("member.joined")) == 2, 20, "two sites to join")
+            with running_prometheus(tmp_path / "prom", [f"127.0.0.1:{metrics_port}"], rule_files=[ALERTS]) as prom:
+                wait_for_scrapes(prom.url, count=8, timeout=40)
+                failed = [r for r in check_all(prom.url, alerts_must_fire=False) if not r.ok]
+                assert not failed, format_results(failed)
+            page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+            series = [line for line in page.splitlines() if line and not line.startswith("#")]
+            assert 'mcu_member_info{' in page and "baresip" in page
+            assert len(series) < 1000, f"{len(series)} series for a 2-site meeting"
+        finally:
+            for site in sites:
+                site.kill()
+                site.wait(10)
+        time.sleep(0.1)
