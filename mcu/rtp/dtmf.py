@@ -123,7 +123,7 @@ def dtmf_packets(
     event = DTMF_EVENTS.index(digit.upper()) if digit != "flash" else EVENT_FLASH
     total = int(duration * clock_rate)
     step = int(interval * clock_rate)
-    out = []
+    out: list[DtmfPacket] = []
     dur = step
     while dur < total:
         out.append(DtmfPacket(TelephoneEvent(event, False, volume, dur).serialize(), 0, not out))

@@ -6,6 +6,8 @@ than the MTU is cut at a byte boundary (what ffmpeg does without macroblock info
 
 from __future__ import annotations
 
+import itertools
+
 from mcu.rtp.errors import FragmentationError, PayloadShortError, PayloadUnsupportedError
 
 RFC4629_HEADER_SIZE = 2
@@ -42,7 +44,7 @@ def _runs(frame: bytes, limit: int) -> list[tuple[bytes, bool]]:
         starts.insert(0, 0)
     bounds = starts + [len(frame)]
     pieces: list[tuple[bytes, bool]] = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         segment = frame[a:b]
         at_code = segment[:2] == PSC_PREFIX and len(segment) > 2 and bool(segment[2] & 0x80)
         for pos in range(0, len(segment), limit):
@@ -176,7 +178,7 @@ class H263Rfc2190Depacketizer:
             if (sbit + prev_ebit) % 8:
                 raise FragmentationError(f"SBIT {sbit} does not complete EBIT {prev_ebit}")
             if sbit and out:
-                keep = 0xFF << (8 - prev_ebit) & 0xFF  # bits kept from the previous last byte
+                keep = 0xFF << prev_ebit & 0xFF  # the 8 - EBIT valid bits of the previous byte
                 out[-1] = (out[-1] & keep) | (body[0] & (0xFF >> sbit))
                 body = body[1:]
             elif sbit:

@@ -11,7 +11,7 @@ loss, frames are dropped until a keyframe arrives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mcu.rtp.errors import PayloadParseError
 from mcu.rtp.packet import RtpPacket
@@ -30,12 +30,14 @@ RESET_SEQUENCE_JUMP = 1000  # a jump this large (seq) is treated as a restarted 
 
 @dataclass(slots=True)
 class AudioFrame:
-    """One playout slot. `lost` True means: conceal (payload is empty)."""
+    """One playout slot. `lost` True means: conceal (payload is empty). `inserted` marks a
+    concealment slot added to grow the delay; it does not consume a sequence number."""
 
     sequence: int  # extended
     timestamp: int
     payload: bytes
     lost: bool = False
+    inserted: bool = False
 
 
 @dataclass(slots=True)
@@ -44,6 +46,7 @@ class AudioJitterStats:
     played: int = 0
     lost: int = 0  # concealed slots
     late: int = 0  # arrived after their slot
+    inserted: int = 0  # concealment slots added to grow the delay
     duplicates: int = 0
     dropped: int = 0  # discarded to shrink the delay or because the buffer was full
     resets: int = 0  # SSRC change or sequence jump
@@ -64,7 +67,7 @@ class AudioJitterBuffer:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.stats = AudioJitterStats()
-        self._capacity = max(2, int(round(max_delay / frame_duration)) * 2)
+        self._capacity = max(2, round(max_delay / frame_duration) * 2)
         self._reset(None)
 
     def _reset(self, ssrc: int | None) -> None:
@@ -74,6 +77,7 @@ class AudioJitterBuffer:
         self._next: int | None = None  # extended seq of the next slot once playing
         self._first_arrival = 0.0
         self._empty_lost = 0
+        self._grow = False
         self._jitter = 0.0  # seconds, RFC 3550 A.8 smoothing
         self._transit: float | None = None
         self._timestamps = Unwrapper(32)
@@ -116,6 +120,7 @@ class AudioJitterBuffer:
         self._transit = transit
         if nxt is not None and seq < nxt:
             self.stats.late += 1
+            self._grow = True  # the delay is too short for this network: add a slot
             return
         if seq in self._packets:
             self.stats.duplicates += 1
@@ -144,9 +149,9 @@ class AudioJitterBuffer:
             self._next += 1
             self.stats.dropped += 1
         seq = self._next
-        self._next = seq + 1
         item = packets.pop(seq, None)
         if item is not None:
+            self._next = seq + 1
             self._empty_lost = 0
             self.stats.played += 1
             return AudioFrame(seq, item[0], item[1])
@@ -157,6 +162,13 @@ class AudioJitterBuffer:
                 self._next = None
                 self._first_arrival = now
                 return None
+        # Late arrivals showed the delay is too short: hold this slot one tick longer.
+        # (An underrun alone is not evidence: it may be loss, and growing would add delay.)
+        if self._grow and buffered + self.frame_duration <= self.max_delay:
+            self._grow = False
+            self.stats.inserted += 1
+            return AudioFrame(seq, 0, b"", lost=True, inserted=True)
+        self._next = seq + 1
         self.stats.lost += 1
         return AudioFrame(seq, 0, b"", lost=True)
 
@@ -255,6 +267,7 @@ class VideoJitterBuffer:
         self._holes: dict[int, _Hole] = {}
         self._need_keyframe = True
         self._highest: int | None = None
+        self._tail: tuple[int, bool, int] | None = None  # (seq, ends frame, ts) last discarded
 
     def push(self, packet: RtpPacket, now: float) -> list[VideoEvent]:
         events: list[VideoEvent] = []
@@ -286,8 +299,6 @@ class VideoJitterBuffer:
                 for missing in range(self._highest + 1, seq):
                     self._holes[missing] = _Hole(now, -1e9)
             self._highest = seq
-        if self._next is None and self._packets[seq].head and seq == min(self._packets):
-            self._next = seq
         events.extend(self._drain(now))
         events.extend(self.handle_timer(now))
         return events
@@ -326,32 +337,48 @@ class VideoJitterBuffer:
         self.stats.frames_dropped += 1
         return FrameDropped(timestamp, reason)
 
+    def _is_frame_start(self, seq: int) -> bool:
+        """A head whose predecessor is known to end a frame. With nothing known before it,
+        only trusted at stream start (no packet discarded yet)."""
+        p = self._packets[seq]
+        if not p.head:
+            return False
+        prev = self._packets.get(seq - 1)
+        if prev is not None:
+            return prev.marker or prev.timestamp != p.timestamp
+        if self._tail is not None:
+            tail_seq, tail_end, tail_ts = self._tail
+            if tail_seq == seq - 1:
+                return tail_end or tail_ts != p.timestamp
+            return False
+        return True
+
     def _give_up(self, now: float) -> list[VideoEvent]:
-        """Skip past the first hole: drop what depends on it, resync on the next frame head."""
+        """Skip past the first hole: drop what depends on it, resync on a known frame start."""
         events: list[VideoEvent] = []
-        first_hole = min(self._holes) if self._holes else max(self._packets, default=0) + 1
+        packets = self._packets
+        first_hole = min(self._holes) if self._holes else max(packets, default=0) + 1
         resume = None
-        for s in sorted(self._packets):
-            if s > first_hole and self._packets[s].head:
-                prev = self._packets.get(s - 1)
-                if prev is None or prev.marker or prev.timestamp != self._packets[s].timestamp:
-                    resume = s
-                    break
-        limit = resume if resume is not None else (self._highest or first_hole) + 1
+        for s in sorted(packets):
+            if s > first_hole and self._is_frame_start(s):
+                resume = s
+                break
+        limit = resume if resume is not None else max(packets, default=first_hole) + 1
         dropped_ts: list[int] = []
-        for s in sorted(self._packets):
+        for s in sorted(packets):
             if s < limit:
-                ts = self._packets.pop(s).timestamp
-                if not dropped_ts or dropped_ts[-1] != ts:
-                    dropped_ts.append(ts)
+                held = packets.pop(s)
+                self._tail = (s, held.marker, held.timestamp)
+                if not dropped_ts or dropped_ts[-1] != held.timestamp:
+                    dropped_ts.append(held.timestamp)
+        if self._tail is None:
+            self._tail = (first_hole, False, -1)  # nothing known: never trust a bare head
         for s in [s for s in self._holes if s < limit]:
             del self._holes[s]
         events.extend(self._drop(ts, "packet lost") for ts in dropped_ts)
         if not dropped_ts:
             events.append(self._drop(-1, "packet lost"))
-        self._next = resume if resume is not None else None
-        if self._next is None:
-            self._highest = limit - 1 if self._highest is not None else None
+        self._next = resume
         self._need_keyframe = True
         events.extend(self._keyframe_request(now, "packet lost"))
         return events
@@ -362,13 +389,19 @@ class VideoJitterBuffer:
         while True:
             start = self._next
             if start is None:
-                # Waiting for a first head: drop anything older than the earliest head.
-                heads = [s for s, p in packets.items() if p.head]
+                # Waiting for a frame start: drop anything older than the earliest one.
+                heads = [s for s in packets if self._is_frame_start(s)]
                 if not heads:
                     return events
                 start = min(heads)
-                if any(s < start for s in packets) or any(h < start for h in self._holes):
-                    return events  # older packets may still complete an earlier frame
+                if any(h < start for h in self._holes):
+                    return events  # a missing older packet may still complete a frame
+                orphans = sorted(s for s in packets if s < start)
+                if orphans:  # tail of a frame whose start we never saw
+                    events.append(self._drop(packets[orphans[0]].timestamp, "no frame start"))
+                    for s in orphans:
+                        held = packets.pop(s)
+                        self._tail = (s, held.marker, held.timestamp)
                 self._next = start
             first = packets.get(start)
             if first is None:
@@ -420,5 +453,4 @@ __all__ = [
     "VideoEvent",
     "VideoJitterBuffer",
     "VideoJitterStats",
-    "field",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Union
 
 from mcu.rtp.errors import (
     RtcpBadFieldError,
@@ -174,19 +173,19 @@ class UnknownRtcp:
     body: bytes
 
 
-RtcpPacket = Union[
-    SenderReport,
-    ReceiverReport,
-    SourceDescription,
-    Bye,
-    Nack,
-    Pli,
-    Fir,
-    Tmmbr,
-    Tmmbn,
-    Remb,
-    UnknownRtcp,
-]
+RtcpPacket = (
+    SenderReport
+    | ReceiverReport
+    | SourceDescription
+    | Bye
+    | Nack
+    | Pli
+    | Fir
+    | Tmmbr
+    | Tmmbn
+    | Remb
+    | UnknownRtcp
+)
 
 
 def _header(count: int, packet_type: int, body_len: int) -> bytes:
@@ -361,11 +360,11 @@ def _parse_one(count: int, pt: int, body: bytes) -> RtcpPacket:
                 lost.extend((pid + i + 1) & 0xFFFF for i in range(16) if blp >> i & 1)
             return Nack(sender, media, lost)
         if pt == RTCP_RTPFB and count in (RTPFB_TMMBR, RTPFB_TMMBN):
-            items = []
+            tmmb: list[TmmbItem] = []
             for pos in range(0, len(fci) - 7, 8):
                 ssrc, word = _II.unpack_from(fci, pos)
-                items.append(TmmbItem(ssrc, ((word >> 9) & 0x1FFFF) << (word >> 26), word & 0x1FF))
-            return (Tmmbr if count == RTPFB_TMMBR else Tmmbn)(sender, items)
+                tmmb.append(TmmbItem(ssrc, ((word >> 9) & 0x1FFFF) << (word >> 26), word & 0x1FF))
+            return (Tmmbr if count == RTPFB_TMMBR else Tmmbn)(sender, tmmb)
         if pt == RTCP_PSFB and count == PSFB_PLI:
             return Pli(sender, media)
         if pt == RTCP_PSFB and count == PSFB_FIR:

@@ -6,7 +6,7 @@ from __future__ import annotations
 class Unwrapper:
     """Maps a wrapping counter of `bits` bits onto an unbounded int, nearest to the last."""
 
-    __slots__ = ("_last", "_mod", "_half")
+    __slots__ = ("_half", "_last", "_mod")
 
     def __init__(self, bits: int = 16) -> None:
         self._mod = 1 << bits

@@ -1,0 +1,302 @@
+"""Thin asyncio (uvloop) UDP shell for one member's RTP stream.
+
+One RTP+RTCP socket pair (even/odd ports) or one socket with rtcp-mux, from a configured
+port range. Symmetric RTP: the remote address is the one in SDP until the first valid
+packet arrives, then the source actually seen (NAT); packets from other sources are then
+ignored and counted. Unparseable packets are counted per reason and dropped. A media
+inactivity timeout is reported to a callback once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mcu.rtp.errors import MediaParseError
+from mcu.rtp.packet import RtpPacket, is_rtcp
+from mcu.rtp.rtcp import RtcpPacket, parse_compound
+
+Address = tuple[str, int]
+DEFAULT_INACTIVITY_TIMEOUT = 30.0
+MAX_TIMEOUT_CHECK_INTERVAL = 1.0
+BIND_ATTEMPTS = 50
+
+
+class PortRangeExhaustedError(RuntimeError):
+    """No free even/odd port pair is left in the configured RTP port range."""
+
+
+class PortAllocator:
+    """Hands out even RTP ports (RTCP = RTP + 1) from [port_min, port_max], round robin."""
+
+    def __init__(self, port_min: int, port_max: int) -> None:
+        first = port_min + (port_min & 1)
+        if first + 1 > port_max:
+            raise ValueError(f"RTP port range {port_min}-{port_max} holds no even/odd pair")
+        self._ports = list(range(first, port_max, 2))
+        self._free = set(self._ports)
+        self._cursor = 0
+
+    def allocate(self) -> int:
+        for _ in range(len(self._ports)):
+            port = self._ports[self._cursor]
+            self._cursor = (self._cursor + 1) % len(self._ports)
+            if port in self._free:
+                self._free.discard(port)
+                return port
+        raise PortRangeExhaustedError(
+            f"all {len(self._ports)} RTP port pairs are in use; widen the rtp port range"
+        )
+
+    def release(self, port: int) -> None:
+        if port in self._ports:
+            self._free.add(port)
+
+    @property
+    def free(self) -> int:
+        return len(self._free)
+
+
+@dataclass
+class TransportCounters:
+    rtp_packets: int = 0
+    rtp_bytes: int = 0
+    rtcp_packets: int = 0
+    sent_rtp: int = 0
+    sent_rtcp: int = 0
+    ignored_other_source: int = 0
+    parse_errors: Counter[str] = field(default_factory=Counter)
+
+
+RtpCallback = Callable[[RtpPacket, Address, float], None]
+RtcpCallback = Callable[[list[RtcpPacket], Address, float], None]
+TimeoutCallback = Callable[["RtpTransport"], None]
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: Callable[[bytes, Address], None]) -> None:
+        self._handler = handler
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self._handler(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable from a member that went away: the timeout handles it
+
+
+class RtpTransport:
+    """One member stream. Create with `await RtpTransport.open(...)`."""
+
+    def __init__(
+        self,
+        allocator: PortAllocator,
+        rtp_port: int,
+        rtcp_mux: bool,
+        remote_rtp: Address | None,
+        remote_rtcp: Address | None,
+        on_rtp: RtpCallback,
+        on_rtcp: RtcpCallback | None,
+        on_timeout: TimeoutCallback | None,
+        inactivity_timeout: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.allocator = allocator
+        self.rtp_port = rtp_port
+        self.rtcp_port = rtp_port if rtcp_mux else rtp_port + 1
+        self.rtcp_mux = rtcp_mux
+        self.remote_rtp = remote_rtp
+        self.remote_rtcp: Address | None = remote_rtcp
+        if rtcp_mux:
+            self.remote_rtcp = remote_rtp
+        elif remote_rtcp is None and remote_rtp is not None:
+            self.remote_rtcp = (remote_rtp[0], remote_rtp[1] + 1)  # RFC 3550: RTP port + 1
+        self.latched_rtp = False
+        self.latched_rtcp = False
+        self.on_rtp = on_rtp
+        self.on_rtcp = on_rtcp
+        self.on_timeout = on_timeout
+        self.inactivity_timeout = inactivity_timeout
+        self.clock = clock
+        self.counters = TransportCounters()
+        self.timed_out = False
+        self._rtp_transport: asyncio.DatagramTransport | None = None
+        self._rtcp_transport: asyncio.DatagramTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_activity = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        allocator: PortAllocator,
+        on_rtp: RtpCallback,
+        on_rtcp: RtcpCallback | None = None,
+        on_timeout: TimeoutCallback | None = None,
+        host: str = "127.0.0.1",
+        rtcp_mux: bool = False,
+        remote_rtp: Address | None = None,
+        remote_rtcp: Address | None = None,
+        inactivity_timeout: float | None = DEFAULT_INACTIVITY_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> RtpTransport:
+        loop = asyncio.get_running_loop()
+        last_error: OSError | None = None
+        for _ in range(BIND_ATTEMPTS):
+            port = allocator.allocate()
+            self = cls(
+                allocator, port, rtcp_mux, remote_rtp, remote_rtcp, on_rtp, on_rtcp,
+                on_timeout, inactivity_timeout, clock,
+            )
+            try:
+                await self._bind(loop, host)
+            except OSError as exc:  # taken by another process: try the next pair
+                last_error = exc
+                self.close()
+                continue
+            return self
+        raise PortRangeExhaustedError(f"could not bind an RTP port pair on {host}: {last_error}")
+
+    async def _bind(self, loop: asyncio.AbstractEventLoop, host: str) -> None:
+        self._loop = loop
+        handler = self._on_mux_datagram if self.rtcp_mux else self._on_rtp_datagram
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(handler), local_addr=(host, self.rtp_port)
+        )
+        self._rtp_transport = transport
+        if not self.rtcp_mux:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Protocol(self._on_rtcp_datagram), local_addr=(host, self.rtcp_port)
+            )
+            self._rtcp_transport = transport
+        self._last_activity = loop.time()
+        self._arm_timer()
+
+    # ------------------------------------------------------------ receive
+
+    def _on_mux_datagram(self, data: bytes, addr: Address) -> None:
+        if is_rtcp(data):
+            self._on_rtcp_datagram(data, addr)
+        else:
+            self._on_rtp_datagram(data, addr)
+
+    def _on_rtp_datagram(self, data: bytes, addr: Address) -> None:
+        counters = self.counters
+        if self.latched_rtp and addr != self.remote_rtp:
+            counters.ignored_other_source += 1
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except MediaParseError as exc:
+            counters.parse_errors["rtp " + exc.reason] += 1
+            return
+        if not self.latched_rtp:
+            self.latched_rtp = True
+            self.remote_rtp = addr
+            if self.rtcp_mux:
+                self.latched_rtcp = True
+                self.remote_rtcp = addr
+        counters.rtp_packets += 1
+        counters.rtp_bytes += len(data)
+        assert self._loop is not None
+        self._last_activity = self._loop.time()
+        self.on_rtp(packet, addr, self.clock())
+
+    def _on_rtcp_datagram(self, data: bytes, addr: Address) -> None:
+        counters = self.counters
+        if self.latched_rtcp and addr != self.remote_rtcp:
+            counters.ignored_other_source += 1
+            return
+        if self.latched_rtp and not self.latched_rtcp and addr[0] != self.remote_rtp[0]:  # type: ignore[index]
+            counters.ignored_other_source += 1
+            return
+        try:
+            packets = parse_compound(data)
+        except MediaParseError as exc:
+            counters.parse_errors["rtcp " + exc.reason] += 1
+            return
+        if not self.latched_rtcp:
+            self.latched_rtcp = True
+            self.remote_rtcp = addr
+        counters.rtcp_packets += 1
+        if self.on_rtcp is not None:
+            self.on_rtcp(packets, addr, self.clock())
+
+    def relatch(self, remote_rtp: Address | None = None, remote_rtcp: Address | None = None) -> None:
+        """Forget the latched source (e.g. after a re-INVITE moved the endpoint): send to the
+        new SDP address and latch again on the next valid packet."""
+        self.latched_rtp = self.latched_rtcp = False
+        if remote_rtp is not None:
+            self.remote_rtp = remote_rtp
+            if self.rtcp_mux:
+                self.remote_rtcp = remote_rtp
+            else:
+                self.remote_rtcp = remote_rtcp or (remote_rtp[0], remote_rtp[1] + 1)
+
+    # ------------------------------------------------------------ send
+
+    def send_rtp(self, data: bytes) -> None:
+        if self.remote_rtp is None or self._rtp_transport is None:
+            return
+        self._rtp_transport.sendto(data, self.remote_rtp)
+        self.counters.sent_rtp += 1
+
+    def send_rtcp(self, data: bytes) -> None:
+        transport = self._rtp_transport if self.rtcp_mux else self._rtcp_transport
+        if self.remote_rtcp is None or transport is None:
+            return
+        transport.sendto(data, self.remote_rtcp)
+        self.counters.sent_rtcp += 1
+
+    # ------------------------------------------------------------ inactivity
+
+    def _arm_timer(self) -> None:
+        if self.inactivity_timeout is None or self._loop is None or self._closed:
+            return
+        interval = min(MAX_TIMEOUT_CHECK_INTERVAL, self.inactivity_timeout / 4)
+        self._timer = self._loop.call_later(interval, self._check_timeout)
+
+    def _check_timeout(self) -> None:
+        self._timer = None
+        if self._closed or self.timed_out or self.inactivity_timeout is None:
+            return
+        assert self._loop is not None
+        if self._loop.time() - self._last_activity >= self.inactivity_timeout:
+            self.timed_out = True
+            if self.on_timeout is not None:
+                self.on_timeout(self)
+            return
+        self._arm_timer()
+
+    def set_inactivity_timeout(self, timeout: float | None) -> None:
+        """Change or disable (None, e.g. while on hold) the timeout; restarts the count."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.inactivity_timeout = timeout
+        self.timed_out = False
+        if self._loop is not None:
+            self._last_activity = self._loop.time()
+        self._arm_timer()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        for t in (self._rtp_transport, self._rtcp_transport):
+            if t is not None:
+                t.close()
+        self.allocator.release(self.rtp_port)
+
+    @property
+    def local_rtp(self) -> Address | None:
+        if self._rtp_transport is None:
+            return None
+        return self._rtp_transport.get_extra_info("sockname")[:2]  # type: ignore[no-any-return]
