@@ -45,25 +45,59 @@ def room_snapshot(members: int, views: int, t: float) -> ConferenceSnapshot:
         for kind, pps, size in (("audio", 50, 160), ("video", 120, 1100)):
             packets = int(t * pps)
             video = kind == "video"
-            streams.append(MemberSnapshot(
-                room=ROOM, member_id=f"m{i}", display_name=f"Điểm cầu {i}",
-                user_agent="Polycom/6.2.2", kind=kind,  # type: ignore[arg-type]
-                codec="H264" if video else "PCMU", width=1280 if video else 0,
-                height=720 if video else 0, packets_in=packets, packets_out=packets,
-                bytes_in=packets * size, bytes_out=packets * size, loss_fraction=0.001,
-                cumulative_lost=packets // 1000, jitter_seconds=0.004, rtt_seconds=0.03,
-                nack_in=int(t), nack_out=int(t), pli_in=int(t / 10), pli_out=0, fir_in=0,
-                fir_out=0, decode_errors=0, frames_decoded=int(t * 30) if video else 0,
-                frames_dropped=0, seconds_since_last_packet=0.02, speaking=i == 0))
-    view_list = [ViewSnapshot(f"v{j}", ROOM, members // views, 1280, 720, "H264", 30.0, 1.5e6,
-                              "ultrafast", 30.0) for j in range(views)]
-    return ConferenceSnapshot(rooms=[RoomSnapshot(ROOM, "Giao ban", members, "voice-activated",
-                                                  "1+7", False)],
-                              members=streams, views=view_list, sip_dialogs=members)
+            streams.append(
+                MemberSnapshot(
+                    room=ROOM,
+                    member_id=f"m{i}",
+                    display_name=f"Điểm cầu {i}",
+                    user_agent="Polycom/6.2.2",
+                    kind=kind,  # type: ignore[arg-type]
+                    codec="H264" if video else "PCMU",
+                    width=1280 if video else 0,
+                    height=720 if video else 0,
+                    packets_in=packets,
+                    packets_out=packets,
+                    bytes_in=packets * size,
+                    bytes_out=packets * size,
+                    loss_fraction=0.001,
+                    cumulative_lost=packets // 1000,
+                    jitter_seconds=0.004,
+                    rtt_seconds=0.03,
+                    nack_in=int(t),
+                    nack_out=int(t),
+                    pli_in=int(t / 10),
+                    pli_out=0,
+                    fir_in=0,
+                    fir_out=0,
+                    decode_errors=0,
+                    frames_decoded=int(t * 30) if video else 0,
+                    frames_dropped=0,
+                    seconds_since_last_packet=0.02,
+                    speaking=i == 0,
+                )
+            )
+    view_list = [
+        ViewSnapshot(
+            f"v{j}", ROOM, members // views, 1280, 720, "H264", 30.0, 1.5e6, "ultrafast", 30.0
+        )
+        for j in range(views)
+    ]
+    return ConferenceSnapshot(
+        rooms=[RoomSnapshot(ROOM, "Giao ban", members, "voice-activated", "1+7", False)],
+        members=streams,
+        views=view_list,
+        sip_dialogs=members,
+    )
 
 
-def play(metrics: AnyMetrics, seconds: float, members: int, views: int,
-         scrape: Callable[[], None] | None, scrape_interval: float) -> float:
+def play(
+    metrics: AnyMetrics,
+    seconds: float,
+    members: int,
+    views: int,
+    scrape: Callable[[], None] | None,
+    scrape_interval: float,
+) -> float:
     """CPU seconds (all threads of this process) spent playing `seconds` of meeting."""
     view_ids = [f"v{j}" for j in range(views)]
     ticks = int(seconds * AUDIO_TICKS_PER_SECOND)
@@ -115,8 +149,9 @@ class _ScrapedRoom:
             self.page_bytes = len(resp.read())
 
 
-def measure(seconds: float, members: int, views: int, scrape_interval: float,
-            repeats: int) -> tuple[float, float, float, int]:
+def measure(
+    seconds: float, members: int, views: int, scrape_interval: float, repeats: int
+) -> tuple[float, float, float, int]:
     """CPU seconds (on, events only, off) and bytes per scrape; best of `repeats` each."""
     on_runs, events_runs, off_runs, size = [], [], [], 0
     for _ in range(repeats):
@@ -124,8 +159,9 @@ def measure(seconds: float, members: int, views: int, scrape_interval: float,
         events_runs.append(play(Metrics(), seconds, members, views, None, scrape_interval))
         room = _ScrapedRoom(members, views, scrape_interval)
         try:
-            on_runs.append(play(room.metrics, seconds, members, views, room.scrape,
-                                scrape_interval))
+            on_runs.append(
+                play(room.metrics, seconds, members, views, room.scrape, scrape_interval)
+            )
             size = room.page_bytes
         finally:
             room.exporter()
@@ -142,14 +178,18 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.members}-site room, {args.views} views, {args.seconds:.0f} s of meeting played")
     for interval in args.scrape_interval:
-        on, events, off, size = measure(args.seconds, args.members, args.views, interval, args.repeats)
+        on, events, off, size = measure(
+            args.seconds, args.members, args.views, interval, args.repeats
+        )
         cost = (on - off) / args.seconds * 100
-        print(f"scrape every {interval:g} s: CPU on {on * 1e3:.1f} ms, off {off * 1e3:.1f} ms "
-              f"(reference), ratio {on / off:.1f}x; metrics cost {cost:.3f}% of one core "
-              f"({(on - off) / args.seconds * 1e3:.2f} ms CPU per meeting-second, event calls "
-              f"alone {(events - off) / args.seconds * 100:.3f}%); "
-              f"/metrics page {size / 1024:.0f} KiB; budget {BUDGET_PERCENT}%: "
-              f"{'OK' if cost < BUDGET_PERCENT else 'OVER'}")
+        print(
+            f"scrape every {interval:g} s: CPU on {on * 1e3:.1f} ms, off {off * 1e3:.1f} ms "
+            f"(reference), ratio {on / off:.1f}x; metrics cost {cost:.3f}% of one core "
+            f"({(on - off) / args.seconds * 1e3:.2f} ms CPU per meeting-second, event calls "
+            f"alone {(events - off) / args.seconds * 100:.3f}%); "
+            f"/metrics page {size / 1024:.0f} KiB; budget {BUDGET_PERCENT}%: "
+            f"{'OK' if cost < BUDGET_PERCENT else 'OVER'}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,11 +48,33 @@ async def main() -> int:
     scenario = ROOT / "tests" / "sip" / "scenarios" / "uac_bye.xml"
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        sipp, f"127.0.0.1:{port}", "-sf", str(scenario), "-s", "4100", "-i", "127.0.0.1",
-        "-p", "0", "-r", str(args.rate), "-m", str(total), "-l", str(args.rate * 4),
-        "-nostdin", "-timeout", f"{int(args.seconds + 60)}s", "-trace_stat", "-stf",
-        "/tmp/sip_load_stat.csv", "-fd", "5",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        sipp,
+        f"127.0.0.1:{port}",
+        "-sf",
+        str(scenario),
+        "-s",
+        "4100",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-r",
+        str(args.rate),
+        "-m",
+        str(total),
+        "-l",
+        str(args.rate * 4),
+        "-nostdin",
+        "-timeout",
+        f"{int(args.seconds + 60)}s",
+        "-trace_stat",
+        "-stf",
+        "/tmp/sip_load_stat.csv",
+        "-fd",
+        "5",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     await asyncio.sleep(args.seconds / 2)
     rss["middle"] = rss_mib()
     _, err = await proc.communicate()
@@ -67,12 +89,18 @@ async def main() -> int:
     ok = int(row.get("SuccessfulCall(C)", 0))
     failed = int(row.get("FailedCall(C)", 0))
     print(f"calls requested {total} at {args.rate}/s; successful {ok}, failed {failed}")
-    print(f"elapsed {elapsed:.1f} s; achieved {ok / elapsed:.1f} calls/s "
-          f"(ratio to target {ok / elapsed / args.rate:.2f})")
-    print("RSS MiB start/middle/end: "
-          + " / ".join(f"{rss[k]:.1f}" for k in ("start", "middle", "end")))
-    print(f"UA: internal_errors={stats['internal_errors']} parse_errors={stats['parse_errors']} "
-          f"calls_started={stats['calls_started']} active_dialogs={stats['active_dialogs']}")
+    print(
+        f"elapsed {elapsed:.1f} s; achieved {ok / elapsed:.1f} calls/s "
+        f"(ratio to target {ok / elapsed / args.rate:.2f})"
+    )
+    print(
+        "RSS MiB start/middle/end: "
+        + " / ".join(f"{rss[k]:.1f}" for k in ("start", "middle", "end"))
+    )
+    print(
+        f"UA: internal_errors={stats['internal_errors']} parse_errors={stats['parse_errors']} "
+        f"calls_started={stats['calls_started']} active_dialogs={stats['active_dialogs']}"
+    )
     if proc.returncode:
         print(err.decode(errors="replace")[-800:], file=sys.stderr)
     return 0 if failed == 0 and proc.returncode == 0 else 1

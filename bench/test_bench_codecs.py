@@ -71,8 +71,14 @@ def _pictures(width: int, height: int, count: int = 30) -> list[I420]:
 VIDEO_ENCODES = [
     ("h264 720p ultrafast encode", "H264", 1280, 720, 2_500_000, {"preset": "ultrafast"}),
     ("h264 720p superfast encode", "H264", 1280, 720, 2_500_000, {"preset": "superfast"}),
-    ("h264 720p ultrafast mode0 encode", "H264", 1280, 720, 2_500_000,
-     {"preset": "ultrafast", "packetization_mode": 0, "profile": "constrained-baseline"}),
+    (
+        "h264 720p ultrafast mode0 encode",
+        "H264",
+        1280,
+        720,
+        2_500_000,
+        {"preset": "ultrafast", "packetization_mode": 0, "profile": "constrained-baseline"},
+    ),
     ("h264 360p ultrafast encode", "H264", 640, 360, 800_000, {"preset": "ultrafast"}),
     ("vp8 720p realtime encode", "VP8", 1280, 720, 2_500_000, {}),
     ("vp8 360p realtime encode", "VP8", 640, 360, 800_000, {}),
@@ -81,22 +87,25 @@ VIDEO_ENCODES = [
 ]
 
 
-@pytest.mark.parametrize("name,codec,width,height,bitrate,options", VIDEO_ENCODES,
-                         ids=[v[0] for v in VIDEO_ENCODES])
+@pytest.mark.parametrize(
+    "name,codec,width,height,bitrate,options", VIDEO_ENCODES, ids=[v[0] for v in VIDEO_ENCODES]
+)
 def test_video_encode(benchmark, name, codec, width, height, bitrate, options):
     enc = get_video_encoder(codec, width, height, 30, bitrate, keyint=300, **options)
     frames = itertools.cycle(_pictures(width, height))
     pts = itertools.count(0, 3000)
-    out = benchmark.pedantic(lambda: enc.encode(next(frames), next(pts)), rounds=ROUNDS_VIDEO,
-                             warmup_rounds=5)
+    out = benchmark.pedantic(
+        lambda: enc.encode(next(frames), next(pts)), rounds=ROUNDS_VIDEO, warmup_rounds=5
+    )
     assert out and out[0].data
     _record(benchmark, name)
 
 
 @pytest.mark.parametrize("width,height,bitrate", [(640, 360, 1_500_000), (1280, 720, 1_500_000)])
 def test_h264_decode(benchmark, width, height, bitrate):
-    enc = get_video_encoder("H264", width, height, 30, bitrate, keyint=60,
-                            profile="constrained-baseline")
+    enc = get_video_encoder(
+        "H264", width, height, 30, bitrate, keyint=60, profile="constrained-baseline"
+    )
     units = [enc.encode(p, i)[0].data for i, p in enumerate(_pictures(width, height, 60))]
     dec = get_video_decoder("H264")
     stream = itertools.cycle(units)
@@ -113,8 +122,9 @@ def test_planes_to_frame_720p(benchmark, zero_copy):
     _record(benchmark, f"planes->VideoFrame 720p {'zero-copy' if zero_copy else 'copy'}")
 
 
-@pytest.mark.parametrize("codec,rate", [("PCMU", 8000), ("PCMA", 8000), ("G722", 8000),
-                                        ("opus", 48000)])
+@pytest.mark.parametrize(
+    "codec,rate", [("PCMU", 8000), ("PCMA", 8000), ("G722", 8000), ("opus", 48000)]
+)
 def test_audio_encode_20ms(benchmark, codec, rate):
     enc = get_audio_codec(codec, rate).encoder()
     pcm = tone(440, enc.info.sample_rate, enc.info.frame_samples)
@@ -127,17 +137,24 @@ def test_audio_encode_20ms(benchmark, codec, rate):
 def test_audio_decode_20ms(benchmark, codec, rate):
     c = get_audio_codec(codec, rate)
     enc, dec = c.encoder(), c.decoder()
-    payloads = itertools.cycle([enc.encode(tone(440, c.info.sample_rate, c.info.frame_samples,
-                                                start=i * c.info.frame_samples))
-                                for i in range(50)])
-    pcm = benchmark.pedantic(lambda: dec.decode(next(payloads)), rounds=ROUNDS_AUDIO,
-                             warmup_rounds=10)
+    payloads = itertools.cycle(
+        [
+            enc.encode(
+                tone(440, c.info.sample_rate, c.info.frame_samples, start=i * c.info.frame_samples)
+            )
+            for i in range(50)
+        ]
+    )
+    pcm = benchmark.pedantic(
+        lambda: dec.decode(next(payloads)), rounds=ROUNDS_AUDIO, warmup_rounds=10
+    )
     assert pcm.size
     _record(benchmark, f"{codec} decode 20 ms")
 
 
-@pytest.mark.parametrize("from_rate,to_rate", [(8000, 48000), (16000, 48000), (48000, 8000),
-                                               (48000, 16000)])
+@pytest.mark.parametrize(
+    "from_rate,to_rate", [(8000, 48000), (16000, 48000), (48000, 8000), (48000, 16000)]
+)
 def test_resample_20ms(benchmark, from_rate, to_rate):
     r = Resampler(from_rate, to_rate)
     pcm = tone(440, from_rate, r.in_samples)
