@@ -24,7 +24,8 @@ def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
 
 
 def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
-                      rooms: str | None = None, extra: str = "", metrics_port: int | None = None) -> Path:
+                      rooms: str | None = None, extra: str = "", metrics_port: int | None = None,
+                      inactivity_timeout: float = 30.0) -> Path:
     """A config listening on 127.0.0.1 only, with rooms 4100 (open) and 4200 (PIN 2468)."""
     import shutil
 
@@ -42,6 +43,7 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[[sip.listen]]\ntransport = "tcp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 399}\n'
+        f'inactivity_timeout = {inactivity_timeout}\n'
         + (f'[metrics]\nenabled = true\nport = {metrics_port}\n' if metrics_port else '[metrics]\nenabled = false\n')
         + '[admin]\nenabled = false\n' + extra,
         encoding="utf-8",
@@ -97,7 +99,7 @@ class McuProcess:
     """`python -m mcu serve` on a throwaway config, as an operator would run it; log kept for asserts."""
 
     def __init__(self, tmp_path: Path, rooms: str | None = None, extra: str = "", log_format: str = "json",
-                 metrics_port: int | None = None):
+                 metrics_port: int | None = None, inactivity_timeout: float = 30.0):
         import os
         import subprocess
         import sys
@@ -106,7 +108,8 @@ class McuProcess:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.sip_port = free_port()
         self.metrics_port = metrics_port
-        self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra, metrics_port)
+        self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra, metrics_port,
+                                        inactivity_timeout)
         self.lines: list[str] = []
         repo = Path(__file__).resolve().parents[1]
         self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],

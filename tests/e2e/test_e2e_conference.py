@@ -1,0 +1,77 @@
+"""The product end to end: four synthetic sites in one room see each other's colours in the
+composite (never themselves), hear each other's tones (never themselves), and a site that
+vanishes without BYE is removed after the inactivity timeout while the others go on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mcu.synthetic import SyntheticEndpoint
+from mcu.synthetic.identity import yuv_for
+from tests.helpers import McuProcess
+
+TONE_PRESENT = 0.01
+TONE_ABSENT = 0.0005
+VIDEO = "[video]\nfps = 15\n"
+
+
+def test_four_sites_see_and_hear_everyone_but_themselves(tmp_path: Path) -> None:
+    with McuProcess(tmp_path, extra=VIDEO) as mcu:
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(n, f"Tỉnh {n}", audio_codec="PCMU", video_codec="H264", fps=15,
+                                   talking=n != 4) for n in (1, 2, 3, 4)]
+        seen: dict[int, dict[int, bool]] = {}
+        heard: dict[int, dict[int, float]] = {}
+
+        async def main() -> None:
+            try:
+                for site in sites:
+                    await site.call(uri)
+                await asyncio.sleep(6.0)  # the layout settles, keyframes arrive
+                for site in sites:
+                    seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
+                    heard[site.number] = {o.number: site.heard_tone(o.tone_hz) for o in sites}
+            finally:
+                for site in sites:
+                    await site.close()
+                await asyncio.sleep(0.2)
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        context = f"seen={seen}\nheard={heard}\nMCU log:\n{mcu.log()[-3000:]}"
+    for site in sites:
+        assert site.stats.video_frames_decoded > 20, f"site {site.number} decoded no composite\n{context}"
+        others = [o.number for o in sites if o is not site]
+        assert all(seen[site.number][o] for o in others), f"site {site.number} must see every other tile\n{context}"
+        assert not seen[site.number][site.number], f"site {site.number} must not see itself\n{context}"
+        talkers = [o for o in others if o != 4]
+        assert all(heard[site.number][o] > TONE_PRESENT for o in talkers), context
+        assert heard[site.number][site.number] < TONE_ABSENT, context
+
+
+def test_vanished_site_is_removed_after_inactivity_and_others_go_on(tmp_path: Path) -> None:
+    with McuProcess(tmp_path, inactivity_timeout=2.0) as mcu:
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(n, audio_codec="PCMU") for n in (1, 2, 3)]
+
+        async def main() -> float:
+            try:
+                for site in sites:
+                    await site.call(uri)
+                await asyncio.sleep(1.0)
+                await sites[2].vanish()
+                await asyncio.sleep(4.0)
+                before = sites[0].stats.audio.packets_in
+                await asyncio.sleep(1.0)
+                return (sites[0].stats.audio.packets_in - before) / 1.0
+            finally:
+                for site in sites[:2]:
+                    await site.close()
+
+        rate = asyncio.run(asyncio.wait_for(main(), 30))
+        left = mcu.events("member.left")
+        assert [e["reason"] for e in left][:1] == ["media inactivity timeout"], mcu.log()[-3000:]
+        assert left[0]["member"] == 3
+        assert mcu.events("call.media_timeout")
+    assert rate > 40, f"the remaining sites must go on receiving audio (got {rate} packets/s)"
+    assert sites[1].heard_tone(sites[0].tone_hz) > TONE_PRESENT
