@@ -53,6 +53,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run(config)
 
 
+def cmd_layout_check(args: argparse.Namespace) -> int:
+    """Every config file of a folder: the main config and what it names if present, else the layouts."""
+    folder = Path(args.folder)
+    main_config = folder / "mcu.toml"
+    if main_config.exists():
+        try:
+            load_config(main_config)
+            problems: list = []
+        except ConfigError as exc:
+            problems = exc.issues
+    else:
+        from mcu.layout.tools import check
+
+        problems = check(folder)
+    if problems:
+        print(f"{folder}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"{folder}: ok")
+    return 0
+
+
+def cmd_layout_render(args: argparse.Namespace) -> int:
+    from mcu.layout import ConfigInvalid
+    from mcu.layout.errors import LayoutNotFound
+    from mcu.layout.tools import parse_size, render
+
+    if not args.all and not args.name:
+        print("name a layout or group, or pass --all for a contact sheet", file=sys.stderr)
+        return 2
+    try:
+        size = parse_size(args.size)
+        out = render(args.conf, args.name, args.members, size, args.out, all_layouts=args.all)
+    except ValueError as exc:  # a bad --size
+        print(str(exc), file=sys.stderr)
+        return 2
+    except ConfigInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except LayoutNotFound as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcu",
@@ -74,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = sub.add_parser("version", help="print the version of the MCU and its media libraries")
     version.set_defaults(func=cmd_version)
+
+    layout = sub.add_parser("layout", help="check layout files, render layouts to PNG offline",
+                            description="Operator tools for conf/layouts.toml and conf/sites.toml.")
+    layout_sub = layout.add_subparsers(dest="layout_command", metavar="ACTION", required=True)
+    check = layout_sub.add_parser("check", help="validate every config file in a folder (exit 0 ok, 1 not)",
+                                  description="Schema and meaning: regions inside the canvas, overlaps only "
+                                              "where z-order says so, referenced sites and layouts exist. "
+                                              "Each error names file, line and key.")
+    check.add_argument("folder", nargs="?", default="conf", help="config folder (default: conf)")
+    check.set_defaults(func=cmd_layout_check)
+    render = layout_sub.add_parser("render", help="draw a layout or group with placeholder tiles to PNG",
+                                   description="Placeholder tiles labelled with roster names, without a call.")
+    render.add_argument("name", nargs="?", help="layout or group name from layouts.toml")
+    render.add_argument("--members", type=int, default=4, help="how many sites are in the room (default 4)")
+    render.add_argument("--size", default="1280x720", help="canvas WIDTHxHEIGHT (default 1280x720)")
+    render.add_argument("--out", default="layout.png", help="PNG file to write (default layout.png)")
+    render.add_argument("--all", action="store_true", help="a contact sheet of every layout")
+    render.add_argument("--conf", default="conf", help="config folder (default: conf)")
+    render.set_defaults(func=cmd_layout_render)
 
     from mcu.plan.cli import register as register_plan
 

@@ -7,6 +7,7 @@ stream, so 60 listeners on PCMU cost one G.711 encode. Members keying a PIN hear
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
@@ -30,11 +31,13 @@ from mcu.config import Room as RoomSpec
 from mcu.config import VideoSection
 from mcu.layout.compose import Planes
 from mcu.layout.model import Fit, Layout, LayoutConfig
+from mcu.log import event
 from mcu.media.base import AudioEncoder
 from mcu.media.registry import get_audio_codec
 from mcu.media.resample import Resampler
 
 FRAME_MS = 20
+log = logging.getLogger("mcu.room")
 
 
 class _SharedEncode:
@@ -98,6 +101,7 @@ class Room:
         self._prompts: dict[int, PromptPlayer] = {}
         self._tick = 0
         self.last_mix: MixResult | None = None
+        self._layouts_shown: list[str] = []
 
     @property
     def number(self) -> str:
@@ -151,6 +155,11 @@ class Room:
         members = [layout_member(m.member_id, m.chair, m.sends_video, m.member_id in speaking,
                                  127.0 - levels.get(m.member_id, 127)) for m in joined]
         views = self.video.plan(members, now)
+        layouts_shown = sorted({assignment.layout for assignment in views})
+        if layouts_shown != self._layouts_shown:
+            self._layouts_shown = layouts_shown
+            event(log, "room.layout_shown", room=self.number, layouts=",".join(layouts_shown),
+                  mode=self.video.state.mode.value, setting=self.video.state.layout)
         shown = {slot for assignment in views for slot in assignment.slots if slot}
         for member in joined:
             if member.video_in is not None:

@@ -11,7 +11,13 @@ import pytest
 
 from tests.e2e.test_e2e_baresip import start_baresip
 from tests.helpers import McuProcess, free_port, wait_for
-from tests.metrics.promcheck import ALERTS, check_all, format_results, running_prometheus, wait_for_scrapes
+from tests.metrics.promcheck import (
+    ALERTS,
+    check_all,
+    format_results,
+    running_prometheus,
+    wait_for_scrapes,
+)
 
 pytestmark = pytest.mark.peer
 
