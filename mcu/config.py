@@ -5,6 +5,7 @@ the defaults and the validation live in one place. Every problem is reported wit
 line and key, all at once, and a failed load never replaces a running config.
 """
 
+# ruff: noqa: RUF009 - `setting()` returns a dataclasses.field with our validation metadata
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +13,10 @@ import ipaddress
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
 from mcu.sdp.profiles import ProfileError, Profiles, load_profiles

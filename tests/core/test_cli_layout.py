@@ -25,7 +25,8 @@ def test_check_names_file_line_key_and_fails(tmp_path: Path) -> None:
     (conf / "layouts.toml").write_text(text.replace("[layouts.\"1x1\"]\n", "[layouts.\"1x1\"]\nzoom = 2\n", 1))
     result = mcu("layout", "check", str(conf))
     assert result.returncode == 1
-    assert "layouts.toml:100: layouts.1x1.zoom" in result.stderr, result.stderr
+    line = text.splitlines().index('[layouts."1x1"]') + 2  # the inserted key sits under the header
+    assert f"layouts.toml:{line}: layouts.1x1.zoom" in result.stderr, result.stderr
 
 
 def test_check_passes_on_shipped_config() -> None:
