@@ -58,6 +58,11 @@ fi
 # Rebuilds the Cython kernels when mcu/_mix.pyx changed (a no-op otherwise).
 .venv/bin/python setup.py -q build_ext --inplace >/dev/null
 
+# The admin API needs a token; make one for a fresh checkout (never committed).
+if [ ! -s conf/admin.token ]; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > conf/admin.token)
+fi
+
 case "$what" in
   env) echo "setup: ready (.venv)";;
   run) exec .venv/bin/mcu serve -c conf/mcu.toml "$@";;

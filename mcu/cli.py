@@ -141,7 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--conf", default="conf", help="config folder (default: conf)")
     render.set_defaults(func=cmd_layout_render)
 
+    from mcu.admin.ctl import register as register_ctl
     from mcu.plan.cli import register as register_plan
+
+    register_ctl(sub)
+    dial = sub.add_parser("dial", help="call a site into a room (same as `mcu ctl dial`)",
+                          description="Dial a roster site id or a sip: URI into a running MCU's room "
+                                      "through its admin API; options as for `mcu ctl dial`.")
+    dial.add_argument("room", help="room number, e.g. 4100")
+    dial.add_argument("target", help="roster site id or sip:/sips: URI")
+    dial.add_argument("rest", nargs=argparse.REMAINDER, help="more `mcu ctl dial` options")
+    dial.set_defaults(func=lambda a: main(["ctl", "dial", a.room, a.target, *a.rest]))
 
     register_plan(sub)
     return parser

@@ -124,7 +124,9 @@ class AdminSection:
     enabled: bool = True
     host: str = setting("127.0.0.1", host_address)
     port: int = setting(8088, in_range(1, 65535))
-    token_file: str = ""
+    token_file: str = "admin.token"
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 import uvloop
 
 import mcu
+from mcu.admin import AdminService, AdminStartError, start_admin
 from mcu.conference.engine import Conference, Hangup
 from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
@@ -100,6 +101,7 @@ class McuServer:
         self.observer = Observer(self.metrics, config.mcu.video.fps, config.mcu.video.preset)
         self.metrics.set_snapshot_provider(self.observer.provider)
         self.exporter: Exporter | None = None
+        self.admin: AdminService | None = None
         self.late_ticks = 0
         self.reloads = 0
         self.reload_failures = 0
@@ -130,11 +132,20 @@ class McuServer:
             self.exporter = start_exporter(self.metrics, metrics.host, metrics.port)
             event(log, "metrics.listening", url=f"http://{metrics.host}:{self.exporter.port}/metrics")
         self._tasks.append(asyncio.create_task(self._audio_loop(), name="audio-tick"))
+        try:
+            self.admin = await start_admin(self, self.config)
+            if self.admin.port:
+                event(log, "admin.listening", url=self.admin.url)
+        except AdminStartError as exc:
+            # The meeting service runs without the control API rather than not at all.
+            event(log, "admin.refused", logging.ERROR, error=str(exc))
         self._tasks.append(asyncio.create_task(self._video_loop(), name="video-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.stop()
         for call_id in list(self.calls):
             self.ua.hangup(call_id)
             self._end_call(call_id, "mcu stopping")

@@ -1,0 +1,86 @@
+"""Start and stop the admin API inside the running MCU."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mcu.admin.auth import check_bind, load_token
+from mcu.admin.commands import AdminContext
+from mcu.admin.errors import AdminStartError
+from mcu.admin.http import MAX_HEADER_BYTES, AdminHttp
+from mcu.config import Config
+from mcu.log import event
+
+if TYPE_CHECKING:
+    from mcu.server import McuServer
+
+log = logging.getLogger("mcu.admin")
+
+
+@dataclass
+class AdminService:
+    """The running API; `await service.stop()` closes it. `url` is where it listens."""
+
+    url: str = ""
+    context: AdminContext | None = None
+    http: AdminHttp | None = None
+    _server: asyncio.AbstractServer | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            return 0
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            event(log, "admin.stopped")
+
+
+def _tls_context(cert: str, key: str, config: Config) -> ssl.SSLContext | None:
+    if not (cert and key):
+        return None
+    base = config.path.parent
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(str(base / cert), str(base / key))
+    except (OSError, ssl.SSLError) as exc:
+        raise AdminStartError(f"admin API not started: cannot load admin.tls_cert/admin.tls_key: {exc}") from None
+    return ctx
+
+
+async def start_admin(server: McuServer, config: Config) -> AdminService:
+    """Start the API as configured in [admin]; raise AdminStartError (say why) when it must not.
+
+    Disabled in config: returns a service that listens nowhere. `admin.tls_cert`, `admin.tls_key`
+    and `admin.token` are read when the config has them (getattr), so adding those keys to
+    AdminSection is enough to turn them on.
+    """
+    admin = config.mcu.admin
+    if not admin.enabled:
+        event(log, "admin.disabled")
+        return AdminService()
+    token = load_token(getattr(admin, "token", ""), admin.token_file, config.path.parent)
+    tls = _tls_context(getattr(admin, "tls_cert", ""), getattr(admin, "tls_key", ""), config)
+    check_bind(admin.host, tls is not None)
+    scheme = "https" if tls else "http"
+    host = admin.host or "127.0.0.1"
+    context = AdminContext(server)
+    http = AdminHttp(context, token)
+    try:
+        listener = await asyncio.start_server(http.handle_connection, host, admin.port, ssl=tls,
+                                              limit=MAX_HEADER_BYTES)
+    except OSError as exc:
+        raise AdminStartError(f"admin API not started: cannot listen on {host}:{admin.port}: {exc.strerror}") from None
+    service = AdminService(context=context, http=http, _server=listener)
+    shown = f"[{host}]" if ":" in host else host
+    service.url = f"{scheme}://{shown}:{service.port}"
+    event(log, "admin.listening", url=service.url, tls=tls is not None)
+    return service
