@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 
-
 def event(logger: logging.Logger, what: str, level: int = logging.INFO, **fields: Any) -> None:
     if logger.isEnabledFor(level):
         logger.log(level, what, extra={"fields": fields})

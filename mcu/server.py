@@ -236,7 +236,7 @@ class McuServer:
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
             e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
-            user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now())
+            user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
         self._transmit()
 
@@ -335,7 +335,7 @@ class McuServer:
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
             e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent="",
-            remote=dialled.uri, now=self.now())
+            remote=dialled.uri, now=self.now(), uri=dialled.uri)
 
     def _reinvite(self, e: ev.ReInvite) -> None:
         media = self.calls.get(e.call_id)

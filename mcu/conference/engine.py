@@ -13,6 +13,7 @@ from mcu.conference.member import Member, MemberState
 from mcu.conference.pin import Admitted, PinGate, Refused, WrongPin
 from mcu.conference.room import Room
 from mcu.config import Config
+from mcu.layout.model import ROLE_CHAIR, Site
 from mcu.log import event
 from mcu.sdp.negotiate import NegotiationResult
 
@@ -40,6 +41,7 @@ class Conference:
             for number, spec in config.rooms.items()
         }
         self.members: dict[str, Member] = {}  # by SIP call id
+        self.roster: tuple[Site, ...] = tuple(config.layouts.sites)
         self._gates: dict[str, PinGate] = {}
         self._next_member_id = 1
         self.pin_failures = 0
@@ -55,6 +57,7 @@ class Conference:
                                           mix_size=audio.mix_size, hold=audio.hold_ms / 1000)
             else:
                 room.reconfigure(spec, config.layouts)
+        self.roster = tuple(config.layouts.sites)
         for number, room in self.rooms.items():
             if number not in config.rooms:
                 room.locked = True
@@ -71,8 +74,11 @@ class Conference:
         return None
 
     def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
-             display_name: str, user_agent: str, remote: str, now: float) -> Member:
+             display_name: str, user_agent: str, remote: str, now: float, uri: str = "") -> Member:
         room = self.rooms[room_number]
+        site = self.roster_site(uri, display_name)
+        if site is not None:
+            display_name = site.name  # the roster's name (with its diacritics) labels the tile
         member = Member(
             member_id=self._next_member_id, call_id=call_id, room=room_number,
             display_name=display_name, user_agent=user_agent, remote=remote,
@@ -80,6 +86,9 @@ class Conference:
             room_rate=room.rate, joined_at=now,
         )
         self._next_member_id += 1
+        if site is not None:
+            member.site_id = site.id
+            member.chair = site.role == ROLE_CHAIR
         self.members[call_id] = member
         room.add(member)
         if room.spec.pin or room.spec.chair_pin:
@@ -90,6 +99,13 @@ class Conference:
         else:
             self._admit(member, chair=False)
         return member
+
+    def roster_site(self, uri: str, display_name: str = "") -> Site | None:
+        """The roster entry of a caller or callee: same user@host as its SIP URI, else same name."""
+        for site in self.roster:
+            if uri and _same_address(site.uri, uri):
+                return site
+        return next((site for site in self.roster if display_name and site.name == display_name), None)
 
     def leave(self, call_id: str, reason: str) -> Member | None:
         member = self.members.pop(call_id, None)
@@ -144,6 +160,24 @@ class Conference:
 
     def _admit(self, member: Member, chair: bool) -> None:
         member.state = MemberState.JOINED
-        member.chair = chair
+        member.chair = member.chair or chair
         event(log, "member.joined", room=member.room, member=member.member_id,
               name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair)
+
+
+def _same_address(a: str, b: str) -> bool:
+    """Two SIP URIs name the same site: same user and host, and same port when both give one."""
+    (user_a, host_a, port_a), (user_b, host_b, port_b) = _address(a), _address(b)
+    return bool(host_a) and (user_a, host_a) == (user_b, host_b) and (not port_a or not port_b or port_a == port_b)
+
+
+def _address(uri: str) -> tuple[str, str, str]:
+    """(user, host, port) of a SIP URI, lower-case, without scheme or parameters."""
+    text = uri.strip().strip("<>").lower().removeprefix("sips:").removeprefix("sip:")
+    text = text.split(";", 1)[0].split("?", 1)[0]
+    user, _, hostport = text.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport.partition("]")
+        return user, host + "]", rest.removeprefix(":")
+    host, _, port = hostport.partition(":")
+    return user, host, port

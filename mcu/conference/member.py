@@ -120,6 +120,7 @@ class Member:
     video_media: MediaResult | None
     room_rate: int
     chair: bool = False
+    site_id: str | None = None  # the roster entry (sites.toml) this member is, when known
     state: MemberState = MemberState.JOINED
     muted: bool = False
     deaf: bool = False

@@ -152,7 +152,7 @@ class Room:
         speaking = set(self.mixer.selector.mixed)
         levels = self.last_mix.levels if self.last_mix else {}
         joined = list(self.joined)
-        members = [layout_member(m.member_id, m.chair, m.sends_video, m.member_id in speaking,
+        members = [layout_member(m.member_id, m.site_id, m.chair, m.sends_video, m.member_id in speaking,
                                  127.0 - levels.get(m.member_id, 127)) for m in joined]
         views = self.video.plan(members, now)
         layouts_shown = sorted({assignment.layout for assignment in views})

@@ -299,8 +299,9 @@ class RoomVideo:
         return self._frame * VIDEO_CLOCK // self.fps
 
 
-def layout_member(member_id: int, chair: bool, has_video: bool, speaking: bool, level: float) -> LayoutMember:
-    return LayoutMember(id=str(member_id), role=ROLE_CHAIR if chair else ROLE_PARTICIPANT,
+def layout_member(member_id: int, site_id: str | None, chair: bool, has_video: bool, speaking: bool,
+                  level: float) -> LayoutMember:
+    return LayoutMember(id=str(member_id), site_id=site_id, role=ROLE_CHAIR if chair else ROLE_PARTICIPANT,
                         has_video=has_video, speaking=speaking, level=level)
 
 

@@ -1,0 +1,27 @@
+"""Callers and callees are recognised as roster sites (names with diacritics, chair role)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcu.conference.engine import Conference, _same_address
+from mcu.config import load_config
+from tests.helpers import write_test_config
+
+
+def test_same_address_rules() -> None:
+    assert _same_address("sip:laocai@sites.example.net", "<sip:LaoCai@sites.example.net:5060;transport=udp>")
+    assert not _same_address("sip:a@h:5070", "sip:a@h:5080"), "both ports given: they must agree"
+    assert not _same_address("sip:a@h", "sip:b@h")
+    assert _same_address("sip:a@[::1]:5060", "sips:a@[::1]")
+    assert not _same_address("", "sip:a@h")
+
+
+def test_roster_site_gives_name_and_chair(tmp_path: Path) -> None:
+    config = load_config(write_test_config(tmp_path, 5999))
+    conference = Conference(config)
+    chair = next(s for s in config.layouts.sites if s.role == "chair")
+    province = next(s for s in config.layouts.sites if s.role != "chair")
+    assert conference.roster_site(chair.uri) == chair
+    assert conference.roster_site("sip:unknown@nowhere.example", province.name) == province
+    assert conference.roster_site("sip:unknown@nowhere.example", "Someone") is None
