@@ -77,9 +77,27 @@ def _default_listen() -> list[ListenSection]:
     return [ListenSection("udp", "0.0.0.0", 5060), ListenSection("tcp", "0.0.0.0", 5060)]
 
 
+def sip_uri(value: str) -> str | None:
+    return None if value.startswith(("sip:", "sips:")) and "@" in value or not value else \
+        "must be a SIP URI such as sip:4100@mcu.example.gov"
+
+
+@dataclass(frozen=True)
+class RegisterSection:
+    """One room URI the MCU registers at an existing registrar (so sites can dial it by name)."""
+
+    aor: str = setting("", sip_uri)
+    registrar: str = setting("", lambda v: None if v.startswith(("sip:", "sips:")) else
+                             "must be the registrar's SIP URI, e.g. sip:registrar.example.gov;transport=tcp")
+    user: str = ""
+    password_file: str = ""
+    expires: int = setting(3600, in_range(60, 86400))
+
+
 @dataclass(frozen=True)
 class SipSection:
     listen: list[ListenSection] = setting(None, factory=_default_listen)
+    register: list[RegisterSection] = setting(None, factory=list)
     domain: str = ""
     advertise: str = setting("", host_address)
     tls_cert: str = ""
@@ -246,6 +264,13 @@ def load_config(path: str | Path) -> Config:
     mcu = build(McuConfig, toml.data, toml, (), issues)
     if mcu.rtp.port_min >= mcu.rtp.port_max:
         issues.append(toml.issue(("rtp", "port_max"), "must be greater than rtp.port_min"))
+    raw_registrations = toml.data.get("sip", {}).get("register", [])
+    for i, reg in enumerate(mcu.sip.register):
+        if not {"aor", "registrar"} <= set(raw_registrations[i]):
+            issues.append(toml.issue(("sip", "register", i), "a registration needs aor and registrar"))
+        elif reg.password_file and not (path.parent / reg.password_file).is_file():
+            issues.append(toml.issue(("sip", "register", i, "password_file"),
+                                     f"no such file: {path.parent / reg.password_file}"))
     for i, listen in enumerate(mcu.sip.listen):
         if listen.transport == "tls" and not (mcu.sip.tls_cert and mcu.sip.tls_key):
             issues.append(toml.issue(("sip", "listen", i, "transport"),

@@ -101,6 +101,7 @@ class McuServer:
         self.observer = Observer(self.metrics, config.mcu.video.fps, config.mcu.video.preset)
         self.metrics.set_snapshot_provider(self.observer.provider)
         self.exporter: Exporter | None = None
+        self.registrations: dict[str, str] = {}  # registration id -> AOR
         self.admin: AdminService | None = None
         self.late_ticks = 0
         self.reloads = 0
@@ -124,6 +125,7 @@ class McuServer:
         for x in sip.listen:
             info = self.sip.transport_info(x.transport)
             event(log, "sip.listening", transport=x.transport, addr=f"{info.host}:{info.port}")
+        self._register_rooms()
         rtp = self.config.mcu.rtp
         event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
         self.metrics.set_config_info(_config_info(self.config))
@@ -187,6 +189,11 @@ class McuServer:
                 self._apply(self.conference.digits(e.call_id, [digit], self.now()))
         elif isinstance(e, ev.ReInvite):
             self._reinvite(e)
+        elif isinstance(e, ev.RegistrationSucceeded):
+            event(log, "sip.registered", aor=self.registrations.get(e.registration_id), expires=e.expires)
+        elif isinstance(e, ev.RegistrationFailed):
+            event(log, "sip.register_failed", logging.ERROR, aor=self.registrations.get(e.registration_id),
+                  status=e.status, reason=e.reason)
 
     async def _incoming_call(self, e: ev.IncomingCall) -> None:
         rejection = self.conference.admission(e.request_user)
@@ -238,6 +245,16 @@ class McuServer:
             e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
             user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        self._transmit()
+
+    def _register_rooms(self) -> None:
+        for reg in self.config.mcu.sip.register:
+            password = ""
+            if reg.password_file:
+                password = (self.config.path.parent / reg.password_file).read_text(encoding="utf-8").strip()
+            reg_id = self.ua.register(reg.aor, reg.registrar, reg.user or reg.aor, password, reg.expires)
+            self.registrations[reg_id] = reg.aor
+            event(log, "sip.registering", aor=reg.aor, registrar=reg.registrar)
         self._transmit()
 
     # ------------------------------------------------------------------ operator actions

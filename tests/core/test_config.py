@@ -99,7 +99,7 @@ def test_every_key_is_documented_in_the_shipped_config() -> None:
     for section in dataclasses.fields(McuConfig):
         assert f"[{section.name}]" in text or f"[[{section.name}." in text, section.name
         for key in dataclasses.fields(section.default_factory()):  # type: ignore[misc]
-            assert f"\n{key.name} = " in text or f"\n[[{section.name}.{key.name}]]" in text, \
+            assert f"\n{key.name} = " in text or f"[[{section.name}.{key.name}]]" in text, \
                 f"{section.name}.{key.name} is not documented in conf/mcu.toml"
 
 
@@ -125,3 +125,10 @@ def test_errors_in_endpoints_and_layouts_are_reported_by_the_main_loader(tmp_pat
     (tmp_path / "layouts.toml").write_text("[layouts.a]\nbogus = 1\n")
     files = {Path(i.file).name for i in issues_of(path)}
     assert files == {"endpoints.toml", "layouts.toml"}
+
+
+def test_registration_needs_aor_registrar_and_an_existing_password_file(tmp_path: Path) -> None:
+    text = ('[[sip.register]]\naor = "4100"\nregistrar = "sip:r.example"\n'
+            '[[sip.register]]\naor = "sip:4100@x.example"\nregistrar = "sip:r.example"\npassword_file = "nope"\n')
+    found = {(i.key, i.line) for i in issues_of(write(tmp_path, text))}
+    assert found == {("sip.register[0].aor", 2), ("sip.register[1].password_file", 7)}
