@@ -80,6 +80,8 @@ class DialOut:
     uri: str
     display_name: str
     offer: SessionDescription
+    user_agent: str = ""
+    inbound: bool = False  # an incoming INVITE without offer: we offered in the 200
 
 
 class McuServer:
@@ -189,6 +191,10 @@ class McuServer:
                 self._apply(self.conference.digits(e.call_id, [digit], self.now()))
         elif isinstance(e, ev.ReInvite):
             self._reinvite(e)
+        elif isinstance(e, ev.UpdateReceived):
+            self._update(e)
+        elif isinstance(e, ev.CallEstablished):
+            self._established(e)
         elif isinstance(e, ev.RegistrationSucceeded):
             event(log, "sip.registered", aor=self.registrations.get(e.registration_id), expires=e.expires)
         elif isinstance(e, ev.RegistrationFailed):
@@ -203,9 +209,7 @@ class McuServer:
             self._reject(e.call_id, rejection.status, rejection.reason)
             return
         if e.body is None:
-            # An INVITE without an offer: we would have to offer in the 200 and read the answer in
-            # the ACK. Room systems and softphones all offer; refuse clearly until this is built.
-            self._reject(e.call_id, 488, "Offer Required")
+            await self._offer_in_answer(e)
             return
         try:
             offer = parse(e.body)
@@ -351,35 +355,80 @@ class McuServer:
             return
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
-            e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent="",
+            e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=self.now(), uri=dialled.uri)
+
+    async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
+        """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
+        media = CallMedia()
+        self.calls[e.call_id] = media
+        try:
+            for kind in MEDIA_KINDS:
+                media.transports[kind] = await self._open_rtp(e.call_id, kind, rtcp_mux=False)
+        except PortRangeExhaustedError:
+            self._close_media(media)
+            self.calls.pop(e.call_id, None)
+            self._reject(e.call_id, 503, "Out Of Media Ports")
+            return
+        if e.call_id not in self.calls:  # cancelled meanwhile
+            self._close_media(media)
+            return
+        offer = create_offer(self.capabilities, self._local_address(e),
+                             [(kind, media.transports[kind].rtp_port) for kind in MEDIA_KINDS],
+                             session_id=random.getrandbits(31), profile=self.profiles.match(e.user_agent or ""))
+        media.dialled = DialOut(e.request_user or "", e.from_uri, e.from_display or e.from_uri, offer,
+                                user_agent=e.user_agent or "", inbound=True)
+        self.ua.answer(e.call_id, 200, serialize(offer).encode(), "application/sdp")
+        self._transmit()
+
+    def _established(self, e: ev.CallEstablished) -> None:
+        media = self.calls.get(e.call_id)
+        if media is not None and media.dialled is not None and media.dialled.inbound and media.member is None:
+            if not e.body:
+                self.hangup(e.call_id, "no SDP answer in the ACK")
+                return
+            self._answered(ev.CallAnswered(e.call_id, 200, e.body, e.content_type))
+
+    def _update(self, e: ev.UpdateReceived) -> None:
+        """An UPDATE with a new offer (session refresh, codec or port change): answered like a re-INVITE."""
+        result = self._renegotiate(e.call_id, e.body)
+        if isinstance(result, int):
+            self.ua.answer_update(e.call_id, result, None, None)
+        else:
+            self.ua.answer_update(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
 
     def _reinvite(self, e: ev.ReInvite) -> None:
         media = self.calls.get(e.call_id)
-        if media is None or media.negotiation is None or e.body is None:
-            if media is not None and media.negotiation is not None:  # no offer: send ours again
-                self.ua.answer(e.call_id, 200, media.negotiation.local_sdp.encode(), "application/sdp")
-            else:
-                self.ua.reject(e.call_id, 488)
+        if e.body is None and media is not None and media.negotiation is not None:
+            # A re-INVITE without an offer: offer the session as it is (our last SDP).
+            self.ua.answer(e.call_id, 200, media.negotiation.local_sdp.encode(), "application/sdp")
             return
+        result = self._renegotiate(e.call_id, e.body)
+        if isinstance(result, int):
+            self.ua.reject(e.call_id, result)
+        else:
+            self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+
+    def _renegotiate(self, call_id: str, body: bytes | None) -> NegotiationResult | int:
+        """A new offer in an existing call (hold, resume, codec or port change): the answer, or a status."""
+        media = self.calls.get(call_id)
+        if media is None or media.negotiation is None or not body:
+            return 488
         try:
-            offer = parse(e.body)
+            offer = parse(body)
         except SdpParseError:
-            self.ua.reject(e.call_id, 400, "Bad SDP")
-            return
+            return 400
         ports = [media.transports[m.media].rtp_port if m.media in media.transports and m.port else 0
                  for m in offer.media]
         previous = media.negotiation.local
-        result = negotiate(offer, self.capabilities, previous.connection.host if previous.connection
-                           else "127.0.0.1", ports, previous=previous)
+        host = previous.connection.host if previous.connection else "127.0.0.1"
+        result = negotiate(offer, self.capabilities, host, ports, previous=previous)
         if result.all_rejected:
-            self.ua.reject(e.call_id, 488)
-            return
+            return 488
         self._apply_negotiation(media, result)
-        member = media.member
-        if member is not None:
-            member.audio_media = result.first("audio")
-        self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        if media.member is not None:
+            media.member.audio_media = result.first("audio")
+        return result
 
     def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:
         """Point each kept socket at the address in SDP (until latching sees the real one)."""

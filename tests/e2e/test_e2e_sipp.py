@@ -108,3 +108,11 @@ def test_call_rate_burst_leaves_no_member_behind(mcu: McuProcess) -> None:
     assert len(mcu.events("member.joined")) - before_join == 30
     from tests.helpers import wait_for
     wait_for(lambda: len(mcu.events("member.left")) - before_left == 30, 10, "30 members to leave")
+
+
+def test_invite_without_offer_gets_our_offer_and_joins_with_the_answer_in_ack(mcu: McuProcess) -> None:
+    before = len(mcu.events("member.joined"))
+    scenario = Path(__file__).parent / "scenarios" / "invite_no_offer.xml"
+    result = sipp(mcu.sip_port, scenario, "4100")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(mcu.events("member.joined")) == before + 1, mcu.log()[-2000:]
