@@ -28,13 +28,17 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(what: str, problems: list) -> None:
+    print(f"{what} ({len(problems)} problem(s)):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"config rejected ({len(exc.issues)} problem(s)):", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
+        _report("config rejected", exc.issues)
         return 1
     print(f"{config.path}: ok ({len(config.rooms)} room(s))")
     return 0
@@ -46,9 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"config rejected, not starting ({len(exc.issues)} problem(s)):", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
+        _report("config rejected, not starting", exc.issues)
         return 1
     return run(config)
 
@@ -68,9 +70,7 @@ def cmd_layout_check(args: argparse.Namespace) -> int:
 
         problems = check(folder)
     if problems:
-        print(f"{folder}: {len(problems)} problem(s):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
+        _report(str(folder), problems)
         return 1
     print(f"{folder}: ok")
     return 0

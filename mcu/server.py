@@ -15,7 +15,7 @@ import random
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,7 @@ from mcu.tomlfile import ConfigError
 log = logging.getLogger("mcu.server")
 
 AUDIO_TICK = 0.020
+LATE_TICK = 0.005  # seconds after its deadline that make an audio tick late
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
@@ -105,13 +106,12 @@ class McuServer:
         self.exporter: Exporter | None = None
         self.registrations: dict[str, str] = {}  # registration id -> AOR
         self.admin: AdminService | None = None
-        self.late_ticks = 0
+        self.tickers: dict[str, Ticker] = {}  # "audio", "video": their schedules and late counts
         self.reloads = 0
         self.reload_failures = 0
         self._config_mtimes: dict[str, float] = {}
         self.tick_errors = 0
         self._logged_errors: set[str] = set()
-        self.late_video_frames = 0
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -135,7 +135,8 @@ class McuServer:
         if metrics.enabled:
             self.exporter = start_exporter(self.metrics, metrics.host, metrics.port)
             event(log, "metrics.listening", url=f"http://{metrics.host}:{self.exporter.port}/metrics")
-        self._tasks.append(asyncio.create_task(self._audio_loop(), name="audio-tick"))
+        self._tasks.append(asyncio.create_task(
+            self._tick_rooms("audio", AUDIO_TICK, self._audio_room), name="audio-tick"))
         try:
             self.admin = await start_admin(self, self.config)
             if self.admin.port:
@@ -143,7 +144,8 @@ class McuServer:
         except AdminStartError as exc:
             # The meeting service runs without the control API rather than not at all.
             event(log, "admin.refused", logging.ERROR, error=str(exc))
-        self._tasks.append(asyncio.create_task(self._video_loop(), name="video-tick"))
+        self._tasks.append(asyncio.create_task(
+            self._tick_rooms("video", 1.0 / self.config.mcu.video.fps, self._video_room), name="video-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
@@ -533,44 +535,30 @@ class McuServer:
 
     # ------------------------------------------------------------------ ticks
 
-    async def _audio_loop(self) -> None:
-        ticker = Ticker(AUDIO_TICK, self.now())
+    async def _tick_rooms(self, kind: str, period: float,
+                          tick: Callable[[Room, float], Awaitable[None]]) -> None:
+        """Run `tick` for every room with members on a drift-free schedule; a failing room is
+        logged once and counted, and never stops the others."""
+        ticker = self.tickers[kind] = Ticker(period, self.now())
         while True:
             await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
             now = self.now()
             if not ticker.due(now):
                 continue
-            for room in self.conference.rooms.values():
+            for room in list(self.conference.rooms.values()):
                 if room.members:
                     try:
-                        started = time.perf_counter()
-                        for member, packet in room.audio_tick(now):
-                            self._send(member, "audio", packet)
-                        self.metrics.observe_audio_tick(room.number, time.perf_counter() - started,
-                                                        late=now - ticker.next_deadline + AUDIO_TICK > 0.005)
+                        await tick(room, now)
                     except Exception:  # noqa: BLE001 - a bug in one room must not stop the others
-                        self._tick_error(f"audio tick of room {room.number}")
-            self.late_ticks = ticker.late
+                        self._tick_error(f"{kind} tick of room {room.number}")
 
-    async def _video_loop(self) -> None:
-        """Compose and encode every room's views at the configured rate, on worker threads."""
-        ticker = Ticker(1.0 / self.config.mcu.video.fps, self.now())
-        while True:
-            await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
-            now = self.now()
-            if not ticker.due(now):
-                continue
-            for room in self.conference.rooms.values():
-                if room.members:
-                    await self._guarded(f"video tick of room {room.number}", self._video_room(room, now))
-            self.late_video_frames = ticker.late + ticker.skipped
-
-    async def _guarded(self, what: str, work) -> None:  # type: ignore[no-untyped-def]
-        """Run one room's tick; a bug in it is logged and counted, never stops the other rooms."""
-        try:
-            await work
-        except Exception:  # noqa: BLE001 - a bug in one room must not stop the others
-            self._tick_error(what)
+    async def _audio_room(self, room: Room, now: float) -> None:
+        started = time.perf_counter()
+        for member, packet in room.audio_tick(now):
+            self._send(member, "audio", packet)
+        deadline = self.tickers["audio"].next_deadline - AUDIO_TICK
+        self.metrics.observe_audio_tick(room.number, time.perf_counter() - started,
+                                        late=now - deadline > LATE_TICK)
 
     def _tick_error(self, what: str) -> None:
         """Log a failing tick with its traceback once per kind, then only count it (no log flood)."""
