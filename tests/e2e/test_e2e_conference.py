@@ -75,3 +75,31 @@ def test_vanished_site_is_removed_after_inactivity_and_others_go_on(tmp_path: Pa
         assert mcu.events("call.media_timeout")
     assert rate > 40, f"the remaining sites must go on receiving audio (got {rate} packets/s)"
     assert sites[1].heard_tone(sites[0].tone_hz) > TONE_PRESENT
+
+
+def test_pin_by_sip_info_admits_and_the_member_then_hears_the_room(tmp_path: Path) -> None:
+    rooms = '[[room]]\nnumber = "4200"\nname = "PIN room"\npin = "2468"\n'
+    with McuProcess(tmp_path, rooms=rooms) as mcu:
+        uri = f"sip:4200@127.0.0.1:{mcu.sip_port}"
+        speaker = SyntheticEndpoint(1, audio_codec="PCMU")
+        caller = SyntheticEndpoint(2, audio_codec="G722", talking=False)
+
+        async def main() -> tuple[float, float]:
+            try:
+                await speaker.call(uri)
+                await speaker.send_dtmf("2468#", method="rfc4733")
+                await caller.call(uri)
+                await asyncio.sleep(1.0)
+                before = caller.heard_tone(speaker.tone_hz)  # prompts only: the room is not heard yet
+                await caller.send_dtmf("2468#", method="info")
+                await asyncio.sleep(2.5)
+                return before, caller.heard_tone(speaker.tone_hz)
+            finally:
+                await speaker.close()
+                await caller.close()
+
+        before, after = asyncio.run(asyncio.wait_for(main(), 30))
+        assert len(mcu.events("member.joined")) == 2, mcu.log()[-3000:]
+        assert "2468" not in mcu.log()
+    assert before < TONE_ABSENT, "a caller keying its PIN must not hear the meeting yet"
+    assert after > TONE_PRESENT, "once admitted by INFO DTMF the caller hears the speaker"
