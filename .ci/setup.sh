@@ -51,7 +51,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=.venv/.installed
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q -U pip "setuptools>=65" wheel "cython>=3.0" "numpy>=1.26"
+  .venv/bin/python -m pip install -q -U pip "setuptools>=65" wheel "cython>=3.3" "numpy>=2.4"
   .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
   touch "$stamp"
 fi
