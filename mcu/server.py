@@ -138,9 +138,7 @@ class McuServer:
         self._tasks.append(asyncio.create_task(
             self._tick_rooms("audio", AUDIO_TICK, self._audio_room), name="audio-tick"))
         try:
-            self.admin = await start_admin(self, self.config)
-            if self.admin.port:
-                event(log, "admin.listening", url=self.admin.url)
+            self.admin = await start_admin(self, self.config)  # logs admin.listening itself
         except AdminStartError as exc:
             # The meeting service runs without the control API rather than not at all.
             event(log, "admin.refused", logging.ERROR, error=str(exc))
