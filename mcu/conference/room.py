@@ -29,7 +29,7 @@ from mcu.conference.video import (
 )
 from mcu.config import Room as RoomSpec
 from mcu.config import VideoSection
-from mcu.layout.compose import Planes
+from mcu.layout.compose import Planes, TileJob, TileKey, plan_tiles
 from mcu.layout.model import Fit, Layout, LayoutConfig
 from mcu.log import event
 from mcu.media.base import AudioEncoder
@@ -180,6 +180,16 @@ class Room:
         return [VideoJob(encoder, self.layouts.layouts[encoder.assignment.layout], pictures, names, floor_id,
                          pts, self.video.keyframe_due(encoder, now))
                 for encoder in running.values()]
+
+    def tile_jobs(self, jobs: list[VideoJob]) -> list[TileJob]:
+        """Every distinct scaled tile this frame's views need: each is scaled once, copied many times."""
+        distinct: dict[TileKey, TileJob] = {}
+        for job in jobs:
+            config = job.encoder.config
+            for tile in plan_tiles(config.width, config.height, job.layout, job.encoder.assignment.slots,
+                                   job.pictures, self.video.fit_mode):
+                distinct.setdefault(tile.key, tile)
+        return list(distinct.values())
 
     def video_packets(self, job: VideoJob, picture: EncodedPicture | None, now: float) -> list[tuple[Member, bytes]]:
         """The RTP packets of one encoded picture for each of its viewers."""

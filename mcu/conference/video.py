@@ -16,9 +16,10 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mcu.layout.compose import Planes, compose
+from mcu.layout.compose import Planes, TileKey, compose
 from mcu.layout.engine import (
     Assignment,
     RoomState,
@@ -209,10 +210,11 @@ class ViewEncoder:
         self.encode_seconds = 0.0
 
     def render(self, layout, pictures: dict[str, Planes | None], names: dict[str, str],  # type: ignore[no-untyped-def]
-               floor: str | None, fit_mode: Fit | None, pts: int, force_keyframe: bool) -> EncodedPicture | None:
-        """Compose and encode one frame (runs on a worker thread)."""
+               floor: str | None, fit_mode: Fit | None, pts: int, force_keyframe: bool,
+               tiles: Mapping[TileKey, Planes] | None = None) -> EncodedPicture | None:
+        """Compose (from tiles scaled once for all views) and encode one frame, on a worker thread."""
         started = time.perf_counter()
-        compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode)
+        compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode, tiles)
         composed = time.perf_counter()
         out = self.encoder.encode(self.canvas, pts, force_keyframe)
         self.compose_seconds, self.encode_seconds = composed - started, time.perf_counter() - composed

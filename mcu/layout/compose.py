@@ -57,6 +57,48 @@ def new_canvas(width: int, height: int) -> CanvasPlanes:
     return CanvasPlanes(y, u, v)
 
 
+class TileKey(NamedTuple):
+    """One scaled picture: the same member's same decoded picture at the same crop and size looks
+    the same in every view, so it is scaled once per frame and copied into each view."""
+
+    member: str
+    picture: int  # id() of the decoded picture
+    crop: tuple[int, int, int, int]
+    width: int
+    height: int
+
+
+class TileJob(NamedTuple):
+    key: TileKey
+    picture: Planes
+
+
+def plan_tiles(width: int, height: int, layout: Layout, slots: Sequence[str | None],
+               pictures: Mapping[str, Planes | None], fit_mode: Fit | None = None) -> list[TileJob]:
+    """The scaled tiles a picture of `layout` needs (see `scale_tile`)."""
+    rects = place(layout, width, height)
+    jobs = []
+    for index, member in enumerate(slots):
+        picture = pictures.get(member) if member else None
+        if member is not None and picture is not None:
+            key, _ = _tile_key(member, picture, rects[index], fit_mode or layout.regions[index].style.fit)
+            jobs.append(TileJob(key, picture))
+    return jobs
+
+
+def scale_tile(job: TileJob) -> CanvasPlanes:
+    """Scale one tile into its own buffer (runs on a worker thread; the kernel releases the GIL)."""
+    x, y, w, h = job.key.crop
+    picture = job.picture
+    source = CanvasPlanes(picture.y[y: y + h, x: x + w], picture.u[y // 2: (y + h) // 2, x // 2: (x + w) // 2],
+                          picture.v[y // 2: (y + h) // 2, x // 2: (x + w) // 2])
+    tile = new_canvas(job.key.width, job.key.height)
+    shrink = w >= 2 * job.key.width or h >= 2 * job.key.height
+    mix.scale_i420(source, tile, (0, 0, job.key.width, job.key.height),
+                   mix.ScaleMethod.AREA if shrink else mix.ScaleMethod.BILINEAR)
+    return tile
+
+
 def compose(
     canvas: Planes,
     layout: Layout,
@@ -65,11 +107,14 @@ def compose(
     names: Mapping[str, str],
     floor: str | None = None,
     fit_mode: Fit | None = None,
+    tiles: Mapping[TileKey, Planes] | None = None,
 ) -> None:
     """Draw `layout` with `slots[i]` (member id or None) in region i onto `canvas`.
 
     `pictures` maps member id -> its latest decoded picture, or None when it has none
     (audio-only, stalled, waiting for a keyframe): that member gets a name card.
+    `tiles` holds pictures already scaled by `scale_tile` (shared between views); a tile not
+    there is scaled here.
     """
     height, width = canvas.y.shape
     background = rgb_to_yuv(layout.background)
@@ -84,7 +129,13 @@ def compose(
         elif picture is None:
             _name_card(canvas, rect, names.get(member, member))
         else:
-            _tile(canvas, rect, picture, fit_mode or style.fit, background)
+            key, dst = _tile_key(member, picture, rect, fit_mode or style.fit)
+            if dst != rect:
+                mix.fill_rect_i420(canvas, _xywh(rect), background)
+            tile = tiles.get(key) if tiles is not None else None
+            if tile is None:
+                tile = scale_tile(TileJob(key, picture))
+            _blit(canvas, tile, dst)
         if style.border:
             active = member is not None and member == floor
             colour = style.active_border_color if active else style.border_color
@@ -97,19 +148,18 @@ def _xywh(rect: Rect) -> tuple[int, int, int, int]:
     return (rect.x, rect.y, rect.w, rect.h)
 
 
-def _tile(canvas: Planes, rect: Rect, picture: Planes, mode: Fit, background: tuple[int, int, int]) -> None:
+def _tile_key(member: str, picture: Planes, rect: Rect, mode: Fit) -> tuple[TileKey, Rect]:
     src_h, src_w = picture.y.shape
     crop, dst = fit(src_w, src_h, rect, mode)
-    if dst != rect:
-        mix.fill_rect_i420(canvas, _xywh(rect), background)
-    source = CanvasPlanes(
-        picture.y[crop.y: crop.y + crop.h, crop.x: crop.x + crop.w],
-        picture.u[crop.y // 2: (crop.y + crop.h) // 2, crop.x // 2: (crop.x + crop.w) // 2],
-        picture.v[crop.y // 2: (crop.y + crop.h) // 2, crop.x // 2: (crop.x + crop.w) // 2],
-    )
-    shrink = crop.w >= 2 * dst.w or crop.h >= 2 * dst.h
-    mix.scale_i420(source, canvas, (dst.x, dst.y, dst.w, dst.h),
-                   mix.ScaleMethod.AREA if shrink else mix.ScaleMethod.BILINEAR)
+    return TileKey(member, id(picture), _xywh(crop), dst.w, dst.h), dst
+
+
+def _blit(canvas: Planes, tile: Planes, dst: Rect) -> None:
+    """Copy a scaled tile to `dst` (even-aligned, so chroma lands at dst // 2)."""
+    canvas.y[dst.y: dst.y + dst.h, dst.x: dst.x + dst.w] = tile.y
+    cy, cx = dst.y // 2, dst.x // 2
+    canvas.u[cy: cy + tile.u.shape[0], cx: cx + tile.u.shape[1]] = tile.u
+    canvas.v[cy: cy + tile.v.shape[0], cx: cx + tile.v.shape[1]] = tile.v
 
 
 def _label(canvas: Planes, rect: Rect, text: str, style) -> None:  # type: ignore[no-untyped-def]
