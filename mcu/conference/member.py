@@ -18,7 +18,6 @@ import numpy as np
 
 from mcu.media.errors import CorruptAudioError
 from mcu.media.registry import get_audio_codec
-from mcu.media.resample import Resampler
 from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.jitterbuffer import AudioJitterBuffer
@@ -62,14 +61,13 @@ class AudioFormat:
 class AudioIn:
     """RTP in to 20 ms frames at the room rate, and RFC 4733 digits."""
 
-    def __init__(self, media: MediaResult, room_rate: int):
+    def __init__(self, media: MediaResult):
         codec = media.codecs[0]
         self.payload_type = codec.payload_type
         self.telephone_event_pt = media.telephone_event.payload_type if media.telephone_event else None
         self.codec = get_audio_codec(codec.name, codec.clock_rate)
         self.decoder = self.codec.decoder()
         self.jitter = AudioJitterBuffer(clock_rate=codec.clock_rate)
-        self.to_room = Resampler(self.codec.info.sample_rate, room_rate)
         self.dtmf = DtmfReceiver()
         self.dropped: Counter[str] = Counter()
 
@@ -88,8 +86,13 @@ class AudioIn:
         self.dropped["unexpected payload type"] += 1
         return []
 
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.info.sample_rate
+
     def frame(self, now: float) -> np.ndarray | None:
-        """This tick's frame at the room rate, or None while nothing is buffered."""
+        """This tick's frame at the codec's sample rate (the room resamples all members at
+        once), or None while nothing is buffered."""
         slot = self.jitter.pop(now)
         if slot is None:
             return None
@@ -101,7 +104,7 @@ class AudioIn:
                 pcm = self.decoder.decode(slot.payload)
             except CorruptAudioError:
                 pcm = self.decoder.conceal(samples)
-        return self.to_room.process(pcm)
+        return pcm
 
     def pending_digits(self, now: float) -> list[str]:
         """Digits whose end packets were all lost, closed by timeout."""
@@ -140,7 +143,7 @@ class Member:
         if media is not None and media.accepted and media.codecs:
             codec = media.codecs[0]
             if media.we_receive:
-                self.audio_in = AudioIn(media, self.room_rate)
+                self.audio_in = AudioIn(media)
             self.audio_format = AudioFormat.of(codec)
             self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
 

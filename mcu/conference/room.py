@@ -33,6 +33,7 @@ from mcu.layout.compose import Planes, TileJob, TileKey, plan_tiles
 from mcu.layout.model import Fit, Layout, LayoutConfig
 from mcu.log import event
 from mcu.media.base import AudioEncoder
+from mcu.media.batch_resample import BatchResampler
 from mcu.media.registry import get_audio_codec
 from mcu.media.resample import Resampler
 
@@ -102,6 +103,7 @@ class Room:
         self._tick = 0
         self.last_mix: MixResult | None = None
         self._layouts_shown: list[str] = []
+        self._to_room: dict[int, BatchResampler] = {}  # codec sample rate -> resampler to the room rate
 
     @property
     def number(self) -> str:
@@ -234,13 +236,7 @@ class Room:
     def audio_tick(self, now: float) -> list[tuple[Member, bytes]]:
         """Run one 20 ms tick; returns the RTP packets to send, per member."""
         self._tick += 1
-        frames: dict[int, np.ndarray | None] = {}
-        for member in self.members.values():
-            if member.audio_in is None:
-                continue
-            pcm = member.audio_in.frame(now)
-            if member.state is MemberState.JOINED:
-                frames[member.member_id] = pcm
+        frames = self._frames_at_room_rate(now)
         muted = {m.member_id for m in self.joined if m.muted}
         deaf = {m.member_id for m in self.joined if m.deaf}
         floor_before = self.mixer.selector.floor
@@ -267,6 +263,27 @@ class Room:
         self.stats.ticks += 1
         self.stats.packets_out += len(out)
         return out
+
+    def _frames_at_room_rate(self, now: float) -> dict[int, np.ndarray | None]:
+        """One frame per joined member, resampled in one batch per codec rate."""
+        frames: dict[int, np.ndarray | None] = {}
+        by_rate: dict[int, dict[int, np.ndarray]] = {}
+        for member in self.members.values():
+            if member.audio_in is None:
+                continue
+            pcm = member.audio_in.frame(now)  # pulled even during PIN entry, so the buffer drains
+            if member.state is not MemberState.JOINED:
+                continue
+            frames[member.member_id] = pcm
+            if pcm is not None and member.audio_in.sample_rate != self.rate:
+                by_rate.setdefault(member.audio_in.sample_rate, {})[member.member_id] = pcm
+        for rate, batch in by_rate.items():
+            resampler = self._to_room.get(rate)
+            if resampler is None:
+                resampler = self._to_room[rate] = BatchResampler(rate, self.rate)
+            frames.update(resampler.process(batch))
+            resampler.forget(resampler.tracked - set(self.members))
+        return frames
 
     def _encode(self, key: Hashable, fmt: AudioFormat, pcm: np.ndarray) -> bytes:
         shared = self._encodes.get((key, fmt))
