@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -219,26 +219,30 @@ def _check_1d(name: str, a: object, dtype: type) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _encode(pcm: I16, table: U8, out: U8 | None) -> U8:
-    pcm = _check_1d("pcm", pcm, np.int16)
+def _g711_lookup(name: str, data: npt.NDArray, in_dtype: type, table: npt.NDArray,
+                 kernel: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+                 out: npt.NDArray | None) -> npt.NDArray:
+    """Validate `data`, allocate or check `out` (same dtype as `table`), then run the table kernel.
+
+    Encode (int16 -> uint8) and decode (uint8 -> int16) differ only in dtypes, table and kernel.
+    """
+    data = _check_1d(name, data, in_dtype)
+    out_dtype = table.dtype
     if out is None:
-        out = np.empty(pcm.size, np.uint8)
-    elif out.dtype != np.uint8 or out.shape != pcm.shape or not out.flags.c_contiguous:
-        raise KernelInputError(f"out must be contiguous uint8 of shape {pcm.shape}")
-    if pcm.size:
-        _mix.g711_encode(pcm, table, out)
+        out = np.empty(data.size, out_dtype)
+    elif out.dtype != out_dtype or out.shape != data.shape or not out.flags.c_contiguous:
+        raise KernelInputError(f"out must be contiguous {out_dtype} of shape {data.shape}")
+    if data.size:
+        kernel(data, table, out)
     return out
+
+
+def _encode(pcm: I16, table: U8, out: U8 | None) -> U8:
+    return _g711_lookup("pcm", pcm, np.int16, table, _mix.g711_encode, out)
 
 
 def _decode(codes: U8, table: I16, out: I16 | None) -> I16:
-    codes = _check_1d("codes", codes, np.uint8)
-    if out is None:
-        out = np.empty(codes.size, np.int16)
-    elif out.dtype != np.int16 or out.shape != codes.shape or not out.flags.c_contiguous:
-        raise KernelInputError(f"out must be contiguous int16 of shape {codes.shape}")
-    if codes.size:
-        _mix.g711_decode(codes, table, out)
-    return out
+    return _g711_lookup("codes", codes, np.uint8, table, _mix.g711_decode, out)
 
 
 def ulaw_encode(pcm: I16, out: U8 | None = None) -> U8:

@@ -42,6 +42,7 @@ _SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SIP_URI_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+_SLUG_HINT = ": use lower-case ASCII letters, digits, '-', '_', '.'"
 
 _REGION_KEYS = ("x", "y", "w", "h", "floor", "reserved", "z")
 _LAYOUT_KEYS = ("description", "background", "regions")
@@ -185,6 +186,35 @@ def _apply_style(rep: _Report, path: KeyPath, table: Mapping[str, Any], base: St
 # ----- sites.toml ----------------------------------------------------------------------------
 
 
+def _unique_site_key(
+    rep: _Report,
+    path: KeyPath,
+    table: Mapping[str, Any],
+    key: str,
+    pattern: re.Pattern[str],
+    bad_hint: str,
+    what: str,
+    seen: dict[str, int],
+    index: int,
+) -> str | None:
+    """`table[key]` when it is a string that matches `pattern`; a repeat is reported but kept.
+
+    `seen` maps each value to the index of the first site that used it.
+    """
+    if key not in table:
+        return None
+    value = _str(rep, path + (key,), table[key])
+    if value is None:
+        return None
+    if not pattern.match(value):
+        rep.add(path + (key,), f"{value!r}{bad_hint}")
+        return None
+    if value in seen:
+        rep.add(path + (key,), f"duplicate {what} {value!r} (first at sites[{seen[value]}])")
+    seen.setdefault(value, index)
+    return value
+
+
 def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], list[ConfigIssue]]:
     """Parse the roster. Returns the sites that are valid and every error found."""
     toml, errors = _parse_toml(text, file)
@@ -210,22 +240,10 @@ def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], li
         for key in ("id", "uri", "name"):
             if key not in table:
                 rep.add(path, f"missing required key {key!r}")
-        site_id = _str(rep, path + ("id",), table["id"]) if "id" in table else None
-        if site_id is not None and not _SITE_ID_RE.match(site_id):
-            rep.add(path + ("id",), f"{site_id!r}: use lower-case ASCII letters, digits, '-', '_', '.'")
-            site_id = None
-        if site_id is not None:
-            if site_id in seen_ids:
-                rep.add(path + ("id",), f"duplicate site id {site_id!r} (first at sites[{seen_ids[site_id]}])")
-            seen_ids.setdefault(site_id, i)
-        uri = _str(rep, path + ("uri",), table["uri"]) if "uri" in table else None
-        if uri is not None and not _SIP_URI_RE.match(uri):
-            rep.add(path + ("uri",), f"{uri!r} is not a SIP URI like sip:user@host")
-            uri = None
-        if uri is not None:
-            if uri in seen_uris:
-                rep.add(path + ("uri",), f"duplicate URI {uri!r} (first at sites[{seen_uris[uri]}])")
-            seen_uris.setdefault(uri, i)
+        site_id = _unique_site_key(rep, path, table, "id", _SITE_ID_RE, _SLUG_HINT, "site id", seen_ids, i)
+        uri = _unique_site_key(
+            rep, path, table, "uri", _SIP_URI_RE, " is not a SIP URI like sip:user@host", "URI", seen_uris, i
+        )
         name = _str(rep, path + ("name",), table["name"]) if "name" in table else None
         if name is not None:
             name = unicodedata.normalize("NFC", name).strip()
@@ -236,7 +254,7 @@ def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], li
         order = _int(rep, path + ("order",), table.get("order", i), 0, 1_000_000)
         profile = _str(rep, path + ("profile",), table.get("profile", "generic"))
         if profile is not None and not _PROFILE_RE.match(profile):
-            rep.add(path + ("profile",), f"{profile!r}: use lower-case ASCII letters, digits, '-', '_', '.'")
+            rep.add(path + ("profile",), f"{profile!r}{_SLUG_HINT}")
             profile = None
         if role == ROLE_CHAIR and site_id is not None:
             chairs.append(site_id)

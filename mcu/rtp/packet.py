@@ -154,41 +154,37 @@ class RtpPacket:
 
 def parse_header_extensions(profile: int, data: bytes) -> list[HeaderExtension]:
     """Parse RFC 8285 elements; other profiles yield one element with id=-1 and the raw data."""
+    one_byte = profile == EXTENSION_PROFILE_ONE_BYTE
+    if not one_byte and profile & EXTENSION_PROFILE_TWO_BYTE_MASK != EXTENSION_PROFILE_TWO_BYTE:
+        return [HeaderExtension(-1, bytes(data))]
+    form = "one-byte" if one_byte else "two-byte"
     out: list[HeaderExtension] = []
     pos = 0
     n = len(data)
-    if profile == EXTENSION_PROFILE_ONE_BYTE:
-        while pos < n:
-            b = data[pos]
-            if b == 0:  # padding byte
-                pos += 1
-                continue
+    # Both forms are a run of (id, length, data) elements with zero padding bytes between them;
+    # only the element header differs (4+4 bits with length-1, or two whole bytes).
+    while pos < n:
+        b = data[pos]
+        if b == 0:  # padding byte
+            pos += 1
+            continue
+        if one_byte:
             ext_id = b >> 4
             if ext_id == ONE_BYTE_ID_RESERVED:
                 break
             size = (b & 0x0F) + 1
             pos += 1
-            if pos + size > n:
-                raise RtpBadExtensionError(f"one-byte element id {ext_id} overruns the extension")
-            out.append(HeaderExtension(ext_id, bytes(data[pos : pos + size])))
-            pos += size
-        return out
-    if profile & EXTENSION_PROFILE_TWO_BYTE_MASK == EXTENSION_PROFILE_TWO_BYTE:
-        while pos < n:
-            ext_id = data[pos]
-            if ext_id == 0:
-                pos += 1
-                continue
+        else:
             if pos + 2 > n:
                 raise RtpBadExtensionError("two-byte element header is truncated")
+            ext_id = b
             size = data[pos + 1]
             pos += 2
-            if pos + size > n:
-                raise RtpBadExtensionError(f"two-byte element id {ext_id} overruns the extension")
-            out.append(HeaderExtension(ext_id, bytes(data[pos : pos + size])))
-            pos += size
-        return out
-    return [HeaderExtension(-1, bytes(data))]
+        if pos + size > n:
+            raise RtpBadExtensionError(f"{form} element id {ext_id} overruns the extension")
+        out.append(HeaderExtension(ext_id, bytes(data[pos : pos + size])))
+        pos += size
+    return out
 
 
 def build_header_extensions(extensions: list[HeaderExtension]) -> tuple[int, bytes]:

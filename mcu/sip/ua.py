@@ -580,16 +580,9 @@ class UserAgent:
         ):
             self._respond(stx, 491, None, now, tag=call.local_tag)
             return
-        assert call.dialog is not None
-        call.dialog.update_target(req)
-        se = _session_expires(req)
-        if se is not None and se[0] < self.config.min_se:
-            self._respond(stx, 422, None, now, tag=call.local_tag,
-                          extra=[("Min-SE", str(self.config.min_se))])
+        if not self._refresh_dialog(call, req, stx, now):
             return
         call.invite = req
-        if se is not None or call.se_interval:
-            self._negotiate_session_timer(call, req)
         body = req.body or None
         if body is not None and body == call.remote_body and call.local_body is not None:
             # a session refresh carrying the unchanged offer: answer with the unchanged answer
@@ -600,16 +593,26 @@ class UserAgent:
         self._respond(stx, 100, None, now)
         self._events.append(ev.ReInvite(call.call_id, body, req.content_type if body else None))
 
-    def _on_update(self, call: Call, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+    def _refresh_dialog(self, call: Call, req: SipRequest, stx: ServerTransaction,
+                        now: float) -> bool:
+        """Target refresh and session-timer checks that re-INVITE and UPDATE share.
+
+        False when `req` was answered 422 (Session-Expires below our Min-SE, RFC 4028 8).
+        """
         assert call.dialog is not None
         call.dialog.update_target(req)
         se = _session_expires(req)
         if se is not None and se[0] < self.config.min_se:
             self._respond(stx, 422, None, now, tag=call.local_tag,
                           extra=[("Min-SE", str(self.config.min_se))])
-            return
+            return False
         if se is not None or call.se_interval:
             self._negotiate_session_timer(call, req)
+        return True
+
+    def _on_update(self, call: Call, req: SipRequest, stx: ServerTransaction, now: float) -> None:
+        if not self._refresh_dialog(call, req, stx, now):
+            return
         if req.body:
             if call.pending_update is not None:
                 self._respond(stx, 491, None, now, tag=call.local_tag)

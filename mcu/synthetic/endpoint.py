@@ -500,30 +500,23 @@ class SyntheticEndpoint:
         if self.negotiation is None and len(self._early) < EARLY_PACKETS_KEPT:
             self._early.append((kind, data))
 
+    def _loop_time(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
     def _audio_in(self, data: bytes, addr: Address) -> None:
         rx = self.audio_rx
         if rx is None:
             self._keep_early("audio", data)
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except MediaParseError:
-            return
-        assert self._loop is not None
-        rx.receive(packet, len(data), self._loop.time())
+        elif (packet := _parse_rtp(data)) is not None:
+            rx.receive(packet, len(data), self._loop_time())
 
     def _video_in(self, data: bytes, addr: Address) -> None:
         rx = self.video_rx
         if rx is None:
             self._keep_early("video", data)
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except MediaParseError:
-            return
-        assert self._loop is not None
-        if rx.receive(packet, len(data), self._loop.time()):
-            self.request_keyframe()
+        elif (packet := _parse_rtp(data)) is not None and rx.receive(packet, len(data), self._loop_time()):
+            self.request_keyframe()  # the receiver wants a keyframe
 
     def _rtcp_in(self, kind: str) -> Callable[[bytes, Address], None]:
         counters = self._audio_counters if kind == "audio" else self._video_counters
@@ -755,6 +748,14 @@ class SyntheticEndpoint:
                 raise TimeoutError(f"endpoint {self.number}: timed out after {timeout} s "
                                    f"waiting for {what}")
             await asyncio.sleep(0.02)
+
+
+def _parse_rtp(data: bytes) -> RtpPacket | None:
+    """The packet, or None for bytes that are not RTP (dropped, like a real endpoint would)."""
+    try:
+        return RtpPacket.parse(data)
+    except MediaParseError:
+        return None
 
 
 def _for_call(call_id: str) -> Callable[[ev.Event], bool]:

@@ -131,8 +131,26 @@ class StreamCounters:
     rtcp_out: int = 0
 
 
+class _ArrivalCounting:
+    """Packet, byte and loss counts shared by the receivers; a new SSRC restarts loss tracking."""
+
+    counters: StreamCounters
+    ssrc: int | None
+    _last_seq: int | None
+
+    def _count_arrival(self, packet: RtpPacket, size: int) -> None:
+        c = self.counters
+        c.packets_in += 1
+        c.bytes_in += size
+        if packet.ssrc != self.ssrc:
+            self.ssrc = packet.ssrc
+            self._last_seq = None
+        c.lost += _sequence_gap(self._last_seq, packet.sequence_number)
+        self._last_seq = packet.sequence_number
+
+
 @dataclass
-class AudioReceiver:
+class AudioReceiver(_ArrivalCounting):
     """Decodes every packet at once (no jitter buffer: loopback) into a ring buffer."""
 
     codec: str
@@ -156,14 +174,7 @@ class AudioReceiver:
         self.ssrc: int | None = None
 
     def receive(self, packet: RtpPacket, size: int, now: float) -> None:
-        c = self.counters
-        c.packets_in += 1
-        c.bytes_in += size
-        if packet.ssrc != self.ssrc:
-            self.ssrc = packet.ssrc
-            self._last_seq = None
-        c.lost += _sequence_gap(self._last_seq, packet.sequence_number)
-        self._last_seq = packet.sequence_number
+        self._count_arrival(packet, size)
         if packet.payload_type == self.dtmf_payload_type:
             self._on_dtmf(self._dtmf.receive(packet.timestamp, packet.payload, now))
             return
@@ -196,7 +207,7 @@ def _depacketizer(codec: str) -> Depacketizer:
 
 
 @dataclass
-class VideoReceiver:
+class VideoReceiver(_ArrivalCounting):
     """Assembles frames; decodes them when `decode` is set (else only counts them)."""
 
     codec: str
@@ -220,14 +231,7 @@ class VideoReceiver:
 
     def receive(self, packet: RtpPacket, size: int, now: float) -> bool:
         """Returns True when the sender should be asked for a keyframe."""
-        c = self.counters
-        c.packets_in += 1
-        c.bytes_in += size
-        if packet.ssrc != self.ssrc:
-            self.ssrc = packet.ssrc
-            self._last_seq = None
-        c.lost += _sequence_gap(self._last_seq, packet.sequence_number)
-        self._last_seq = packet.sequence_number
+        self._count_arrival(packet, size)
         if packet.payload_type != self.payload_type:
             return False
         want_keyframe = False

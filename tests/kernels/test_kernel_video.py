@@ -38,74 +38,38 @@ CANVAS = (np.zeros((10, 16), np.uint8), np.zeros((5, 8), np.uint8), np.zeros((5,
 SRC = (np.zeros((4, 6), np.uint8), np.zeros((2, 3), np.uint8), np.zeros((2, 3), np.uint8))
 
 
+def _bad_scale(
+    message: str,
+    *,
+    src: np.ndarray | None = None,
+    dst: np.ndarray | None = None,
+    rect: tuple[int, ...] = (0, 0, 2, 2),
+    method: str = "bilinear",
+) -> tuple[object, ...]:
+    """One rejected scale_plane call: a valid 4x4 -> 8x8 call with one argument spoiled."""
+    return (
+        np.zeros((4, 4), np.uint8) if src is None else src,
+        np.zeros((8, 8), np.uint8) if dst is None else dst,
+        rect,
+        method,
+        message,
+    )
+
+
 @pytest.mark.parametrize(
     ("src", "dst", "rect", "method", "message"),
     [
-        (
-            np.zeros((4, 4), np.uint16),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2, 2),
-            "bilinear",
-            "src must be uint8",
-        ),
-        (
-            np.zeros((4, 4, 3), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2, 2),
-            "bilinear",
-            "2-D",
-        ),
-        (
-            np.zeros((0, 4), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2, 2),
-            "bilinear",
-            "non-empty",
-        ),
-        (
-            np.zeros((4, 8), np.uint8)[:, ::2],
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2, 2),
-            "bilinear",
-            "contiguous pixels",
-        ),
-        (
-            np.zeros((4, 4), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 9, 2),
-            "bilinear",
-            "outside the 8x8",
-        ),
-        (np.zeros((4, 4), np.uint8), np.zeros((8, 8), np.uint8), (-1, 0, 2, 2), "area", "outside"),
-        (np.zeros((4, 4), np.uint8), np.zeros((8, 8), np.uint8), (0, 7, 2, 2), "area", "outside"),
-        (
-            np.zeros((4, 4), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 0, 2),
-            "area",
-            "positive width",
-        ),
-        (
-            np.zeros((4, 4), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2),
-            "area",
-            r"\(x, y, w, h\)",
-        ),
-        (
-            np.zeros((4, 4), np.uint8),
-            np.zeros((8, 8), np.uint8),
-            (0, 0, 2, 2),
-            "bicubic",
-            "unknown scale method",
-        ),
-        (
-            np.zeros((4, 4), np.uint8),
-            np.zeros((8, 8), np.uint8)[::-1],
-            (0, 0, 2, 2),
-            "bilinear",
-            "contiguous pixels",
-        ),
+        _bad_scale("src must be uint8", src=np.zeros((4, 4), np.uint16)),
+        _bad_scale("2-D", src=np.zeros((4, 4, 3), np.uint8)),
+        _bad_scale("non-empty", src=np.zeros((0, 4), np.uint8)),
+        _bad_scale("contiguous pixels", src=np.zeros((4, 8), np.uint8)[:, ::2]),
+        _bad_scale("outside the 8x8", rect=(0, 0, 9, 2)),
+        _bad_scale("outside", rect=(-1, 0, 2, 2), method="area"),
+        _bad_scale("outside", rect=(0, 7, 2, 2), method="area"),
+        _bad_scale("positive width", rect=(0, 0, 0, 2), method="area"),
+        _bad_scale(r"\(x, y, w, h\)", rect=(0, 0, 2), method="area"),
+        _bad_scale("unknown scale method", method="bicubic"),
+        _bad_scale("contiguous pixels", dst=np.zeros((8, 8), np.uint8)[::-1]),
     ],
 )
 def test_scale_plane_rejects(

@@ -92,12 +92,24 @@ def test_region_past_the_canvas_edge_names_the_second_region_w() -> None:
     assert "370" in err.message
 
 
-def test_overlap_at_the_same_z_is_an_error_naming_the_later_region() -> None:
-    text = BASE.replace("x = 180\ny = 0", "x = 170\ny = 0")
+@pytest.mark.parametrize(
+    ("replace_from", "replace_to", "message"),
+    [
+        # overlap at the same z is an error naming the later region
+        ("x = 180\ny = 0", "x = 170\ny = 0", "overlaps regions[0]"),
+        # a missing key has no line of its own
+        ("x = 180\ny = 0\n", "y = 0\n", "'x'"),
+    ],
+    ids=["overlap_at_the_same_z", "missing_region_key"],
+)
+def test_region_error_points_at_the_second_region_header(
+    replace_from: str, replace_to: str, message: str
+) -> None:
+    text = BASE.replace(replace_from, replace_to)
     err = only(errors_of(text))
     assert err.key == "layouts.a.regions[1]"
     assert err.line == nth_line(text, "[[layouts.a.regions]]", 2)
-    assert "overlaps regions[0]" in err.message
+    assert message in err.message
 
 
 def test_overlap_at_different_z_is_picture_in_picture() -> None:
@@ -137,14 +149,6 @@ def test_each_bad_value_names_file_line_and_key(
     assert (err.file, err.line, err.key) == ("layouts.toml", line_of(text, "#@"), key)
     assert message in err.message
     assert str(err).startswith(f"layouts.toml:{err.line}: {key}:")
-
-
-def test_missing_region_key_points_at_its_header() -> None:
-    text = BASE.replace("x = 180\ny = 0\n", "y = 0\n")
-    err = only(errors_of(text))
-    assert err.key == "layouts.a.regions[1]"
-    assert err.line == nth_line(text, "[[layouts.a.regions]]", 2)
-    assert "'x'" in err.message
 
 
 def test_group_out_of_capacity_order() -> None:

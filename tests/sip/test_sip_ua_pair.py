@@ -147,7 +147,8 @@ def test_reinvite_hold() -> None:
     assert b"recvonly" in (answered[0].body or b"")
 
 
-def test_session_timer_expiry_without_refresh() -> None:
+def answered_timed_call() -> tuple[UserAgent, UserAgent]:
+    """A call answered at t=0 with a 90 s session timer that the UAC asked for."""
     uac, uas = pair(min_se=90)
     uac.config.session_expires = 90
     call = uac.dial("sip:4100@127.0.0.1:5060", OFFER, now=0.0)
@@ -155,33 +156,33 @@ def test_session_timer_expiry_without_refresh() -> None:
     events(uas)
     uas.answer(call, 200, ANSWER)
     pump(uac, uas, 0.0)
-    events(uas), events(uac)
-    # the UAC is the refresher; drop its refreshes so the UAS must end the call
+    return uac, uas
+
+
+def run_clock(uac: UserAgent, uas: UserAgent, until: float, drop: set[str] | None = None) -> float:
+    """Fire both agents' timers once a second up to `until`; returns the last time."""
     t = 0.0
-    while t < 100.0:
+    while t < until:
         t += 1.0
         uac.handle_timer(t)
         uas.handle_timer(t)
-        pump(uac, uas, t, drop={"UPDATE", "INVITE"})
+        pump(uac, uas, t, drop=drop)
+    return t
+
+
+def test_session_timer_expiry_without_refresh() -> None:
+    uac, uas = answered_timed_call()
+    events(uas), events(uac)
+    # the UAC is the refresher; drop its refreshes so the UAS must end the call
+    t = run_clock(uac, uas, 100.0, drop={"UPDATE", "INVITE"})
     ended = [e for e in events(uas) if isinstance(e, ev.CallEnded)]
     assert ended and ended[0].reason == "session timer expired"
     assert 59.0 <= 90 - 30 <= t
 
 
 def test_session_refresh_keeps_call() -> None:
-    uac, uas = pair(min_se=90)
-    uac.config.session_expires = 90
-    call = uac.dial("sip:4100@127.0.0.1:5060", OFFER, now=0.0)
-    pump(uac, uas, 0.0)
-    events(uas)
-    uas.answer(call, 200, ANSWER)
-    pump(uac, uas, 0.0)
-    t = 0.0
-    while t < 300.0:
-        t += 1.0
-        uac.handle_timer(t)
-        uas.handle_timer(t)
-        pump(uac, uas, t)
+    uac, uas = answered_timed_call()
+    run_clock(uac, uas, 300.0)
     assert not [e for e in events(uas) if isinstance(e, ev.CallEnded)]
     assert uas.counters.requests_in["UPDATE"] + uas.counters.requests_in["INVITE"] >= 6
 
