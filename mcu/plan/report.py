@@ -61,12 +61,14 @@ def summary_text(result: PlanResult) -> str:
         + f"); bound by {result.bound_by}",
         (f"  {len(cpu.plan.decodes)} video decodes, {len(views)} views encoded ({own} own + "
         f"{len(views) - own} shared), {cpu.audio_encodes_per_tick} audio encodes per 20 ms"),
-        (f"CPU at peak: {result.peak_cores:.2f} cores -> {m.total} machine(s) of {m.machine_cores} cores "
-        f"({m.active} active + {m.spare} spare), {m.meetings_per_machine} meeting(s) per machine, "
-        f"peak load {m.peak_load:.0%} of cores (planned limit {cal.usable_fraction:.0%})"),
     ]
-    if not m.fits:
-        lines.append(f"  DOES NOT FIT: one meeting needs {result.meeting_cores:.2f} cores but a "
+    if m.fits:
+        lines.append(f"CPU at peak: {result.peak_cores:.2f} cores -> {m.total} machine(s) of {m.machine_cores} "
+                     f"cores ({m.active} active + {m.spare} spare), {m.meetings_per_machine} meeting(s) per "
+                     f"machine, peak load {m.peak_load:.0%} of cores (planned limit {cal.usable_fraction:.0%})")
+    else:  # a meeting is never split across machines: no machine count of this size is right
+        lines.append(f"CPU at peak: {result.peak_cores:.2f} cores; DOES NOT FIT: one meeting needs "
+                     f"{result.meeting_cores:.2f} cores but a "
                      f"{m.machine_cores}-core machine offers {m.usable_cores:.2f}; use machines of at least "
                      f"{m.min_machine_cores} cores, or fewer tiles / a lower tier / a faster preset")
     ups = [b.up.wire_kbps for b in result.sites]
