@@ -103,3 +103,32 @@ def test_pin_by_sip_info_admits_and_the_member_then_hears_the_room(tmp_path: Pat
         assert "2468" not in mcu.log()
     assert before < TONE_ABSENT, "a caller keying its PIN must not hear the meeting yet"
     assert after > TONE_PRESENT, "once admitted by INFO DTMF the caller hears the speaker"
+
+
+def test_each_site_gets_the_codec_it_negotiated(tmp_path: Path) -> None:
+    """H.264 packetization mode 1, mode 0 (every NAL under the MTU) and VP8 sites in one room: each
+    receives and decodes a composite in its own codec, showing the others."""
+    with McuProcess(tmp_path, extra=VIDEO) as mcu:
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(1, audio_codec="PCMU", video_codec="H264", h264_packetization_mode=1, fps=15),
+                 SyntheticEndpoint(2, audio_codec="G722", video_codec="H264", h264_packetization_mode=0, fps=15),
+                 SyntheticEndpoint(3, audio_codec="opus", video_codec="VP8", fps=15)]
+        seen: dict[int, dict[int, bool]] = {}
+
+        async def main() -> None:
+            try:
+                for site in sites:
+                    await site.call(uri)
+                await asyncio.sleep(6.0)
+                for site in sites:
+                    seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
+            finally:
+                for site in sites:
+                    await site.close()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        context = f"seen={seen}\n{mcu.log()[-3000:]}"
+    for site in sites:
+        assert site.stats.video_frames_decoded > 20 and site.stats.video_decode_errors == 0, context
+        assert all(seen[site.number][o.number] for o in sites if o is not site), context
+        assert not seen[site.number][site.number], context
