@@ -9,10 +9,10 @@ asserts a time or a ratio.
 
 from __future__ import annotations
 
-import kernel_ratios as kr
 import numpy as np
 import pytest
 
+from bench import kernel_ratios as kr
 from mcu import mix
 
 

@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(func=cmd_layout_render)
 
     from mcu.admin.ctl import register as register_ctl
+    from mcu.calibrate import register as register_bench
     from mcu.plan.cli import register as register_plan
 
     register_ctl(sub)
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     dial.set_defaults(func=lambda a: main(["ctl", "dial", a.room, a.target, *a.rest]))
 
     register_plan(sub)
+    register_bench(sub)
     return parser
 
 
