@@ -32,7 +32,7 @@ from mcu.conference.ticker import Ticker
 from mcu.config import Config, load_config
 from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
 from mcu.io.sip_transport import SipTransportShell, start_sip
-from mcu.layout.compose import scale_tile
+from mcu.layout.compose import render_tile
 from mcu.log import event, setup_logging
 from mcu.metrics import ConfigInfo, Exporter, make_metrics, start_exporter
 from mcu.observe import Observer
@@ -569,9 +569,10 @@ class McuServer:
     async def _video_room(self, room: Room, now: float) -> None:
         loop = asyncio.get_running_loop()
         jobs = room.video_jobs(now)
-        tile_jobs = room.tile_jobs(jobs)
-        scaled = await asyncio.gather(*(loop.run_in_executor(self.pool, scale_tile, t) for t in tile_jobs))
-        tiles = {t.key: tile for t, tile in zip(tile_jobs, scaled)}
+        tiles, to_draw = room.tile_jobs(jobs)
+        drawn = await asyncio.gather(*(loop.run_in_executor(self.pool, render_tile, t) for t in to_draw))
+        room.keep_tiles(to_draw, drawn)
+        tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))
         results = await asyncio.gather(*(
             loop.run_in_executor(self.pool, job.encoder.render, job.layout, job.pictures, job.names,
                                  job.floor, room.video.fit_mode, job.pts, job.force_keyframe is not None, tiles)

@@ -103,7 +103,8 @@ class Room:
         self._tick = 0
         self.last_mix: MixResult | None = None
         self._layouts_shown: list[str] = []
-        self._to_room: dict[int, BatchResampler] = {}  # codec sample rate -> resampler to the room rate
+        self._to_room: dict[int, BatchResampler] = {}
+        self._tiles: dict[TileKey, tuple[Planes | None, Planes]] = {}  # drawn tiles, by what they show  # codec sample rate -> resampler to the room rate
 
     @property
     def number(self) -> str:
@@ -183,15 +184,30 @@ class Room:
                          pts, self.video.keyframe_due(encoder, now))
                 for encoder in running.values()]
 
-    def tile_jobs(self, jobs: list[VideoJob]) -> list[TileJob]:
-        """Every distinct scaled tile this frame's views need: each is scaled once, copied many times."""
-        distinct: dict[TileKey, TileJob] = {}
+    def tile_jobs(self, jobs: list[VideoJob]) -> tuple[dict[TileKey, Planes], list[TileJob]]:
+        """The tiles this frame's views need: those kept from earlier frames (same picture object,
+        e.g. a name card or a stalled picture) and those to draw now, each once for all views."""
+        needed: dict[TileKey, TileJob] = {}
         for job in jobs:
             config = job.encoder.config
             for tile in plan_tiles(config.width, config.height, job.layout, job.encoder.assignment.slots,
-                                   job.pictures, self.video.fit_mode):
-                distinct.setdefault(tile.key, tile)
-        return list(distinct.values())
+                                   job.pictures, job.names, job.floor, self.video.fit_mode):
+                needed.setdefault(tile.key, tile)
+        ready: dict[TileKey, Planes] = {}
+        to_draw: list[TileJob] = []
+        for key, tile in needed.items():
+            kept = self._tiles.get(key)
+            if kept is not None and kept[0] is tile.picture:  # the very same picture: reuse
+                ready[key] = kept[1]
+            else:
+                to_draw.append(tile)
+        self._tiles = {key: self._tiles[key] for key in ready}
+        return ready, to_draw
+
+    def keep_tiles(self, drawn: list[TileJob], tiles: list[Planes]) -> None:
+        """Remember this frame's drawn tiles (with their picture, so an id() is never reused)."""
+        for job, tile in zip(drawn, tiles):
+            self._tiles[job.key] = (job.picture, tile)
 
     def video_packets(self, job: VideoJob, picture: EncodedPicture | None, now: float) -> list[tuple[Member, bytes]]:
         """The RTP packets of one encoded picture for each of its viewers."""

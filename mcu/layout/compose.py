@@ -16,7 +16,7 @@ import numpy as np
 from mcu import mix
 from mcu.layout.geometry import Rect, draw_order, fit, place
 from mcu.layout.labels import place_label, render_label
-from mcu.layout.model import Fit, Layout, Rgb
+from mcu.layout.model import Fit, Layout, Rgb, Style
 
 NAME_CARD: Rgb = (40, 52, 70)
 EMPTY_TILE: Rgb = (24, 24, 24)
@@ -58,44 +58,65 @@ def new_canvas(width: int, height: int) -> CanvasPlanes:
 
 
 class TileKey(NamedTuple):
-    """One scaled picture: the same member's same decoded picture at the same crop and size looks
-    the same in every view, so it is scaled once per frame and copied into each view."""
+    """One finished tile: a member's picture (or name card) scaled into a region of a given size,
+    with its border and label. The same member at the same size looks the same in every view, so
+    the tile is drawn once per frame and copied into each view that shows it."""
 
     member: str
-    picture: int  # id() of the decoded picture
-    crop: tuple[int, int, int, int]
+    picture: int  # id() of the decoded picture; 0 for a name card
     width: int
     height: int
+    fit: Fit
+    style: Style
+    name: str
+    active: bool  # the floor holder's border colour
+    background: Rgb
 
 
 class TileJob(NamedTuple):
     key: TileKey
-    picture: Planes
+    picture: Planes | None
 
 
 def plan_tiles(width: int, height: int, layout: Layout, slots: Sequence[str | None],
-               pictures: Mapping[str, Planes | None], fit_mode: Fit | None = None) -> list[TileJob]:
-    """The scaled tiles a picture of `layout` needs (see `scale_tile`)."""
+               pictures: Mapping[str, Planes | None], names: Mapping[str, str], floor: str | None = None,
+               fit_mode: Fit | None = None) -> list[TileJob]:
+    """The tiles a picture of `layout` at width x height needs (drawn by `render_tile`)."""
     rects = place(layout, width, height)
     jobs = []
     for index, member in enumerate(slots):
-        picture = pictures.get(member) if member else None
-        if member is not None and picture is not None:
-            key, _ = _tile_key(member, picture, rects[index], fit_mode or layout.regions[index].style.fit)
+        if member is not None:
+            picture = pictures.get(member)
+            key = _tile_key(layout, index, rects[index], member, picture, names, floor, fit_mode)
             jobs.append(TileJob(key, picture))
     return jobs
 
 
-def scale_tile(job: TileJob) -> CanvasPlanes:
-    """Scale one tile into its own buffer (runs on a worker thread; the kernel releases the GIL)."""
-    x, y, w, h = job.key.crop
-    picture = job.picture
-    source = CanvasPlanes(picture.y[y: y + h, x: x + w], picture.u[y // 2: (y + h) // 2, x // 2: (x + w) // 2],
-                          picture.v[y // 2: (y + h) // 2, x // 2: (x + w) // 2])
-    tile = new_canvas(job.key.width, job.key.height)
-    shrink = w >= 2 * job.key.width or h >= 2 * job.key.height
-    mix.scale_i420(source, tile, (0, 0, job.key.width, job.key.height),
-                   mix.ScaleMethod.AREA if shrink else mix.ScaleMethod.BILINEAR)
+def render_tile(job: TileJob) -> CanvasPlanes:
+    """Draw one tile into its own buffer (on a worker thread: the kernels release the GIL)."""
+    key, picture = job
+    tile = new_canvas(key.width, key.height)
+    local = Rect(0, 0, key.width, key.height)
+    if picture is None:
+        _name_card(tile, local, key.name)
+    else:
+        src_h, src_w = picture.y.shape
+        crop, dst = fit(src_w, src_h, local, key.fit)
+        if dst != local:
+            mix.fill_rect_i420(tile, _xywh(local), rgb_to_yuv(key.background))
+        source = CanvasPlanes(
+            picture.y[crop.y: crop.bottom, crop.x: crop.right],
+            picture.u[crop.y // 2: crop.bottom // 2, crop.x // 2: crop.right // 2],
+            picture.v[crop.y // 2: crop.bottom // 2, crop.x // 2: crop.right // 2])
+        shrink = crop.w >= 2 * dst.w or crop.h >= 2 * dst.h
+        mix.scale_i420(source, tile, _xywh(dst), mix.ScaleMethod.AREA if shrink else mix.ScaleMethod.BILINEAR)
+        if key.style.label:
+            _label(tile, local, key.name, key.style)
+    style = key.style
+    if style.border:
+        colour = style.active_border_color if key.active else style.border_color
+        mix.draw_border_i420(tile, _xywh(local), min(style.border, key.width // 2, key.height // 2),
+                             rgb_to_yuv(colour))
     return tile
 
 
@@ -113,49 +134,40 @@ def compose(
 
     `pictures` maps member id -> its latest decoded picture, or None when it has none
     (audio-only, stalled, waiting for a keyframe): that member gets a name card.
-    `tiles` holds pictures already scaled by `scale_tile` (shared between views); a tile not
-    there is scaled here.
+    `tiles` holds tiles already drawn by `render_tile` (shared between views); a tile not
+    there is drawn here.
     """
     height, width = canvas.y.shape
-    background = rgb_to_yuv(layout.background)
-    mix.fill_rect_i420(canvas, (0, 0, width, height), background)
+    mix.fill_rect_i420(canvas, (0, 0, width, height), rgb_to_yuv(layout.background))
     rects = place(layout, width, height)
     for index in draw_order(layout):
-        region, rect, member = layout.regions[index], rects[index], slots[index]
-        style = region.style
-        picture = pictures.get(member) if member else None
+        rect, member = rects[index], slots[index]
         if member is None:
             mix.fill_rect_i420(canvas, _xywh(rect), rgb_to_yuv(EMPTY_TILE))
-        elif picture is None:
-            _name_card(canvas, rect, names.get(member, member))
-        else:
-            key, dst = _tile_key(member, picture, rect, fit_mode or style.fit)
-            if dst != rect:
-                mix.fill_rect_i420(canvas, _xywh(rect), background)
-            tile = tiles.get(key) if tiles is not None else None
-            if tile is None:
-                tile = scale_tile(TileJob(key, picture))
-            _blit(canvas, tile, dst)
-        if style.border:
-            active = member is not None and member == floor
-            colour = style.active_border_color if active else style.border_color
-            mix.draw_border_i420(canvas, _xywh(rect), min(style.border, rect.w // 2, rect.h // 2), rgb_to_yuv(colour))
-        if member is not None and picture is not None and style.label:
-            _label(canvas, rect, names.get(member, member), style)
+            style = layout.regions[index].style
+            if style.border:
+                mix.draw_border_i420(canvas, _xywh(rect), min(style.border, rect.w // 2, rect.h // 2),
+                                     rgb_to_yuv(style.border_color))
+            continue
+        picture = pictures.get(member)
+        key = _tile_key(layout, index, rect, member, picture, names, floor, fit_mode)
+        tile = tiles.get(key) if tiles is not None else None
+        _blit(canvas, tile if tile is not None else render_tile(TileJob(key, picture)), rect)
 
 
 def _xywh(rect: Rect) -> tuple[int, int, int, int]:
     return (rect.x, rect.y, rect.w, rect.h)
 
 
-def _tile_key(member: str, picture: Planes, rect: Rect, mode: Fit) -> tuple[TileKey, Rect]:
-    src_h, src_w = picture.y.shape
-    crop, dst = fit(src_w, src_h, rect, mode)
-    return TileKey(member, id(picture), _xywh(crop), dst.w, dst.h), dst
+def _tile_key(layout: Layout, index: int, rect: Rect, member: str, picture: Planes | None,
+              names: Mapping[str, str], floor: str | None, fit_mode: Fit | None) -> TileKey:
+    style = layout.regions[index].style
+    return TileKey(member, 0 if picture is None else id(picture), rect.w, rect.h, fit_mode or style.fit, style,
+                   names.get(member, member), member == floor, layout.background)
 
 
 def _blit(canvas: Planes, tile: Planes, dst: Rect) -> None:
-    """Copy a scaled tile to `dst` (even-aligned, so chroma lands at dst // 2)."""
+    """Copy a tile to `dst` (even-aligned, so chroma lands at dst // 2)."""
     canvas.y[dst.y: dst.y + dst.h, dst.x: dst.x + dst.w] = tile.y
     cy, cx = dst.y // 2, dst.x // 2
     canvas.u[cy: cy + tile.u.shape[0], cx: cx + tile.u.shape[1]] = tile.u
