@@ -413,6 +413,10 @@ class Metrics:
                                buckets=AUDIO_TICK_BUCKETS, registry=reg)
         self._late = Counter(f"{p}_audio_ticks_late", "Audio ticks that missed their deadline.",
                              ("room",), registry=reg)
+        self._skipped = Counter(f"{p}_video_frames_skipped",
+                                "Output frame times the video tick missed because the previous frame's "
+                                "compose and encode took too long (every room misses them together).",
+                                registry=reg)
         self._compose = Histogram(f"{p}_compose_duration_seconds",
                                   "Time to compose the pictures of a room for one frame.",
                                   ("room",), buckets=COMPOSE_BUCKETS, registry=reg)
@@ -527,6 +531,10 @@ class Metrics:
     def observe_loop_lag(self, seconds: float) -> None:
         self._loop_lag.observe(seconds)
 
+    def video_frames_skipped(self, count: int) -> None:
+        if count > 0:
+            self._skipped.inc(count)
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -579,6 +587,9 @@ class NullMetrics:
         pass
 
     def observe_loop_lag(self, seconds: float) -> None:
+        pass
+
+    def video_frames_skipped(self, count: int) -> None:
         pass
 
 

@@ -42,8 +42,9 @@ class Observer:
     def provider(self) -> ConferenceSnapshot:
         return self.snapshot
 
-    def publish(self, conference: Conference, ua: UserAgent, now: float) -> None:
+    def publish(self, conference: Conference, ua: UserAgent, now: float, video_frames_skipped: int = 0) -> None:
         self._sync_counters(conference, ua)
+        self.metrics.video_frames_skipped(self._sync.delta("video_skipped", video_frames_skipped))
         rooms, members, views = [], [], []
         for room in conference.rooms.values():
             state = room.video.state

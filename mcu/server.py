@@ -608,7 +608,8 @@ class McuServer:
             self.metrics.observe_loop_lag(max(0.0, now - asked - HOUSEKEEPING_INTERVAL))
             if now >= next_publish:
                 next_publish = now + PUBLISH_INTERVAL
-                self.observer.publish(self.conference, self.ua, now)
+                video = self.tickers.get("video")
+                self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0)
                 self._send_sender_reports(now)
             self._apply(self.conference.handle_timer(now))
             for media in self.calls.values():

@@ -178,7 +178,7 @@ class Room:
                 encoder = self.video.encoder_for(assignment, member.member_id, member.video_out, now)
                 running[id(encoder)] = encoder
         self.video.forget_idle(now)
-        pts = self.video.next_pts()
+        pts = self.video.pts_at(now)
         floor_id = str(floor) if floor is not None else None
         return [VideoJob(encoder, self.layouts.layouts[encoder.assignment.layout], pictures, names, floor_id,
                          pts, self.video.keyframe_due(encoder, now))

@@ -251,7 +251,7 @@ class RoomVideo:
 
     def __post_init__(self) -> None:
         self.state = new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout)
-        self._frame = 0
+        self._epoch: float | None = None
         self._views_made = 0
         self.closed_views: list[str] = []  # view ids whose encoder was dropped (metrics forget them)
 
@@ -296,9 +296,12 @@ class RoomVideo:
         for key in [k for k, e in self.encoders.items() if not e.viewers or now - e.last_used > 2.0]:
             self.closed_views.append(self.encoders.pop(key).view_id)
 
-    def next_pts(self) -> int:
-        self._frame += 1
-        return self._frame * VIDEO_CLOCK // self.fps
+    def pts_at(self, now: float) -> int:
+        """90 kHz media time of a frame made at `now`: from the clock, so a frame the room could not
+        make in time shows as a gap in RTP timestamps instead of slowing the picture down."""
+        if self._epoch is None:
+            self._epoch = now
+        return round((now - self._epoch) * VIDEO_CLOCK)
 
 
 def layout_member(member_id: int, site_id: str | None, chair: bool, has_video: bool, speaking: bool,
