@@ -3,15 +3,15 @@
 Every figure is CPU time (time.process_time, all threads of this process) of one core, per
 unit of work, with the MCU's own code paths: libx264 through mcu.media (threads=1, the MCU's
 encoder settings), the H.264 decoder the MCU uses, the audio codecs of mcu.media, the
-layout compositor (mcu.layout.compose: scale into the canvas, border, label, per tile),
+layout compositor (mcu.layout.compose: each tile drawn once per frame, then copied per view),
 the N-1 mix kernel with levels, and RTP receive + parse + send over a loopback socket.
 
 Content: "moving" (default: gradients, a moving square and sensor noise, closer to camera
 video) or "synthetic" (the still site pictures the load generator sends; what the benchmark
 suite uses so that its [[load]] checks compare like with like).
 
-The MCU composes every view from the decoded pictures (it scales per view), so the whole
-per-tile compose cost is under blit_ms_per_tile and scale_ms_per_tile is 0 (see [notes]).
+The MCU draws each shown picture once per frame (scale, border, label: scale_ms_per_tile) and
+copies it into every view that shows it (blit_ms_per_tile), as the planner's model assumes.
 
     mcu bench calibrate [-o FILE] [--quick] [--content moving|synthetic]
     mcu bench run [SCENARIO|all] [--quick]     (runs `python -m bench` from the repository)
@@ -170,9 +170,10 @@ def measure_audio_us(opts: CalibrateOptions) -> tuple[dict[str, float], dict[str
     return enc_us, dec_us
 
 
-def measure_compose_ms_per_tile(opts: CalibrateOptions) -> float:
-    """One 1280x720 view of the 3x3 layout (scale into canvas, borders, labels), per tile."""
-    from mcu.layout.compose import compose
+def measure_compose_ms_per_tile(opts: CalibrateOptions) -> tuple[float, float]:
+    """One 1280x720 view of the 3x3 layout: (drawing a tile: scale, border, label; copying a
+    drawn tile into a view), in ms per tile."""
+    from mcu.layout.compose import compose, plan_tiles, render_tile
     from mcu.layout.loader import load_config_dir
 
     config = load_config_dir(REPO / "conf")
@@ -182,9 +183,13 @@ def measure_compose_ms_per_tile(opts: CalibrateOptions) -> float:
     pics = {m: picture(640, 360, 0, opts.content, seed=int(m)) for m in ids}
     names = {m: f"UBND tỉnh số {m}" for m in ids}
     canvas = alloc_i420(1280, 720)
-    per_view = cpu_per_call(lambda i: compose(canvas, layout, ids, pics, names, ids[0]),  # type: ignore[arg-type]
-                            max(20, opts.frames))
-    return 1000 * per_view / tiles
+    jobs = plan_tiles(1280, 720, layout, ids, pics, names, ids[0])  # type: ignore[arg-type]
+    frames = max(20, opts.frames)
+    draw = cpu_per_call(lambda i: [render_tile(job) for job in jobs], frames)
+    drawn = {job.key: render_tile(job) for job in jobs}
+    copy = cpu_per_call(lambda i: compose(canvas, layout, ids, pics, names, ids[0], tiles=drawn),  # type: ignore[arg-type]
+                        frames)
+    return 1000 * draw / tiles, 1000 * copy / tiles
 
 
 def measure_mix_us_per_member(opts: CalibrateOptions) -> float:
@@ -245,8 +250,8 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
         for tier in opts.tiers:
             encode[preset][tier] = measure_encode_ms(tier, preset, opts)
             say(f"encode {tier} {preset}: {encode[preset][tier]:.3f} ms/frame")
-    compose_tile = measure_compose_ms_per_tile(opts)
-    say(f"compose: {compose_tile:.3f} ms per tile")
+    scale_tile, blit_tile = measure_compose_ms_per_tile(opts)
+    say(f"compose: draw {scale_tile:.3f} ms per tile, copy {blit_tile:.3f} ms per tile per view")
     enc_us, dec_us = measure_audio_us(opts)
     say(f"audio encode us: {enc_us}; decode us: {dec_us}")
     mix_us = measure_mix_us_per_member(opts)
@@ -259,10 +264,10 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
         "video": f"libx264 via mcu.media, threads=1, constrained-baseline, content={opts.content} "
                  "(synthetic: decode one site's still picture, encode the 3x3 composite of them), "
                  f"{opts.frames} frames per figure; bitrates sd360/hd720/fhd1080 = 512/1500/3000 kbit/s",
-        "compose.scale_ms_per_tile": "0: the MCU scales each picture into each view's canvas, so the "
-                                     "whole per-tile cost is in blit_ms_per_tile",
-        "compose.blit_ms_per_tile": f"mcu.layout.compose of layout {COMPOSE_LAYOUT} at 1280x720 with "
-                                    "640x360 pictures, borders and labels, per tile",
+        "compose.scale_ms_per_tile": "mcu.layout.compose.render_tile: a 640x360 picture scaled into a "
+                                     f"tile of layout {COMPOSE_LAYOUT} at 1280x720 with border and label",
+        "compose.blit_ms_per_tile": f"mcu.layout.compose of layout {COMPOSE_LAYOUT} at 1280x720 from drawn "
+                                    "tiles (background, copies), per tile per view",
         "audio.mix_us_per_member": f"mcu.mix.mix_minus_levels, {MIX_MEMBERS} members, K={MIX_SPEAKERS}, "
                                    "48 kHz 20 ms, per member",
         "network.rtp_us_per_packet": "loopback UDP: receive + RtpPacket.parse + header rewrite + send, "
@@ -270,7 +275,7 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
     }
     return Calibration(
         cores=cores, usable_fraction=USABLE_FRACTION, decode_ms=decode, encode_ms=encode,
-        scale_ms_per_tile=0.0, blit_ms_per_tile=compose_tile, mix_us_per_member=mix_us,
+        scale_ms_per_tile=scale_tile, blit_ms_per_tile=blit_tile, mix_us_per_member=mix_us,
         audio_decode_us=dec_us, audio_encode_us=enc_us, rtp_us_per_packet=rtp_us,
         machine_name=socket.gethostname(), measured=now,
         source=f"mcu bench calibrate (content={opts.content})", notes=notes,
