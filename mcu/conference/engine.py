@@ -83,7 +83,7 @@ class Conference:
             member_id=self._next_member_id, call_id=call_id, room=room_number,
             display_name=display_name, user_agent=user_agent, remote=remote,
             audio_media=negotiation.first("audio"), video_media=negotiation.first("video"),
-            room_rate=room.rate, joined_at=now,
+            joined_at=now,
         )
         self._next_member_id += 1
         if site is not None:

@@ -121,7 +121,6 @@ class Member:
     remote: str  # the caller's address, for logs
     audio_media: MediaResult | None
     video_media: MediaResult | None
-    room_rate: int
     chair: bool = False
     site_id: str | None = None  # the roster entry (sites.toml) this member is, when known
     state: MemberState = MemberState.JOINED
