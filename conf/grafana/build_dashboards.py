@@ -112,9 +112,13 @@ def overview() -> dict[str, Any]:
             target(f"{cpu}", "CPU cores {{instance}}"),
             target(f"process_resident_memory_bytes{{{I}}} / 1e9", "RSS GB {{instance}}"),
             target(f"mcu_process_threads{{{I}}}", "threads {{instance}}")], 12, 4, 12, 8),
-        panel("timeseries", "Late audio ticks per second", [target(
-            f"sum by (instance, room) (rate(mcu_audio_ticks_late_total{{{I}}}[$__rate_interval]))",
-            "{{room}}")], 0, 12, 12, 8),
+        panel("timeseries", "Late audio ticks and skipped video frames per second", [
+            target(f"sum by (instance, room) (rate(mcu_audio_ticks_late_total{{{I}}}[$__rate_interval]))",
+                   "late audio {{room}}"),
+            target(f"rate(mcu_video_frames_skipped_total{{{I}}}[$__rate_interval])",
+                   "skipped video frames {{instance}}", "B")], 0, 12, 12, 8,
+            description="Skipped video frames: frame times the video tick missed because compose and "
+                        "encode of the previous frame took too long (the output fell below its frame rate)."),
         panel("timeseries", "Encoder load (cores spent encoding)", [target(
             f"sum by (instance, room, view) "
             f"(rate(mcu_view_encode_duration_seconds_sum{{{I}}}[$__rate_interval]))",
