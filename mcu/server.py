@@ -432,7 +432,9 @@ class McuServer:
         return result
 
     def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:
-        """Point each kept socket at the address in SDP (until latching sees the real one)."""
+        """Point each kept socket at the address in SDP until latching sees the real source; when
+        a re-offer moves the endpoint (its SDP address or port changed), latch again."""
+        before = media.negotiation
         media.negotiation = result
         for kind, transport in list(media.transports.items()):
             line = result.first(kind)
@@ -440,10 +442,15 @@ class McuServer:
                 transport.close()
                 del media.transports[kind]
                 continue
-            if not transport.latched_rtp and line.remote_port:
-                transport.remote_rtp = (line.remote_address, line.remote_port)
-                rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)
-                transport.remote_rtcp = (line.remote_address, rtcp_port)
+            remote = (line.remote_address, line.remote_port)
+            if not line.remote_port or line.remote_address in ("0.0.0.0", "::"):
+                pass  # on hold (RFC 2543 style): keep what we had
+            else:
+                old = before.first(kind) if before is not None else None
+                moved = old is not None and (old.remote_address, old.remote_port) != remote
+                if moved or not transport.latched_rtp:
+                    rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)
+                    transport.relatch(remote, (line.remote_address, rtcp_port))
             # On hold the far end may send nothing: do not time it out for that.
             transport.set_inactivity_timeout(
                 None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)
