@@ -116,3 +116,44 @@ def test_invite_without_offer_gets_our_offer_and_joins_with_the_answer_in_ack(mc
     result = sipp(mcu.sip_port, scenario, "4100")
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(mcu.events("member.joined")) == before + 1, mcu.log()[-2000:]
+
+
+def test_reinvite_to_a_new_port_moves_our_media_there(mcu: McuProcess) -> None:
+    """The caller's audio moves to media_port+10 by re-INVITE: the MCU's RTP must follow. sipp echoes
+    our RTP from its first port (-rtp_echo), so the MCU has latched there before the move."""
+    import socket
+    import threading
+    import time
+
+    from tests.helpers import free_port
+
+    media_port = free_port()
+    while media_port % 2:
+        media_port = free_port()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", media_port + 10))
+    listener.settimeout(0.2)
+    arrivals: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                listener.recv(2048)
+                arrivals.append(time.monotonic())
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        result = sipp(mcu.sip_port, Path(__file__).parent / "scenarios" / "reinvite_move.xml", "4100",
+                      extra=["-mp", str(media_port), "-rtp_echo"])
+    finally:
+        done.set()
+        thread.join(2)
+        listener.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(arrivals) > 50, f"only {len(arrivals)} RTP packets reached the new port"
+    assert min(arrivals) - started > 0.9, "nothing is sent to the new port before the re-INVITE moves it there"
