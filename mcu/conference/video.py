@@ -206,6 +206,7 @@ class ViewEncoder:
         self.keyframes: Counter[str] = Counter()
         self.last_used = 0.0
         self.bytes_out = 0
+        self._layout: object = None  # the layout the canvas was last drawn with
         self.compose_seconds = 0.0  # of the latest frame, for the metrics histograms
         self.encode_seconds = 0.0
 
@@ -214,7 +215,11 @@ class ViewEncoder:
                tiles: Mapping[TileKey, Planes] | None = None) -> EncodedPicture | None:
         """Compose (from tiles scaled once for all views) and encode one frame, on a worker thread."""
         started = time.perf_counter()
-        compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode, tiles)
+        # The canvas keeps the layout's background from frame to frame; a reload may redefine it.
+        background_drawn = self.frames > 0 and layout is self._layout
+        self._layout = layout
+        compose(self.canvas, layout, self.assignment.slots, pictures, names, floor, fit_mode, tiles,
+                background_drawn=background_drawn)
         composed = time.perf_counter()
         out = self.encoder.encode(self.canvas, pts, force_keyframe)
         self.compose_seconds, self.encode_seconds = composed - started, time.perf_counter() - composed

@@ -129,16 +129,19 @@ def compose(
     floor: str | None = None,
     fit_mode: Fit | None = None,
     tiles: Mapping[TileKey, Planes] | None = None,
+    background_drawn: bool = False,
 ) -> None:
     """Draw `layout` with `slots[i]` (member id or None) in region i onto `canvas`.
 
     `pictures` maps member id -> its latest decoded picture, or None when it has none
     (audio-only, stalled, waiting for a keyframe): that member gets a name card.
     `tiles` holds tiles already drawn by `render_tile` (shared between views); a tile not
-    there is drawn here.
+    there is drawn here. `background_drawn`: the canvas already holds this layout from an
+    earlier frame, so only the regions are drawn again.
     """
     height, width = canvas.y.shape
-    mix.fill_rect_i420(canvas, (0, 0, width, height), rgb_to_yuv(layout.background))
+    if not background_drawn:
+        mix.fill_rect_i420(canvas, (0, 0, width, height), rgb_to_yuv(layout.background))
     rects = place(layout, width, height)
     for index in draw_order(layout):
         rect, member = rects[index], slots[index]
