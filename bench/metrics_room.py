@@ -12,15 +12,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import procstat
 from mcu.synthetic import SyntheticEndpoint
 from tests.helpers import McuProcess, free_port
 
 MEMBERS, WARMUP, WINDOW = 16, 5.0, 20.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0
 
 
 def run(tmp: Path, metrics: bool) -> float:
@@ -33,7 +29,7 @@ def run(tmp: Path, metrics: bool) -> float:
             for ep in eps:
                 await ep.call(uri)
             await asyncio.sleep(WARMUP)
-            start = cpu_seconds(mcu.proc.pid)
+            start = procstat.sample(mcu.proc.pid).cpu_seconds
             if metrics:
                 import urllib.request
                 async def scrape():
@@ -43,7 +39,7 @@ def run(tmp: Path, metrics: bool) -> float:
                         await asyncio.sleep(5)
                 task = asyncio.create_task(scrape())
             await asyncio.sleep(WINDOW)
-            used = cpu_seconds(mcu.proc.pid) - start
+            used = procstat.sample(mcu.proc.pid).cpu_seconds - start
             if metrics:
                 task.cancel()
             for ep in eps:

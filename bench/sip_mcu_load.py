@@ -16,21 +16,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import procstat
 from tests.helpers import McuProcess
 
 RATE, SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200, int(sys.argv[2]) if len(sys.argv) > 2 else 60
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu(pid: int) -> float:
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / 100
 
 
 with tempfile.TemporaryDirectory() as d:
@@ -42,18 +31,18 @@ with tempfile.TemporaryDirectory() as d:
 
         def sample() -> None:
             while not stop.is_set():
-                samples.append((time.monotonic(), rss_mib(pid)))
+                samples.append((time.monotonic(), procstat.sample(pid).rss_kb / 1024))
                 time.sleep(5)
 
         threading.Thread(target=sample, daemon=True).start()
-        cpu0, t0 = cpu(pid), time.monotonic()
+        cpu0, t0 = procstat.sample(pid).cpu_seconds, time.monotonic()
         total = RATE * SECONDS
         result = subprocess.run(["sipp", f"127.0.0.1:{mcu.sip_port}", "-sn", "uac", "-s", "4100", "-i", "127.0.0.1",
                                  "-p", "0", "-r", str(RATE), "-m", str(total), "-l", str(RATE * 4), "-nostdin",
                                  "-timeout", f"{SECONDS + 60}s", "-trace_stat", "-stf", f"{d}/stat.csv", "-fd", "5"],
                                 capture_output=True, text=True, check=False)
         elapsed = time.monotonic() - t0
-        used = cpu(pid) - cpu0
+        used = procstat.sample(pid).cpu_seconds - cpu0
         stop.set()
         lines = (Path(d) / "stat.csv").read_text().splitlines()
         header, last = lines[0].split(";"), lines[-1].split(";")

@@ -57,7 +57,6 @@ from mcu.tomlfile import ConfigError
 log = logging.getLogger("mcu.server")
 
 AUDIO_TICK = 0.020
-LATE_TICK = 0.005  # seconds after its deadline that make an audio tick late
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
@@ -68,6 +67,7 @@ MEDIA_KINDS = ("audio", "video")
 class CallMedia:
     """The sockets and SDP state of one call."""
 
+    call_id: str = ""  # known once the INVITE is sent (dial-out) or received
     transports: dict[str, RtpTransport] = field(default_factory=dict)  # by media kind
     negotiation: NegotiationResult | None = None
     member: Member | None = None
@@ -218,13 +218,13 @@ class McuServer:
             event(log, "call.bad_sdp", logging.WARNING, remote=_addr(e.remote_addr), error=str(exc))
             self._reject(e.call_id, 400, "Bad SDP")
             return
-        media = CallMedia()
+        media = CallMedia(e.call_id)
         self.calls[e.call_id] = media
         try:
             ports = []
             for m in offer.media:
                 if m.media in MEDIA_KINDS and m.media not in media.transports and m.port:
-                    transport = await self._open_rtp(e.call_id, m.media, m.has("rtcp-mux"))
+                    transport = await self._open_rtp(media, m.media, m.has("rtcp-mux"))
                     media.transports[m.media] = transport
                     ports.append(transport.rtp_port)
                 else:
@@ -314,7 +314,7 @@ class McuServer:
         media = CallMedia()
         try:
             for kind in MEDIA_KINDS:
-                media.transports[kind] = await self._open_rtp_for_dial(media, kind)
+                media.transports[kind] = await self._open_rtp(media, kind, rtcp_mux=False)
         except PortRangeExhaustedError as exc:
             self._close_media(media)
             raise DialError(str(exc)) from None
@@ -329,17 +329,12 @@ class McuServer:
         except SipError as exc:
             self._close_media(media)
             raise DialError(f"cannot dial {uri}: {exc}") from None
+        media.call_id = call_id
         media.dialled = DialOut(room_number, uri, display_name or uri, offer)
         self.calls[call_id] = media
         self._transmit()
         event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
         return call_id
-
-    async def _open_rtp_for_dial(self, media: CallMedia, kind: str) -> RtpTransport:
-        # The call id is known only after ua.dial: look the call up by its media object.
-        def call_id() -> str:
-            return next((cid for cid, m in self.calls.items() if m is media), "")
-        return await self._open_rtp(call_id, kind, rtcp_mux=False)
 
     def _answered(self, e: ev.CallAnswered) -> None:
         media = self.calls.get(e.call_id)
@@ -361,11 +356,11 @@ class McuServer:
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
-        media = CallMedia()
+        media = CallMedia(e.call_id)
         self.calls[e.call_id] = media
         try:
             for kind in MEDIA_KINDS:
-                media.transports[kind] = await self._open_rtp(e.call_id, kind, rtcp_mux=False)
+                media.transports[kind] = await self._open_rtp(media, kind, rtcp_mux=False)
         except PortRangeExhaustedError:
             self._close_media(media)
             self.calls.pop(e.call_id, None)
@@ -455,13 +450,10 @@ class McuServer:
             transport.set_inactivity_timeout(
                 None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)
 
-    async def _open_rtp(self, call: str | Callable[[], str], kind: str, rtcp_mux: bool) -> RtpTransport:
-        def call_id() -> str:
-            return call() if callable(call) else call
-
+    async def _open_rtp(self, media: CallMedia, kind: str, rtcp_mux: bool) -> RtpTransport:
+        """A media socket of one call; its packets go straight to the call's member."""
         def on_rtp(packet: RtpPacket, addr: tuple[str, int], now: float) -> None:
-            media = self.calls.get(call_id())
-            if media is None or media.member is None:
+            if media.member is None:
                 return
             if kind == "audio":
                 media.member.receive_audio(packet, now)
@@ -469,10 +461,9 @@ class McuServer:
                 media.member.receive_video(packet, now)
 
         def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
-            media = self.calls.get(call_id())
-            if media is None or media.member is None:
-                return
             member = media.member
+            if member is None:
+                return
             member.receive_rtcp(kind, packets, now)
             if kind != "video":
                 return
@@ -482,10 +473,10 @@ class McuServer:
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
 
         def on_timeout(transport: RtpTransport) -> None:
-            event(log, "call.media_timeout", logging.WARNING, call_id=call_id(), kind=kind,
+            event(log, "call.media_timeout", logging.WARNING, call_id=media.call_id, kind=kind,
                   seconds=self.config.mcu.rtp.inactivity_timeout)
-            self.ua.hangup(call_id())
-            self._end_call(call_id(), "media inactivity timeout")
+            self.ua.hangup(media.call_id)
+            self._end_call(media.call_id, "media inactivity timeout")
             self._transmit()
 
         rtp = self.config.mcu.rtp
@@ -562,9 +553,8 @@ class McuServer:
         started = time.perf_counter()
         for member, packet in room.audio_tick(now):
             self._send(member, "audio", packet)
-        deadline = self.tickers["audio"].next_deadline - AUDIO_TICK
         self.metrics.observe_audio_tick(room.number, time.perf_counter() - started,
-                                        late=now - deadline > LATE_TICK)
+                                        late=self.tickers["audio"].last_was_late)
 
     def _tick_error(self, what: str) -> None:
         """Log a failing tick with its traceback once per kind, then only count it (no log flood)."""

@@ -64,21 +64,9 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
 
 def tone_power(pcm, rate: int, freq: float) -> float:
     """Goertzel power of `freq` in `pcm`, normalised so a full-scale sine gives about 1.0."""
-    import math
+    from mcu.synthetic.sound import goertzel_power
 
-    import numpy as np
-
-    x = np.asarray(pcm, dtype=np.float64) / 32768.0
-    n = len(x)
-    k = round(n * freq / rate)
-    w = 2.0 * math.pi * k / n
-    coeff = 2.0 * math.cos(w)
-    s1 = s2 = 0.0
-    for sample in x:
-        s0 = sample + coeff * s1 - s2
-        s2, s1 = s1, s0
-    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
-    return 4.0 * power / (n * n)
+    return goertzel_power(pcm, rate, freq)
 
 
 def tone(freq: float, rate: int, samples: int, amplitude: float = 0.3, start: int = 0):
@@ -90,10 +78,9 @@ def tone(freq: float, rate: int, samples: int, amplitude: float = 0.3, start: in
 
 def room_noise(samples: int, dbfs: float = -55.0, seed: int = 0):
     """Background noise of an idle room system's microphone (never digital silence)."""
-    import numpy as np
+    from mcu.synthetic.sound import noise_samples
 
-    rms = 32768 * 10 ** (dbfs / 20)
-    return np.round(np.random.default_rng(seed).normal(0, rms, samples)).astype(np.int16)
+    return noise_samples(samples, dbfs, seed)
 
 
 class McuProcess:

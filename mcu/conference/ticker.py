@@ -21,6 +21,11 @@ class Ticker:
 
     def __post_init__(self) -> None:
         self._index = 1
+        self.lateness = 0.0  # seconds the latest tick ran after its deadline
+
+    @property
+    def last_was_late(self) -> bool:
+        return self.lateness > self.late_tolerance
 
     @property
     def next_deadline(self) -> float:
@@ -35,7 +40,8 @@ class Ticker:
         if behind:
             self.skipped += behind
             self._index += behind
-        if now - self.next_deadline > self.late_tolerance:
+        self.lateness = now - self.next_deadline
+        if self.last_was_late:
             self.late += 1
         self._index += 1
         self.ticks += 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import colorsys
 
+from mcu.layout.compose import rgb_to_yuv  # the compositor's BT.601 conversion: one definition
+
 TONE_BASE_HZ = 300
 TONE_SLOT_HZ = 170
 TONE_LAYER_HZ = 42
@@ -43,15 +45,6 @@ def colour_for(n: int) -> RGB:
     hue = (slot + layer / LAYERS) / SLOTS
     r, g, b = colorsys.hsv_to_rgb(hue, LAYER_SATURATION[layer], LAYER_VALUE[layer])
     return round(r * 255), round(g * 255), round(b * 255)
-
-
-def rgb_to_yuv(rgb: RGB) -> YUV:
-    """BT.601 limited range, as H.264/VP8 encoders and decoders assume by default."""
-    r, g, b = (c / 255.0 for c in rgb)
-    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
-    u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
-    v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
-    return round(y), round(u), round(v)
 
 
 def yuv_for(n: int) -> YUV:

@@ -25,8 +25,8 @@ def noise_samples(samples: int, dbfs: float = NOISE_DBFS, seed: int = 0) -> np.n
 
 
 def goertzel_power(pcm: np.ndarray, rate: int, freq: float) -> float:
-    """Power of `freq` in `pcm`, normalised so a full-scale sine gives about 1.0 (as
-    tests/helpers.tone_power, vectorised: one DFT bin)."""
+    """Power of `freq` in `pcm`, normalised so a full-scale sine gives about 1.0 (one DFT bin,
+    the Goertzel measure the tests use)."""
     n = len(pcm)
     if n == 0:
         return 0.0
