@@ -37,7 +37,7 @@ from mcu.log import event, setup_logging
 from mcu.metrics import ConfigInfo, Exporter, make_metrics, start_exporter
 from mcu.observe import Observer
 from mcu.rtp.packet import RtpPacket
-from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
+from mcu.rtp.rtcp import RtcpPacket, serialize_compound
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import (
     NegotiationError,
@@ -464,12 +464,8 @@ class McuServer:
             member = media.member
             if member is None:
                 return
-            member.receive_rtcp(kind, packets, now)
-            if kind != "video":
-                return
-            for packet in packets:
-                reason = "pli" if isinstance(packet, Pli) else "fir" if isinstance(packet, Fir) else None
-                if reason:
+            for reason in member.receive_rtcp(kind, packets, now):
+                if kind == "video":
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
 
         def on_timeout(transport: RtpTransport) -> None:

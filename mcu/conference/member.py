@@ -22,18 +22,8 @@ from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
-from mcu.rtp.rtcp import (
-    SDES_CNAME,
-    Nack,
-    ReceiverReport,
-    RtcpPacket,
-    SdesChunk,
-    SenderReport,
-    SourceDescription,
-    serialize_compound,
-)
-from mcu.rtp.session import OutboundStream
-from mcu.rtp.stats import round_trip_time
+from mcu.rtp.rtcp import RtcpPacket
+from mcu.rtp.session import KeyframeRequested, NackReceived, OutboundStream, RtpSession, RttMeasured
 from mcu.sdp.negotiate import ChosenCodec, MediaResult
 
 if TYPE_CHECKING:
@@ -136,6 +126,7 @@ class Member:
     last_packet: dict[str, float] = field(default_factory=dict)  # media kind -> arrival time
     feedback_in: Counter[str] = field(default_factory=Counter)  # "pli", "fir", "nack" from this member
     rtt: dict[str, float] = field(default_factory=dict)  # media kind -> seconds, from RTCP reports
+    rtcp: dict[str, RtpSession] = field(default_factory=dict)  # media kind -> RTCP of our stream
 
     def __post_init__(self) -> None:
         media = self.audio_media
@@ -145,38 +136,37 @@ class Member:
                 self.audio_in = AudioIn(media)
             self.audio_format = AudioFormat.of(codec)
             self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
-
-    @property
-    def sends_audio_to_us(self) -> bool:
-        return self.audio_in is not None
+            self.add_rtcp("audio", self.audio_out)
 
     @property
     def hears(self) -> bool:
         media = self.audio_media
         return self.audio_out is not None and media is not None and media.we_send
 
-    def sender_reports(self, now: float) -> dict[str, bytes]:
-        """RTCP SR + SDES for each stream we send, from one clock so receivers can lip-sync."""
-        cname = SdesChunk(0, [(SDES_CNAME, f"mcu-{self.room}-{self.member_id}".encode())])
-        out: dict[str, bytes] = {}
-        for kind, stream in (("audio", self.audio_out), ("video", self.video_out.out if self.video_out else None)):
-            if stream is not None and stream.packet_count:
-                cname.ssrc = stream.ssrc
-                out[kind] = serialize_compound([stream.sender_report(now), SourceDescription([cname])])
-        return out
+    def add_rtcp(self, kind: str, stream: OutboundStream) -> None:
+        """RTCP for one media kind of ours; one CNAME for both kinds so receivers can lip-sync."""
+        self.rtcp[kind] = RtpSession(stream, f"mcu-{self.room}-{self.member_id}")
 
-    def receive_rtcp(self, kind: str, packets: list[RtcpPacket], now: float) -> None:
-        """Round-trip time from the member's reports about our stream; NACKs counted."""
-        ours = self.audio_out if kind == "audio" else self.video_out.out if self.video_out else None
-        for packet in packets:
-            if isinstance(packet, (SenderReport, ReceiverReport)) and ours is not None:
-                for block in packet.reports:
-                    if block.ssrc == ours.ssrc:
-                        rtt = round_trip_time(block, now)
-                        if rtt is not None:
-                            self.rtt[kind] = rtt
-            elif isinstance(packet, Nack):
+    def sender_reports(self, now: float) -> dict[str, bytes]:
+        """SR (with reception reports of the member's stream) + SDES for each kind we send."""
+        return {kind: session.build_report(now) for kind, session in self.rtcp.items()
+                if session.outbound.packet_count}
+
+    def receive_rtcp(self, kind: str, packets: list[RtcpPacket], now: float) -> list[str]:
+        """The member's RTCP about our stream of `kind`: RTT and NACKs noted; returns the keyframe
+        requests ("pli", "fir") it makes."""
+        session = self.rtcp.get(kind)
+        if session is None:
+            return []
+        keyframes = []
+        for ev in session.receive_rtcp(packets, now):
+            if isinstance(ev, RttMeasured):
+                self.rtt[kind] = ev.rtt
+            elif isinstance(ev, KeyframeRequested):
+                keyframes.append(ev.kind)
+            elif isinstance(ev, NackReceived):
                 self.feedback_in["nack"] += 1
+        return keyframes
 
     def summary(self) -> dict[str, int]:
         """What this member's media did, for the log line when it leaves."""
@@ -200,11 +190,15 @@ class Member:
 
     def receive_video(self, packet: RtpPacket, now: float) -> None:
         self.last_packet["video"] = now
+        if "video" in self.rtcp:
+            self.rtcp["video"].receive_rtp(packet, now)
         if self.video_in is not None:
             self.video_in.receive(packet, now)
 
     def receive_audio(self, packet: RtpPacket, now: float) -> None:
         self.last_packet["audio"] = now
+        if "audio" in self.rtcp:
+            self.rtcp["audio"].receive_rtp(packet, now)
         if self.audio_in is not None:
             self.digits.extend(self.audio_in.receive(packet, now))
 

@@ -130,6 +130,7 @@ class Room:
             v = self.video_settings
             config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval)
             member.video_out = new_viewer(config, media.codecs[0].payload_type)
+            member.add_rtcp("video", member.video_out.out)
 
     def remove(self, member_id: int) -> Member | None:
         self._prompts.pop(member_id, None)
