@@ -111,9 +111,8 @@ def effective_audio_costs(s: dict[str, Any], decode_us: float) -> tuple[float, f
 
 def run_calibrate(rep: Report, out: Path, quick: bool) -> None:
     from mcu.calibrate import CalibrateOptions, measure, with_loads
-    from mcu.plan.calibration import LoadScenario, save_calibration
+    from mcu.plan.calibration import save_calibration
     from mcu.plan.loadcheck import check_loads
-    from mcu.plan.network import Rates
 
     log("calibrate: measuring unit costs (content: synthetic, as the load scenarios send)")
     opts = CalibrateOptions.quick("synthetic") if quick else CalibrateOptions(content="synthetic")
@@ -133,19 +132,11 @@ def run_calibrate(rep: Report, out: Path, quick: bool) -> None:
             f"the MCU's CPU outside the audio tick per RTP packet in or out, from {audio['scenario']} "
             f"in this run (loopback receive+parse+send alone: {cal.rtp_us_per_packet:.3f} us)")
         cal = replace(cal, mix_us_per_member=mix_us, rtp_us_per_packet=rtp_us)
-    loads = []
-    for s in rep.scenarios:
-        plan = s.get("plan") or {}
-        if not plan.get("record") or s["mcu_cores"] <= 0:
-            continue
-        # the planner predicts the work actually done: views at the frame rate achieved
-        fps = round(s.get("output_fps") or plan.get("fps", 30.0), 1)
-        loads.append(LoadScenario(
-            name=s["scenario"], members=s["members"], layout=plan["layout"], tiles=plan["tiles"],
-            tier=plan["tier"], fps=max(0.1, fps), audio_codec=plan["audio_codec"],
-            speakers=plan["speakers"], measured_cores=s["mcu_cores"]))
+    loads = [load_of(s) for s in rep.scenarios
+             if (s.get("plan") or {}).get("record") and s["mcu_cores"] > 0]
     notes["load"] = ("[[load]] fps is the output frame rate the MCU achieved in the run (the work "
-                     "actually done); members sent 360p30 and asked for 720p")
+                     "actually done); members sent send_tier and asked for tier; video_kbps_in/out "
+                     "are the bitrates measured in the run")
     cal = with_loads(replace(cal, notes=notes), loads)
     path = out / "calibration.toml"
     save_calibration(cal, path)
@@ -153,22 +144,32 @@ def run_calibrate(rep: Report, out: Path, quick: bool) -> None:
                        "blit_ms_per_tile": cal.blit_ms_per_tile, "mix_us_per_member": cal.mix_us_per_member,
                        "audio_encode_us": cal.audio_encode_us, "audio_decode_us": cal.audio_decode_us,
                        "rtp_us_per_packet": cal.rtp_us_per_packet}
-    # as `mcu plan` predicts them (default bitrates), then with each load's measured video
-    # bitrate (what the MCU really sent: still pictures code small, so fewer packets)
+    # each at the bitrates measured in its run (still pictures code small: fewer packets
+    # than the tiers' defaults), as an operator would give the planner the bitrates they use
     for check in check_loads(cal):
-        _add_check(rep, check, "default rates", loads)
-    defaults = Rates()
-    for load in loads:
-        s = rep.scenario(load.name) or {}
-        kbps = s.get("video_kbps_to_member") or defaults.video_kbps[load.tier]
-        rates = Rates(video_kbps={**defaults.video_kbps, load.tier: kbps})
-        single = with_loads(cal, [load])
-        for check in check_loads(single, rates):
-            _add_check(rep, check, f"measured {kbps:.0f} kbit/s", loads)
+        _add_check(rep, check, loads)
 
 
-def _add_check(rep: Report, check: Any, label: str, loads: list[Any]) -> None:
-    achieved = next(ld.fps for ld in loads if ld.name == check.name)
+def load_of(s: dict[str, Any]) -> Any:
+    """A scenario's result as the planner's LoadScenario: the meeting that ran, with the frame
+    rate the MCU achieved (the work actually done), the picture the members sent (360p) and
+    the video bitrates measured in the run."""
+    from mcu.plan.calibration import LoadScenario
+
+    plan = s.get("plan") or {}
+    fps = round(s.get("output_fps") or plan.get("fps", 30.0), 1)
+    return LoadScenario(
+        name=s["scenario"], members=s["members"], layout=plan["layout"], tiles=plan["tiles"],
+        tier=plan["tier"], fps=max(0.1, fps), audio_codec=plan["audio_codec"],
+        speakers=plan["speakers"], measured_cores=s["mcu_cores"], send_tier=plan.get("send_tier", ""),
+        video_kbps_in=round(s.get("video_kbps_from_member") or 0.0, 1),
+        video_kbps_out=round(s.get("video_kbps_to_member") or 0.0, 1))
+
+
+def _add_check(rep: Report, check: Any, loads: list[Any]) -> None:
+    load = next(ld for ld in loads if ld.name == check.name)
+    achieved = load.fps
+    label = f"in {load.video_kbps_in:.0f} / out {load.video_kbps_out:.0f} kbit/s"
     rep.plan_checks.append({"name": check.name, "members": check.members, "rates": label,
                             "fps": achieved, "predicted_cores": check.predicted_cores,
                             "measured_cores": check.measured_cores, "ratio": check.ratio})

@@ -60,9 +60,8 @@ class Report:
             r["linear_64_vs_16"] = s64["cpu_ms_per_member_second"] / s16["cpu_ms_per_member_second"]
         if s16 and b64:
             r["briefing_linear_64_vs_16"] = b64["cpu_ms_per_member_second"] / s16["cpu_ms_per_member_second"]
-        for check in self.plan_checks:  # the target is on the planner as shipped (default rates)
-            if check.get("rates", "default rates") == "default rates":
-                r[f"plan_{check['name']}"] = check["ratio"]
+        for check in self.plan_checks:
+            r[f"plan_{check['name']}"] = check["ratio"]
         self.ratios = r
         return r
 

@@ -76,7 +76,8 @@ class PlanSpec:
     record: bool = False
     layout: str = "grid"
     tiles: int = 16
-    tier: str = "hd720"
+    tier: str = "hd720"  # what the members receive
+    send_tier: str = ""  # what they send, if not `tier` (the generator's 640x360: sd360)
     audio_codec: str = "g711"
     speakers: int = 3
 
@@ -165,7 +166,7 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     peers = _take(data.get("peers", {}), "peers", PeerSpec, path,
                   {"compositing": COMPOSITING_PEERS, "janus": (*JANUS_CODECS, "")})
     plan = _take(data.get("plan", {}), "plan", PlanSpec, path,
-                 {"tier": PLAN_TIERS, "layout": PLAN_LAYOUTS})
+                 {"tier": PLAN_TIERS, "send_tier": (*PLAN_TIERS, ""), "layout": PLAN_LAYOUTS})
     assert isinstance(members, MemberSpec)
     if members.count < 2:
         raise ScenarioError(f"{path}: [members] count must be at least 2")

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcu.config import Config, load_config
 from mcu.media.frames import I420, alloc_i420
 from mcu.media.registry import get_audio_codec, get_video_decoder, get_video_encoder
 from mcu.plan.calibration import Calibration, LoadScenario, save_calibration
@@ -46,6 +51,8 @@ MIX_SPEAKERS = 3
 MIX_RATE_SAMPLES = 960  # 20 ms at 48 kHz
 COMPOSE_LAYOUT = "3x3"
 USABLE_FRACTION = 0.7
+REFERENCE_SITES = 9
+REFERENCE_ROOM = "4100"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -61,10 +68,13 @@ class CalibrateOptions:
     content: str = "moving"
     presets: tuple[str, ...] = PRESETS
     tiers: tuple[str, ...] = VIDEO_TIERS
+    reference_seconds: float = 5.0  # media time of each replay of the reference meeting
+    reference_repeats: int = 3  # inline / real-time pairs (the median difference is kept)
 
     @classmethod
     def quick(cls, content: str = "moving") -> CalibrateOptions:
-        return cls(frames=12, audio_frames=60, packets=2000, content=content)
+        return cls(frames=12, audio_frames=60, packets=2000, content=content,
+                   reference_seconds=1.0, reference_repeats=1)
 
 
 def cpu_per_call(fn: Callable[[int], object], count: int) -> float:
@@ -235,6 +245,57 @@ def measure_rtp_us_per_packet(opts: CalibrateOptions) -> float:
     return 1e6 * per_loop / 4
 
 
+def reference_config(folder: Path) -> Config:
+    """The MCU config of the reference meeting: one room with the shipped layouts, 16 kHz
+    audio, 720p30 ultrafast video (as the benchmark's load scenarios)."""
+    for name in ("layouts.toml", "sites.toml", "endpoints.toml"):
+        shutil.copy(REPO / "conf" / name, folder / name)
+    (folder / "rooms.toml").write_text(
+        f'[[room]]\nnumber = "{REFERENCE_ROOM}"\nname = "Reference"\nlayout = "grid"\nmode = "auto"\n',
+        encoding="utf-8")
+    (folder / "mcu.toml").write_text(
+        '[audio]\nrate = 16000\n[video]\nfps = 30\npreset = "ultrafast"\n'
+        "[metrics]\nenabled = false\n[admin]\nenabled = false\n", encoding="utf-8")
+    return load_config(folder / "mcu.toml")
+
+
+@dataclass(frozen=True)
+class ConferencePath:
+    view_ms: float  # per view frame beyond its encode, tile drawing and copies
+    video_room_ms: float  # per second, for running the meeting on threads in real time
+    encode_ms: float  # the views' 720p encode per frame, as the meeting ran it
+
+
+def measure_conference_path(scale_ms: float, blit_ms: float, opts: CalibrateOptions) -> ConferencePath:
+    """The reference meeting (REFERENCE_SITES sites sending 360p30 H.264 + PCMU, each
+    receiving the 720p30 grid of the others) replayed on the conference path (mcu.replay):
+    inline, the video phase's CPU per view frame beyond its encoders, tile drawing and
+    copies, and the encoders' own time; then on worker threads in real time, as the server
+    runs it, the extra CPU per second. Medians of the repeats."""
+    from mcu.replay import ReplayMember, replay
+
+    members = [ReplayMember(talking=i == 0, talk_every=1.5 if i == REFERENCE_SITES - 1 else 0.0)
+               for i in range(REFERENCE_SITES)]
+    view_ms: list[float] = []
+    extra_ms: list[float] = []
+    encode_ms: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+        config = reference_config(Path(tmp))
+        seconds = opts.reference_seconds
+        for _ in range(opts.reference_repeats):
+            inline = replay(config, REFERENCE_ROOM, members, seconds)
+            live = replay(config, REFERENCE_ROOM, members, seconds, pool=pool, realtime=True)
+            if not inline.video_frames_out:
+                raise CalibrationError("the reference meeting encoded no view frame")
+            units = (inline.encode_seconds + 1e-3 * (scale_ms * inline.tiles_drawn
+                                                     + blit_ms * inline.tile_copies))
+            view_ms.append(1000 * max(0.0, inline.stages["video"] - units) / inline.video_frames_out)
+            encode_ms.append(1000 * inline.encode_seconds / inline.video_frames_out)
+            extra_ms.append(1000 * max(0.0, live.cores - inline.cores))
+    return ConferencePath(statistics.median(view_ms), statistics.median(extra_ms),
+                          statistics.median(encode_ms))
+
+
 def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None] | None = None) -> Calibration:
     opts = opts or CalibrateOptions()
     if opts.content not in CONTENTS:
@@ -258,12 +319,26 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
     say(f"mix: {mix_us:.3f} us per member per tick")
     rtp_us = measure_rtp_us_per_packet(opts)
     say(f"rtp: {rtp_us:.3f} us per packet")
+    path = measure_conference_path(scale_tile, blit_tile, opts)
+    say(f"conference path: {path.view_ms:.3f} ms per view frame beyond encode and tiles, encode "
+        f"{path.encode_ms:.3f} ms per 720p view frame; {path.video_room_ms:.1f} ms/s for running it "
+        "on threads in real time")
+    encode_note = ""
+    if opts.content == "synthetic":
+        # the load scenarios' views: what the meeting really encoded (speaker borders move,
+        # senders' keyframes refresh the tiles, periodic IDRs), every tier and preset scaled alike
+        factor = path.encode_ms / encode["ultrafast"]["hd720"] if "ultrafast" in encode else 1.0
+        encode = {p: {t: v * factor for t, v in costs.items()} for p, costs in encode.items()}
+        encode_note = (f"; scaled by {factor:.2f} to the 720p encode of the reference meeting's views "
+                       f"({path.encode_ms:.3f} ms per frame on the conference path)")
+        say(f"encode: scaled by {factor:.2f} to the reference meeting's views")
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0))
     notes = {
         "video": f"libx264 via mcu.media, threads=1, constrained-baseline, content={opts.content} "
                  "(synthetic: decode one site's still picture, encode the 3x3 composite of them), "
-                 f"{opts.frames} frames per figure; bitrates sd360/hd720/fhd1080 = 512/1500/3000 kbit/s",
+                 f"{opts.frames} frames per figure; bitrates sd360/hd720/fhd1080 = 512/1500/3000 kbit/s"
+                 + encode_note,
         "compose.scale_ms_per_tile": "mcu.layout.compose.render_tile: a 640x360 picture scaled into a "
                                      f"tile of layout {COMPOSE_LAYOUT} at 1280x720 with border and label",
         "compose.blit_ms_per_tile": f"mcu.layout.compose of layout {COMPOSE_LAYOUT} at 1280x720 from drawn "
@@ -272,12 +347,17 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
                                    "48 kHz 20 ms, per member",
         "network.rtp_us_per_packet": "loopback UDP: receive + RtpPacket.parse + header rewrite + send, "
                                      "per packet handled",
+        "compose.view_ms": f"mcu.replay of the reference meeting ({REFERENCE_SITES} sites, 360p in, 720p grid "
+                           "out), inline: video phase CPU per view frame minus its encoders, tile drawing "
+                           f"and copies (median of {opts.reference_repeats})",
+        "overhead.video_room_ms": "the same meeting replayed on worker threads in real time minus inline, "
+                                  f"CPU ms per second (median of {opts.reference_repeats})",
     }
     return Calibration(
         cores=cores, usable_fraction=USABLE_FRACTION, decode_ms=decode, encode_ms=encode,
         scale_ms_per_tile=scale_tile, blit_ms_per_tile=blit_tile, mix_us_per_member=mix_us,
         audio_decode_us=dec_us, audio_encode_us=enc_us, rtp_us_per_packet=rtp_us,
-        machine_name=socket.gethostname(), measured=now,
+        view_ms=path.view_ms, video_room_ms=path.video_room_ms, machine_name=socket.gethostname(), measured=now,
         source=f"mcu bench calibrate (content={opts.content})", notes=notes,
     )
 

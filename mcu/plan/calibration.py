@@ -13,14 +13,22 @@ The file is TOML; `mcu bench calibrate` writes it on the target machine with `sa
                                  superfast, veryfast), keys sd360 / hd720 / fhd1080
     [compose]   scale_ms_per_tile  scaling one decoded picture to its tile size, per frame
                 blit_ms_per_tile   copying one scaled tile into one view's canvas, per frame
+                view_ms            what one view frame costs on the conference path beyond
+                                   its encode and tile copies (Python composing it, the
+                                   encoder's frame wrapping, payloading, each viewer's RTP)
     [audio]     mix_us_per_member  N-1 mix work per member per 20 ms tick
     [audio.decode_us] / [audio.encode_us]   per 20 ms frame, keys g711 / g722 / opus
     [network]   rtp_us_per_packet  receive or send one RTP packet (parse, route, syscall)
+    [overhead]  video_room_ms      ms per second a meeting with video costs beyond its unit
+                                   work: the video phase on worker threads (hand-offs, GIL
+                                   contention) and in real time (wake-ups, cold caches)
     [notes]     "dotted.key" = "where this figure came from"
     [[load]]    measured load scenarios (see LoadScenario): one meeting of `members` members
                 run by the benchmark suite, and the CPU the MCU process used, in cores
-                (CPU seconds per second). `mcu.plan.loadcheck.check_loads` compares the
-                planner's prediction for each with the measured figure.
+                (CPU seconds per second); send_tier, video_kbps_in and video_kbps_out say
+                what the members really sent and received (optional).
+                `mcu.plan.loadcheck.check_loads` compares the planner's prediction for
+                each with the measured figure.
 
 Every unit cost is required (a partial calibration would silently plan with zeros); a
 missing, negative or unknown key is an error naming the file, line and key.
@@ -54,6 +62,9 @@ class LoadScenario:
     preset: str = "ultrafast"
     speakers: int = 3
     measured_cores: float = 0.0
+    send_tier: str = ""  # what each member sends, if not `tier` (the generator sends 360p)
+    video_kbps_in: float = 0.0  # measured video bitrate of one member's stream to the MCU; 0: tier default
+    video_kbps_out: float = 0.0  # measured video bitrate the MCU sent each member; 0: tier default
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class Calibration:
     audio_decode_us: dict[str, float]
     audio_encode_us: dict[str, float]
     rtp_us_per_packet: float
+    view_ms: float
+    video_room_ms: float
     machine_name: str = ""
     measured: str = ""
     source: str = ""
@@ -92,7 +105,8 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
         def locate(key_path: tuple, message: str) -> ConfigIssue:
             return ConfigIssue(path or "<calibration>", 0, ".".join(map(str, key_path)), message)
     r = Reader(locate)
-    r.unknown_keys(data, (), {"format", "machine", "video", "compose", "audio", "network", "notes", "load"})
+    r.unknown_keys(data, (), {"format", "machine", "video", "compose", "audio", "network", "overhead",
+                                "notes", "load"})
     version = r.integer(data, ("format",))
     if "format" in data and version != FORMAT_VERSION and not r.issues:
         r.fail(("format",), f"unsupported calibration format {version} (this planner reads {FORMAT_VERSION})")
@@ -111,9 +125,10 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
     if "encode_ms" in video and not encode:
         r.fail(("video", "encode_ms"), f"needs at least one preset table ({', '.join(PRESETS)})")
 
-    compose = r.table(data, ("compose",), {"scale_ms_per_tile", "blit_ms_per_tile"})
+    compose = r.table(data, ("compose",), {"scale_ms_per_tile", "blit_ms_per_tile", "view_ms"})
     scale = r.number(compose, ("compose", "scale_ms_per_tile"), low=0.0)
     blit = r.number(compose, ("compose", "blit_ms_per_tile"), low=0.0)
+    view = r.number(compose, ("compose", "view_ms"), low=0.0)
 
     audio = r.table(data, ("audio",), {"mix_us_per_member", "decode_us", "encode_us"})
     mix = r.number(audio, ("audio", "mix_us_per_member"), low=0.0)
@@ -122,6 +137,9 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
 
     network = r.table(data, ("network",), {"rtp_us_per_packet"})
     rtp = r.number(network, ("network", "rtp_us_per_packet"), low=0.0)
+
+    overhead = r.table(data, ("overhead",), {"video_room_ms"})
+    room = r.number(overhead, ("overhead", "video_room_ms"), low=0.0)
 
     notes_table = r.table(data, ("notes",))
     notes: dict[str, str] = {}
@@ -133,7 +151,8 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
     return Calibration(
         cores=cores, usable_fraction=usable, decode_ms=decode, encode_ms=encode,
         scale_ms_per_tile=scale, blit_ms_per_tile=blit, mix_us_per_member=mix,
-        audio_decode_us=adec, audio_encode_us=aenc, rtp_us_per_packet=rtp,
+        audio_decode_us=adec, audio_encode_us=aenc, rtp_us_per_packet=rtp, view_ms=view,
+        video_room_ms=room,
         machine_name=r.string(machine, ("machine", "name")),
         measured=r.string(machine, ("machine", "measured")),
         source=r.string(machine, ("machine", "source")),
@@ -150,7 +169,7 @@ def _costs(r: Reader, parent: dict, path: tuple, keys: tuple[str, ...]) -> dict[
 
 
 _LOAD_KEYS = {"name", "members", "layout", "tiles", "tier", "fps", "audio_codec", "preset",
-              "speakers", "measured_cores"}
+              "speakers", "measured_cores", "send_tier", "video_kbps_in", "video_kbps_out"}
 
 
 def _loads(r: Reader, data: dict) -> tuple[LoadScenario, ...]:
@@ -176,6 +195,9 @@ def _loads(r: Reader, data: dict) -> tuple[LoadScenario, ...]:
             preset=r.choice(entry, (*path, "preset"), PRESETS, "ultrafast", "preset"),
             speakers=r.integer(entry, (*path, "speakers"), 3, low=1),
             measured_cores=r.number(entry, (*path, "measured_cores"), low=0.0, low_open=True),
+            send_tier=r.choice(entry, (*path, "send_tier"), TIERS, "", "quality tier"),
+            video_kbps_in=r.number(entry, (*path, "video_kbps_in"), 0.0, low=0.0),
+            video_kbps_out=r.number(entry, (*path, "video_kbps_out"), 0.0, low=0.0),
         ))
     return tuple(out)
 
@@ -206,12 +228,15 @@ def dumps_calibration(cal: Calibration) -> str:
         "", "[compose]",
         f"scale_ms_per_tile = {cal.scale_ms_per_tile!r}",
         f"blit_ms_per_tile = {cal.blit_ms_per_tile!r}",
+        f"view_ms = {cal.view_ms!r}",
         "", "[audio]",
         f"mix_us_per_member = {cal.mix_us_per_member!r}",
         "", "[audio.decode_us]", *(f"{k} = {v!r}" for k, v in cal.audio_decode_us.items()),
         "", "[audio.encode_us]", *(f"{k} = {v!r}" for k, v in cal.audio_encode_us.items()),
         "", "[network]",
         f"rtp_us_per_packet = {cal.rtp_us_per_packet!r}",
+        "", "[overhead]",
+        f"video_room_ms = {cal.video_room_ms!r}",
     ]
     if cal.notes:
         lines += ["", "[notes]", *(f"{_q(k)} = {_q(v)}" for k, v in cal.notes.items())]
@@ -229,6 +254,10 @@ def dumps_calibration(cal: Calibration) -> str:
             f"speakers = {load.speakers}",
             f"measured_cores = {load.measured_cores!r}",
         ]
+        if load.send_tier:
+            lines.append(f"send_tier = {_q(load.send_tier)}")
+        lines += [f"{key} = {value!r}" for key, value in (("video_kbps_in", load.video_kbps_in),
+                                                         ("video_kbps_out", load.video_kbps_out)) if value]
     return "\n".join(lines) + "\n"
 
 

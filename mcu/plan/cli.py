@@ -115,7 +115,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         files = write_report(result, Path(args.out))
         print(f"Report: {files.markdown} ({len(files.charts)} charts)")
     if args.check_load:
-        checks = check_loads(cal, inputs.rates)
+        checks = check_loads(cal)  # each at the bitrates its run recorded
         if not checks:
             print(f"Load check: {cal.path} has no [[load]] scenarios (the benchmark suite adds them)")
         for c in checks:

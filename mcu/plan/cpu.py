@@ -32,6 +32,12 @@ The MCU design (DESIGN.md) decides the counts:
 * RTP: every packet received and sent costs rtp_us_per_packet; each member sends and
   receives audio plus video at its own tier; content adds the presenter's packets in and
   N - 1 copies out. The recorder writes to disk, not to the network.
+  Each view frame also costs view_ms on the conference path beyond its encode and copies
+  (Python composing it, the encoder's frame wrapping, payloading, each viewer's RTP).
+* Overhead: a meeting with video costs video_room_ms per second beyond its unit work (its
+  video phase runs on worker threads, in real time: hand-offs, GIL contention, wake-ups,
+  cold caches); both figures come from `mcu bench calibrate` replaying a reference meeting
+  on the conference path (mcu.replay), inline and then as the server runs it.
 
 cpu ms per second = sum of (count x unit cost x rate); cores = that / 1000.
 """
@@ -45,7 +51,7 @@ from mcu.plan.network import Rates, audio_stream, member_stream, video_stream
 from mcu.plan.tiers import AUDIO_FRAMES_PER_S, SiteMedia, tier_rank
 
 RECORDER_AUDIO_CODEC = "opus"
-CATEGORIES: tuple[str, ...] = ("decode", "encode", "compose", "audio", "rtp")
+CATEGORIES: tuple[str, ...] = ("decode", "encode", "compose", "audio", "rtp", "overhead")
 
 
 @dataclass(frozen=True)
@@ -106,13 +112,14 @@ class CpuBreakdown:
     compose: float
     audio: float
     rtp: float
+    overhead: float
     plan: ViewPlan
     audio_encodes_per_tick: int
     packets_per_s: float
 
     @property
     def total(self) -> float:
-        return self.decode + self.encode + self.compose + self.audio + self.rtp
+        return self.decode + self.encode + self.compose + self.audio + self.rtp + self.overhead
 
     @property
     def cores(self) -> float:
@@ -123,13 +130,14 @@ class CpuBreakdown:
 
     @property
     def bound_by(self) -> str:
-        """The category with the largest share (first in CATEGORIES on a tie)."""
+        """The work with the largest share (first in CATEGORIES on a tie); the overhead is a
+        consequence of that work, not a resource of its own."""
         parts = self.by_category()
-        return max(CATEGORIES, key=lambda c: parts[c])
+        return max((c for c in CATEGORIES if c != "overhead"), key=lambda c: parts[c])
 
 
 def _cost_key(m: SiteMedia) -> tuple[int, float]:
-    return (tier_rank(m.tier), m.fps)
+    return (tier_rank(m.sends), tier_rank(m.tier), m.fps)
 
 
 def _shared_views(receivers: list[SiteMedia], tiles: int) -> list[View]:
@@ -177,7 +185,7 @@ def meeting_cpu(shape: MeetingShape, cal: Calibration, rates: Rates | None = Non
     enc = cal.encode_ms[shape.preset]
     vp = plan_views(shape)
 
-    decode = sum(cal.decode_ms[m.tier] * m.fps for m in vp.decodes)
+    decode = sum(cal.decode_ms[m.sends] * m.fps for m in vp.decodes)
     encode = sum(enc[v.tier] * v.fps for v in vp.views)
     compose = cal.scale_ms_per_tile * vp.scale_ops_per_s + sum(
         cal.blit_ms_per_tile * v.tiles * v.fps for v in vp.views)
@@ -185,6 +193,8 @@ def meeting_cpu(shape: MeetingShape, cal: Calibration, rates: Rates | None = Non
         c = shape.content
         decode += cal.decode_ms[c.tier] * c.fps
         encode += enc[c.tier] * c.fps
+    compose += cal.view_ms * sum(v.fps for v in vp.views)
+    overhead = cal.video_room_ms if vp.views else 0.0
 
     members = list(shape.members)
     n = len(members)
@@ -199,17 +209,18 @@ def meeting_cpu(shape: MeetingShape, cal: Calibration, rates: Rates | None = Non
     mix_us = cal.mix_us_per_member * n
     audio = (encode_us + decode_us + mix_us) * AUDIO_FRAMES_PER_S / 1000.0
 
-    packets = 2 * sum(member_stream(rates, m).packets_per_s for m in members)
+    packets = sum(member_stream(rates, m).packets_per_s + member_stream(rates, m, sent=True).packets_per_s
+                  for m in members)
     if shape.content is not None and n > 1:
         c = shape.content
         packets += video_stream(rates, c.tier, c.fps, c.kbps).packets_per_s * n
     rtp = packets * cal.rtp_us_per_packet / 1000.0
-    return CpuBreakdown(decode, encode, compose, audio, rtp, vp, k + len(shared_codecs), packets)
+    return CpuBreakdown(decode, encode, compose, audio, rtp, overhead, vp, k + len(shared_codecs), packets)
 
 
 def load_shape(load: LoadScenario) -> MeetingShape:
     """The meeting a measured load scenario ran: `members` identical members."""
-    media = SiteMedia(load.tier, load.fps, load.audio_codec)
+    media = SiteMedia(load.tier, load.fps, load.audio_codec, load.send_tier)
     return MeetingShape(
         members=(media,) * load.members,
         layout=LayoutSpec(load.layout, load.tiles, load.tiles, load.speakers),

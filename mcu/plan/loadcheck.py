@@ -33,11 +33,23 @@ class LoadCheck:
         return abs(self.ratio - 1.0) <= tolerance
 
 
+def load_rates(load: LoadScenario) -> Rates:
+    """The bitrates a load scenario really had (its measured ones where recorded): the planner
+    is asked about the meeting that ran, as an operator would give the bitrates they use."""
+    video = dict(Rates().video_kbps)
+    if load.video_kbps_in:
+        video[load.send_tier or load.tier] = load.video_kbps_in
+    if load.video_kbps_out:
+        video[load.tier] = load.video_kbps_out
+    return Rates(video_kbps=video)
+
+
 def predict_load(load: LoadScenario, cal: Calibration, rates: Rates | None = None) -> float:
-    """Predicted cores of one load scenario."""
-    return meeting_cpu(load_shape(load), cal, rates).cores
+    """Predicted cores of one load scenario (at its recorded bitrates unless `rates` is given)."""
+    return meeting_cpu(load_shape(load), cal, rates or load_rates(load)).cores
 
 
 def check_loads(cal: Calibration, rates: Rates | None = None) -> list[LoadCheck]:
     return [LoadCheck(load.name, load.members, predict_load(load, cal, rates), load.measured_cores)
             for load in cal.loads]
+

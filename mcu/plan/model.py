@@ -132,8 +132,7 @@ def make_plan(inputs: PlanInputs, cal: Calibration) -> PlanResult:
     n = len(inputs.sites)
     bandwidth = []
     for i, site in enumerate(inputs.sites):
-        stream = member_stream(inputs.rates, site.media)
-        up, down = stream, stream
+        up, down = member_stream(inputs.rates, site.media, sent=True), member_stream(inputs.rates, site.media)
         if inputs.content is not None:
             c = inputs.content
             content = video_stream(inputs.rates, c.tier, c.fps, c.kbps)

@@ -72,9 +72,10 @@ def audio_stream(rates: Rates, codec: str) -> StreamRate:
     return StreamRate(kbps, AUDIO_FRAMES_PER_S, wire_kbps(kbps, AUDIO_FRAMES_PER_S, rates.overhead_bytes))
 
 
-def member_stream(rates: Rates, media: SiteMedia) -> StreamRate:
-    """What one member sends (and, at its own tier, receives): audio plus video if any."""
+def member_stream(rates: Rates, media: SiteMedia, sent: bool = False) -> StreamRate:
+    """What one member receives (sent=True: what it sends): audio plus video if any. The two
+    differ only for a member whose send_tier is not its tier."""
     out = audio_stream(rates, media.audio_codec)
     if media.has_video:
-        out = out + video_stream(rates, media.tier, media.fps)
+        out = out + video_stream(rates, media.sends if sent else media.tier, media.fps)
     return out

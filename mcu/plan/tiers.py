@@ -42,15 +42,25 @@ AUDIO_FRAMES_PER_S = 1000.0 / AUDIO_FRAME_MS  # 50 packets/s each way at ptime 2
 
 @dataclass(frozen=True)
 class SiteMedia:
-    """What one member sends and receives: its tier, frame rate and audio codec."""
+    """What one member sends and receives: its tier, frame rate and audio codec.
+
+    A room system sends and receives the same tier; `send_tier` differs only where a member
+    sends a smaller picture than it asks for (the benchmark's load generator sends 360p and
+    receives 720p). Decoding and the packets in follow `sends`, views and packets out `tier`.
+    """
 
     tier: str = "hd720"
     fps: float = DEFAULT_FPS
     audio_codec: str = "g722"
+    send_tier: str = ""  # "": the same as tier
 
     @property
     def has_video(self) -> bool:
         return self.tier != AUDIO_ONLY
+
+    @property
+    def sends(self) -> str:
+        return self.send_tier or self.tier
 
 
 def tier_rank(tier: str) -> int:

@@ -59,7 +59,11 @@ def test_every_shipped_scenario_parses_and_covers_the_issue() -> None:
     assert briefing.members.count == 64 and briefing.members.names == "province"
     assert find_scenario("audio-100-opus").peers.janus == "opus"
     assert find_scenario("video-16").peers.compositing == ("ffmpeg", "gstreamer")
-    assert [find_scenario(n).plan.record for n in ("video-16", "video-32", "video-64")] == [True] * 3
+    # the planner's load checks are meetings of 16, 32 and 64 members this 2-core box holds at
+    # 30 fps; the 32- and 64-grids do not hold, so their CPU is not what the meeting needs
+    checks = sorted((s.members.count, s.name) for s in map(find_scenario, paths) if s.plan.record)
+    assert checks == [(16, "video-16"), (32, "paged-32"), (64, "briefing-64-chairview")]
+    assert all(find_scenario(n).plan.send_tier == "sd360" for _, n in checks)  # 640x360 senders
     chairview = find_scenario("briefing-64-chairview")
     assert chairview.plan.record and chairview.plan.layout == "lecture" and chairview.room.layout == "1x1"
     assert {find_scenario(n).members.audio_codec for n in paths} >= {"PCMU", "G722", "opus"}

@@ -17,6 +17,8 @@ def unit_cal(cores: int = 4, usable: float = 0.7) -> Calibration:
         audio_decode_us={"g711": 2.0, "g722": 5.0, "opus": 20.0},
         audio_encode_us={"g711": 2.0, "g722": 20.0, "opus": 70.0},
         rtp_us_per_packet=5.0,
+        view_ms=0.0,  # the conference-path terms are 0 here; tests that need them set them
+        video_room_ms=0.0,
         machine_name="unit",
         path="unit.toml",
     )

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from mcu.plan.calibration import LoadScenario
-from mcu.plan.cpu import ContentSpec, LayoutSpec, MeetingShape, meeting_cpu, plan_views
+from mcu.plan.cpu import ContentSpec, LayoutSpec, MeetingShape, load_shape, meeting_cpu, plan_views
 from mcu.plan.delay import G114_LIMIT_MS, Path, site_delay, site_to_site
 from mcu.plan.inputs import PlanInputs, Prices, Site
-from mcu.plan.loadcheck import check_loads
+from mcu.plan.loadcheck import check_loads, load_rates, predict_load
 from mcu.plan.model import make_plan, size_machines
 from mcu.plan.network import Rates, audio_stream, member_stream, video_stream
 from mcu.plan.tiers import SiteMedia
@@ -133,6 +133,32 @@ def test_four_member_grid_cpu_by_hand():
     assert cpu.audio_encodes_per_tick == 4
 
 
+def test_view_frames_and_the_video_room_cost_on_the_conference_path():
+    base = meeting_cpu(MeetingShape((HD,) * 4, LayoutSpec("grid", tiles=9)), unit_cal())
+    cpu = meeting_cpu(MeetingShape((HD,) * 4, LayoutSpec("grid", tiles=9)),
+                      replace(unit_cal(), view_ms=0.5, video_room_ms=100.0))
+    # four own views at 30 fps: 120 view frames x 0.5 ms = 60 ms/s more compose; one room: +100 ms/s
+    assert cpu.compose - base.compose == pytest.approx(60.0)
+    assert cpu.overhead == pytest.approx(100.0)
+    assert cpu.cores - base.cores == pytest.approx(0.160)
+    assert cpu.bound_by == "encode"  # the overhead is never what bounds a meeting
+    audio_only = meeting_cpu(MeetingShape((AUDIO,) * 4), replace(unit_cal(), video_room_ms=100.0))
+    assert audio_only.overhead == 0.0
+
+
+def test_members_sending_less_than_they_receive():
+    sd_in_hd_out = SiteMedia("hd720", 30.0, "g711", send_tier="sd360")
+    cpu = meeting_cpu(MeetingShape((sd_in_hd_out,) * 4, LayoutSpec("grid", tiles=9)), unit_cal())
+    # decode follows what they send: 4 x 0.5 ms x 30 = 60; the views stay hd720: 4 x 3.0 x 30 = 360
+    # rtp: in 4 x (50 audio + sd360 512 kbit/s = 2134 B/frame -> 2 x 30 = 60) = 440,
+    #      out 4 x (50 + hd720 1500 kbit/s -> 6 x 30 = 180) = 920; 1360 x 5 us = 6.8
+    assert cpu.decode == pytest.approx(60.0)
+    assert cpu.encode == pytest.approx(360.0)
+    assert cpu.rtp == pytest.approx(6.8)
+    assert member_stream(Rates(), sd_in_hd_out, sent=True).packets_per_s == 110.0
+    assert member_stream(Rates(), sd_in_hd_out).packets_per_s == 230.0
+
+
 def test_content_sharing_adds_one_decode_one_encode_and_copies():
     base = meeting_cpu(MeetingShape((HD,) * 4), unit_cal())
     cpu = meeting_cpu(MeetingShape((HD,) * 4, content=ContentSpec("hd720", 5.0, 512.0)), unit_cal())
@@ -246,3 +272,14 @@ def test_load_check_ratio_by_hand():
     assert [c.name for c in checks] == ["grid-4", "grid-4-slow"]
     assert checks[0].ratio == pytest.approx(1.1112)
     assert checks[0].within() and not checks[1].within()
+
+
+def test_load_check_uses_the_bitrates_its_run_measured():
+    measured = LoadScenario("grid-4", 4, "grid", 9, "hd720", 30.0, "g711", "ultrafast", 3, 0.5,
+                            send_tier="sd360", video_kbps_in=40.0, video_kbps_out=100.0)
+    rates = load_rates(measured)
+    assert rates.video_kbps["sd360"] == 40.0 and rates.video_kbps["hd720"] == 100.0
+    # packets: in 4 x (50 + 30 x 1) = 320, out 4 x (50 + 30 x 1) = 320 -> 640 x 5 us = 3.2 ms/s
+    cpu = meeting_cpu(load_shape(measured), unit_cal(), rates)
+    assert cpu.rtp == pytest.approx(3.2)
+    assert predict_load(measured, unit_cal()) == pytest.approx(cpu.cores)

@@ -97,9 +97,19 @@ def test_shipped_calibration_holds_the_design_figures():
         assert cal.notes[key]
 
 
+def test_conference_path_costs_are_required_and_not_negative(tmp_path):
+    text = _valid_text().replace("view_ms = 0.0", "view_ms = -1.0").replace("video_room_ms = 0.0\n", "")
+    with pytest.raises(ConfigError) as err:
+        load_calibration(_write(tmp_path, text))
+    assert "compose.view_ms: must be at least 0" in str(err.value)
+    assert "overhead.video_room_ms: is required" in str(err.value)
+
+
 def test_save_then_load_round_trips_with_loads_and_notes(tmp_path):
-    cal = replace(unit_cal(), notes={"video.decode_ms": 'measured "here"'},
-                  loads=(LoadScenario("grid-16", 16, "grid", 16, "hd720", 30.0, "g711", "ultrafast", 3, 1.25),))
+    cal = replace(unit_cal(), notes={"video.decode_ms": 'measured "here"'}, view_ms=0.6, video_room_ms=150.0,
+                  loads=(LoadScenario("grid-16", 16, "grid", 16, "hd720", 30.0, "g711", "ultrafast", 3, 1.25),
+                         LoadScenario("paged-32", 32, "grid", 9, "hd720", 29.9, "g722", "ultrafast", 3, 0.9,
+                                      send_tier="sd360", video_kbps_in=41.5, video_kbps_out=66.7)))
     path = tmp_path / "saved.toml"
     save_calibration(cal, path)
     again = load_calibration(path)
