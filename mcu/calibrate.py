@@ -13,6 +13,16 @@ suite uses so that its [[load]] checks compare like with like).
 The MCU draws each shown picture once per frame (scale, border, label: scale_ms_per_tile) and
 copies it into every view that shows it (blit_ms_per_tile), as the planner's model assumes.
 
+Unit costs measured alone miss what the running conference spends around them, so a reference
+meeting (9 sites, 360p in, 720p grid out) is then replayed on the conference path itself
+(mcu.replay: Room, members, jitter buffers, tiles, view encoders, packetizers): inline for
+the cost of a view frame beyond its encode and tiles (view_ms), then on worker threads paced
+to the media clock, as the server runs it, for what that adds per second (video_room_ms).
+With content "synthetic" the encode figures are also scaled to what the reference meeting's
+views really cost to encode (their borders move with the speaker, keyframes refresh tiles).
+The benchmark suite (`python -m bench ... calibrate`) further replaces the RTP and audio
+figures with the running MCU's from its audio scenario of the same run.
+
     mcu bench calibrate [-o FILE] [--quick] [--content moving|synthetic]
     mcu bench run [SCENARIO|all] [--quick]     (runs `python -m bench` from the repository)
 """
@@ -69,7 +79,7 @@ class CalibrateOptions:
     presets: tuple[str, ...] = PRESETS
     tiers: tuple[str, ...] = VIDEO_TIERS
     reference_seconds: float = 5.0  # media time of each replay of the reference meeting
-    reference_repeats: int = 3  # inline / real-time pairs (the median difference is kept)
+    reference_repeats: int = 5  # inline / real-time pairs
 
     @classmethod
     def quick(cls, content: str = "moving") -> CalibrateOptions:
@@ -264,36 +274,44 @@ class ConferencePath:
     view_ms: float  # per view frame beyond its encode, tile drawing and copies
     video_room_ms: float  # per second, for running the meeting on threads in real time
     encode_ms: float  # the views' 720p encode per frame, as the meeting ran it
+    video_in_us: float  # per video packet received, beyond an audio packet's path (decode apart)
+    video_out_us: float  # per video packet sent: each viewer's header rewrite and serialisation
 
 
 def measure_conference_path(scale_ms: float, blit_ms: float, opts: CalibrateOptions) -> ConferencePath:
     """The reference meeting (REFERENCE_SITES sites sending 360p30 H.264 + PCMU, each
-    receiving the 720p30 grid of the others) replayed on the conference path (mcu.replay):
-    inline, the video phase's CPU per view frame beyond its encoders, tile drawing and
-    copies, and the encoders' own time; then on worker threads in real time, as the server
-    runs it, the extra CPU per second. Medians of the repeats."""
+    receiving the 720p30 grid of the others) replayed on the conference path (mcu.replay).
+    Inline: the video phase's CPU per view frame beyond its encoders, tile drawing and
+    copies; the encoders' own time; what a received video packet costs beyond a received
+    audio packet (its decode apart), and a sent one. Then on worker threads in real time, as
+    the server runs it: the extra CPU per second (its mean over the repeats; medians for the
+    rest)."""
     from mcu.replay import ReplayMember, replay
 
     members = [ReplayMember(talking=i == 0, talk_every=1.5 if i == REFERENCE_SITES - 1 else 0.0)
                for i in range(REFERENCE_SITES)]
-    view_ms: list[float] = []
-    extra_ms: list[float] = []
-    encode_ms: list[float] = []
+    figures: dict[str, list[float]] = {k: [] for k in ConferencePath.__dataclass_fields__}
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
         config = reference_config(Path(tmp))
         seconds = opts.reference_seconds
         for _ in range(opts.reference_repeats):
             inline = replay(config, REFERENCE_ROOM, members, seconds)
             live = replay(config, REFERENCE_ROOM, members, seconds, pool=pool, realtime=True)
-            if not inline.video_frames_out:
-                raise CalibrationError("the reference meeting encoded no view frame")
-            units = (inline.encode_seconds + 1e-3 * (scale_ms * inline.tiles_drawn
-                                                     + blit_ms * inline.tile_copies))
-            view_ms.append(1000 * max(0.0, inline.stages["video"] - units) / inline.video_frames_out)
-            encode_ms.append(1000 * inline.encode_seconds / inline.video_frames_out)
-            extra_ms.append(1000 * max(0.0, live.cores - inline.cores))
-    return ConferencePath(statistics.median(view_ms), statistics.median(extra_ms),
-                          statistics.median(encode_ms))
+            if not (inline.video_frames_out and inline.video_packets_in and inline.video_packets_out):
+                raise CalibrationError("the reference meeting sent or encoded no video")
+            st = inline.stages
+            units = inline.encode_seconds + 1e-3 * (scale_ms * inline.tiles_drawn + blit_ms * inline.tile_copies)
+            figures["view_ms"].append(1e3 * max(0.0, st["video_render"] - units) / inline.video_frames_out)
+            figures["encode_ms"].append(1e3 * inline.encode_seconds / inline.video_frames_out)
+            audio_us = 1e6 * st["audio_in"] / inline.audio_packets_in
+            video_us = 1e6 * (st["video_in"] - inline.decode_seconds) / inline.video_packets_in
+            figures["video_in_us"].append(max(0.0, video_us - audio_us))
+            figures["video_out_us"].append(1e6 * st["video_send"] / inline.video_packets_out)
+            figures["video_room_ms"].append(1e3 * max(0.0, live.cores - inline.cores))
+    # the real-time runs scatter (on this VM in two modes, ~0.1 and ~0.25 cores apart from
+    # inline) and a meeting lives through both: their mean, not the median, is what it costs
+    return ConferencePath(**{k: statistics.fmean(v) if k == "video_room_ms" else statistics.median(v)
+                             for k, v in figures.items()})
 
 
 def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None] | None = None) -> Calibration:
@@ -321,8 +339,9 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
     say(f"rtp: {rtp_us:.3f} us per packet")
     path = measure_conference_path(scale_tile, blit_tile, opts)
     say(f"conference path: {path.view_ms:.3f} ms per view frame beyond encode and tiles, encode "
-        f"{path.encode_ms:.3f} ms per 720p view frame; {path.video_room_ms:.1f} ms/s for running it "
-        "on threads in real time")
+        f"{path.encode_ms:.3f} ms per 720p view frame, video packet in +{path.video_in_us:.1f} us / "
+        f"out {path.video_out_us:.1f} us; {path.video_room_ms:.1f} ms/s for running it on threads "
+        "in real time")
     encode_note = ""
     if opts.content == "synthetic":
         # the load scenarios' views: what the meeting really encoded (speaker borders move,
@@ -350,14 +369,19 @@ def measure(opts: CalibrateOptions | None = None, progress: Callable[[str], None
         "compose.view_ms": f"mcu.replay of the reference meeting ({REFERENCE_SITES} sites, 360p in, 720p grid "
                            "out), inline: video phase CPU per view frame minus its encoders, tile drawing "
                            f"and copies (median of {opts.reference_repeats})",
+        "network.video_in_us_per_packet": "the reference meeting inline: receive CPU per video packet minus "
+                                          "its decode, minus that per audio packet",
+        "network.video_out_us_per_packet": "the reference meeting inline: CPU of each viewer's video "
+                                           "packets (header rewrite, serialisation) per packet",
         "overhead.video_room_ms": "the same meeting replayed on worker threads in real time minus inline, "
-                                  f"CPU ms per second (median of {opts.reference_repeats})",
+                                  f"CPU ms per second (mean of {opts.reference_repeats})",
     }
     return Calibration(
         cores=cores, usable_fraction=USABLE_FRACTION, decode_ms=decode, encode_ms=encode,
         scale_ms_per_tile=scale_tile, blit_ms_per_tile=blit_tile, mix_us_per_member=mix_us,
         audio_decode_us=dec_us, audio_encode_us=enc_us, rtp_us_per_packet=rtp_us,
-        view_ms=path.view_ms, video_room_ms=path.video_room_ms, machine_name=socket.gethostname(), measured=now,
+        view_ms=path.view_ms, video_room_ms=path.video_room_ms, video_in_us_per_packet=path.video_in_us,
+        video_out_us_per_packet=path.video_out_us, machine_name=socket.gethostname(), measured=now,
         source=f"mcu bench calibrate (content={opts.content})", notes=notes,
     )
 

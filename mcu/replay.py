@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mcu.conference.engine import Conference
 from mcu.conference.room import Room, VideoJob
+from mcu.conference.video import EncodedPicture
 from mcu.config import Config
 from mcu.layout.compose import render_tile
 from mcu.rtp.packet import RtpPacket
@@ -55,14 +56,23 @@ class ReplayMember:
 class ReplayResult:
     media_seconds: float  # media time replayed in the measured window
     cpu_seconds: float  # process CPU time spent on it
-    packets_in: int = 0
+    audio_packets_in: int = 0
+    video_packets_in: int = 0
     packets_out: int = 0
+    video_packets_out: int = 0
     video_frames_out: int = 0  # view frames encoded
     tiles_drawn: int = 0  # pictures scaled/labelled (once per frame for all views)
     tile_copies: int = 0  # drawn tiles copied into view canvases
     encode_seconds: float = 0.0  # inside the views' encoders (meaningful inline: wall = CPU there)
+    decode_seconds: float = 0.0  # inside the members' video decoders (likewise)
     views: int = 0
-    stages: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage
+    # CPU seconds per stage: audio_in, video_in (receive, decode included), audio_tick,
+    # video_render (tiles, compose, encode), video_send (each viewer's packets), housekeeping
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def packets_in(self) -> int:
+        return self.audio_packets_in + self.video_packets_in
 
     @property
     def cores(self) -> float:
@@ -175,8 +185,11 @@ def replay(config: Config, room_number: str, members: list[ReplayMember], second
             conference.digits(site.call_id, [*site.spec.pin, "#"], start)
     events = _schedule(sites, fps, start, warmup + seconds)
     result = ReplayResult(media_seconds=seconds, cpu_seconds=0.0)
-    stages = {"receive": 0.0, "audio": 0.0, "video": 0.0}
+    stages = dict.fromkeys(("audio_in", "video_in", "audio_tick", "video_render", "video_send",
+                            "housekeeping"), 0.0)
     views: set[str] = set()
+    decoders = [s.member.video_in for s in sites if s.member.video_in is not None]
+    decoded_before = 0.0
     measuring, started = False, 0.0
     wall0 = time.monotonic()
     for now, kind, arg in events:
@@ -186,60 +199,65 @@ def replay(config: Config, room_number: str, members: list[ReplayMember], second
                 time.sleep(delay)
         if not measuring and now >= start + warmup:
             measuring, started = True, time.process_time()
+            result = ReplayResult(media_seconds=seconds, cpu_seconds=0.0)  # count the window only
+            decoded_before = sum(d.decode_seconds for d in decoders)
         t0 = time.process_time()
         if kind == "audio_in":
             site, data = arg  # type: ignore[misc]
             site.member.receive_audio(RtpPacket.parse(data), now)
-            result.packets_in += 1
-            stage = "receive"
+            result.audio_packets_in += 1
+            stage = "audio_in"
         elif kind == "video_in":
             site, k = arg  # type: ignore[misc]
             packets = site.video_packets(k)  # now: a keyframe request restarts the cycle
             for data in packets:
                 site.member.receive_video(RtpPacket.parse(data), now)
-            result.packets_in += len(packets)
-            stage = "receive"
+            result.video_packets_in += len(packets)
+            stage = "video_in"
         elif kind == "audio_tick":
             result.packets_out += len(room.audio_tick(now))
-            stage = "audio"
+            stage = "audio_tick"
         elif kind == "housekeeping":
             conference.handle_timer(now)
             for site in sites:
                 site.housekeeping(now)
-            stage = "receive"
+            stage = "housekeeping"
         else:
-            sent, jobs, drawn = video_phase(room, now, pool)
+            jobs, pictures, drawn = render_views(room, now, pool)
+            stages["video_render"] += time.process_time() - t0 if measuring else 0.0
+            t0 = time.process_time()
+            sent = sum(len(room.video_packets(job, picture, now)) for job, picture in zip(jobs, pictures))
             result.packets_out += sent
+            result.video_packets_out += sent
+            result.video_frames_out += len(jobs)
+            result.tiles_drawn += drawn
+            result.tile_copies += sum(1 for j in jobs for slot in j.encoder.assignment.slots if slot)
+            result.encode_seconds += sum(j.encoder.encode_seconds for j in jobs)
             if measuring:
-                result.video_frames_out += len(jobs)
-                result.tiles_drawn += drawn
-                result.tile_copies += sum(1 for j in jobs for slot in j.encoder.assignment.slots if slot)
-                result.encode_seconds += sum(j.encoder.encode_seconds for j in jobs)
                 views.update(j.encoder.view_id for j in jobs)
-            stage = "video"
+            stage = "video_send"
         if measuring:
             stages[stage] += time.process_time() - t0
     result.cpu_seconds = time.process_time() - started
+    result.decode_seconds = sum(d.decode_seconds for d in decoders) - decoded_before
     result.views = len(views)
     result.stages = stages
     return result
 
 
-def video_phase(room: Room, now: float, pool: Executor | None = None) -> tuple[int, list[VideoJob], int]:
-    """One video frame of a room, on this thread or on `pool` as the server does: (packets
-    sent, the views' jobs, tiles drawn)."""
+def render_views(room: Room, now: float, pool: Executor | None = None
+                 ) -> tuple[list[VideoJob], list[EncodedPicture | None], int]:
+    """One video frame of a room, drawn and encoded on this thread or on `pool` as the server
+    does: (the views' jobs, their encoded pictures, tiles drawn)."""
     jobs = room.video_jobs(now)
     tiles, to_draw = room.tile_jobs(jobs)
     drawn = list(pool.map(render_tile, to_draw)) if pool else [render_tile(t) for t in to_draw]
     room.keep_tiles(to_draw, drawn)
     tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))
 
-    def render(job: VideoJob):  # type: ignore[no-untyped-def]
+    def render(job: VideoJob) -> EncodedPicture | None:
         return job.encoder.render(job.layout, job.pictures, job.names, job.floor,
                                   room.video.fit_mode, job.pts, job.force_keyframe is not None, tiles)
 
     pictures = list(pool.map(render, jobs)) if pool else [render(j) for j in jobs]
-    sent = 0
-    for job, picture in zip(jobs, pictures):
-        sent += len(room.video_packets(job, picture, now))
-    return sent, jobs, len(to_draw)
+    return jobs, pictures, len(to_draw)

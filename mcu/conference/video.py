@@ -91,6 +91,7 @@ class VideoIn:
         self.visible = False
         self.feedback: list[RtcpPacket] = []
         self.frames_decoded = 0
+        self.decode_seconds = 0.0  # inside the decoder, all frames (calibration splits receive costs)
         self.decode_errors = 0
         self.keyframe_requests = 0
         self.nacks_sent = 0
@@ -145,12 +146,15 @@ class VideoIn:
         return self.picture
 
     def _decode(self, ready: FrameReady, now: float) -> None:
+        started = time.perf_counter()
         try:
             frames = self.decoder.decode(ready.frame, ready.keyframe)
         except CorruptVideoError:
             self.decode_errors += 1
             self.ask_keyframe(now)
             return
+        finally:
+            self.decode_seconds += time.perf_counter() - started
         for frame in frames:
             self.picture = frame
             self.picture_time = now

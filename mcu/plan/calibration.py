@@ -19,6 +19,10 @@ The file is TOML; `mcu bench calibrate` writes it on the target machine with `sa
     [audio]     mix_us_per_member  N-1 mix work per member per 20 ms tick
     [audio.decode_us] / [audio.encode_us]   per 20 ms frame, keys g711 / g722 / opus
     [network]   rtp_us_per_packet  receive or send one RTP packet (parse, route, syscall)
+                video_in_us_per_packet   a received video packet beyond that (jitter
+                                   buffer, depacketizer; its decode is counted apart)
+                video_out_us_per_packet  a sent video packet beyond that (each viewer's
+                                   header rewrite and serialisation of a shared picture)
     [overhead]  video_room_ms      ms per second a meeting with video costs beyond its unit
                                    work: the video phase on worker threads (hand-offs, GIL
                                    contention) and in real time (wake-ups, cold caches)
@@ -81,6 +85,8 @@ class Calibration:
     rtp_us_per_packet: float
     view_ms: float
     video_room_ms: float
+    video_in_us_per_packet: float
+    video_out_us_per_packet: float
     machine_name: str = ""
     measured: str = ""
     source: str = ""
@@ -135,8 +141,11 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
     adec = _costs(r, audio, ("audio", "decode_us"), AUDIO_CODECS)
     aenc = _costs(r, audio, ("audio", "encode_us"), AUDIO_CODECS)
 
-    network = r.table(data, ("network",), {"rtp_us_per_packet"})
+    network = r.table(data, ("network",), {"rtp_us_per_packet", "video_in_us_per_packet",
+                                           "video_out_us_per_packet"})
     rtp = r.number(network, ("network", "rtp_us_per_packet"), low=0.0)
+    video_in = r.number(network, ("network", "video_in_us_per_packet"), low=0.0)
+    video_out = r.number(network, ("network", "video_out_us_per_packet"), low=0.0)
 
     overhead = r.table(data, ("overhead",), {"video_room_ms"})
     room = r.number(overhead, ("overhead", "video_room_ms"), low=0.0)
@@ -152,7 +161,7 @@ def validate_calibration(data: dict, locate: Locate | None = None, path: str = "
         cores=cores, usable_fraction=usable, decode_ms=decode, encode_ms=encode,
         scale_ms_per_tile=scale, blit_ms_per_tile=blit, mix_us_per_member=mix,
         audio_decode_us=adec, audio_encode_us=aenc, rtp_us_per_packet=rtp, view_ms=view,
-        video_room_ms=room,
+        video_room_ms=room, video_in_us_per_packet=video_in, video_out_us_per_packet=video_out,
         machine_name=r.string(machine, ("machine", "name")),
         measured=r.string(machine, ("machine", "measured")),
         source=r.string(machine, ("machine", "source")),
@@ -235,6 +244,8 @@ def dumps_calibration(cal: Calibration) -> str:
         "", "[audio.encode_us]", *(f"{k} = {v!r}" for k, v in cal.audio_encode_us.items()),
         "", "[network]",
         f"rtp_us_per_packet = {cal.rtp_us_per_packet!r}",
+        f"video_in_us_per_packet = {cal.video_in_us_per_packet!r}",
+        f"video_out_us_per_packet = {cal.video_out_us_per_packet!r}",
         "", "[overhead]",
         f"video_room_ms = {cal.video_room_ms!r}",
     ]

@@ -29,9 +29,10 @@ The MCU design (DESIGN.md) decides the counts:
   (the K loudest each hear everyone but themselves; the planner gives them the costliest
   codecs) + one shared "everyone" mix per distinct codec of the other members (and the
   recorder, which records Opus).
-* RTP: every packet received and sent costs rtp_us_per_packet; each member sends and
-  receives audio plus video at its own tier; content adds the presenter's packets in and
-  N - 1 copies out. The recorder writes to disk, not to the network.
+* RTP: every packet received and sent costs rtp_us_per_packet, a video packet received
+  video_in_us_per_packet more and a video packet sent video_out_us_per_packet more; each
+  member sends its send tier and receives its tier, plus audio; content adds the
+  presenter's packets in and N - 1 copies out. The recorder writes to disk, not to the network.
   Each view frame also costs view_ms on the conference path beyond its encode and copies
   (Python composing it, the encoder's frame wrapping, payloading, each viewer's RTP).
 * Overhead: a meeting with video costs video_room_ms per second beyond its unit work (its
@@ -209,12 +210,18 @@ def meeting_cpu(shape: MeetingShape, cal: Calibration, rates: Rates | None = Non
     mix_us = cal.mix_us_per_member * n
     audio = (encode_us + decode_us + mix_us) * AUDIO_FRAMES_PER_S / 1000.0
 
-    packets = sum(member_stream(rates, m).packets_per_s + member_stream(rates, m, sent=True).packets_per_s
-                  for m in members)
+    packets_out = sum(member_stream(rates, m).packets_per_s for m in members)
+    packets_in = sum(member_stream(rates, m, sent=True).packets_per_s for m in members)
+    video_out = sum(video_stream(rates, m.tier, m.fps).packets_per_s for m in members if m.has_video)
+    video_in = sum(video_stream(rates, m.sends, m.fps).packets_per_s for m in members if m.has_video)
     if shape.content is not None and n > 1:
         c = shape.content
-        packets += video_stream(rates, c.tier, c.fps, c.kbps).packets_per_s * n
-    rtp = packets * cal.rtp_us_per_packet / 1000.0
+        content = video_stream(rates, c.tier, c.fps, c.kbps).packets_per_s
+        packets_in, video_in = packets_in + content, video_in + content
+        packets_out, video_out = packets_out + content * (n - 1), video_out + content * (n - 1)
+    packets = packets_in + packets_out
+    rtp = (packets * cal.rtp_us_per_packet + video_in * cal.video_in_us_per_packet
+           + video_out * cal.video_out_us_per_packet) / 1000.0
     return CpuBreakdown(decode, encode, compose, audio, rtp, overhead, vp, k + len(shared_codecs), packets)
 
 

@@ -19,6 +19,8 @@ def unit_cal(cores: int = 4, usable: float = 0.7) -> Calibration:
         rtp_us_per_packet=5.0,
         view_ms=0.0,  # the conference-path terms are 0 here; tests that need them set them
         video_room_ms=0.0,
+        video_in_us_per_packet=0.0,
+        video_out_us_per_packet=0.0,
         machine_name="unit",
         path="unit.toml",
     )

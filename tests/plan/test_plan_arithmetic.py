@@ -146,6 +146,15 @@ def test_view_frames_and_the_video_room_cost_on_the_conference_path():
     assert audio_only.overhead == 0.0
 
 
+def test_video_packets_cost_more_than_audio_ones():
+    shape = MeetingShape((HD,) * 4, LayoutSpec("grid", tiles=9))
+    base = meeting_cpu(shape, unit_cal())
+    cpu = meeting_cpu(shape, replace(unit_cal(), video_in_us_per_packet=10.0, video_out_us_per_packet=5.0))
+    # hd720 1500 kbit/s at 30 fps = 6 packets a frame: 4 x 180 = 720 video packets/s each way
+    # -> 720 x 10 us in + 720 x 5 us out = 10.8 ms/s on top of the 5 us every packet costs
+    assert cpu.rtp - base.rtp == pytest.approx(10.8)
+
+
 def test_members_sending_less_than_they_receive():
     sd_in_hd_out = SiteMedia("hd720", 30.0, "g711", send_tier="sd360")
     cpu = meeting_cpu(MeetingShape((sd_in_hd_out,) * 4, LayoutSpec("grid", tiles=9)), unit_cal())
