@@ -5,7 +5,8 @@ WHAT is any of:
               calibration and the planner's prediction/measurement check
   micro       pytest-benchmark runs of the kernels and hot cores (bench/test_bench_*.py)
   calibrate   this machine's unit costs -> <results>/calibration.toml (+ [[load]] entries
-              of the scenarios that ran in the same invocation)
+              of the scenarios that ran in the same invocation; an audio scenario that ran
+              gives the running MCU's RTP and audio costs)
   list        the scenarios
   NAME        one scenario of conf/bench/ (file stem) or a scenario file path
 
@@ -109,13 +110,15 @@ def effective_audio_costs(s: dict[str, Any], decode_us: float) -> tuple[float, f
     return mix_us, rtp_us
 
 
-def run_calibrate(rep: Report, out: Path, quick: bool) -> None:
+def run_calibrate(rep: Report, out: Path, quick: bool, content: str = "synthetic",
+                  path: Path | None = None) -> None:
     from mcu.calibrate import CalibrateOptions, measure, with_loads
     from mcu.plan.calibration import save_calibration
     from mcu.plan.loadcheck import check_loads
 
-    log("calibrate: measuring unit costs (content: synthetic, as the load scenarios send)")
-    opts = CalibrateOptions.quick("synthetic") if quick else CalibrateOptions(content="synthetic")
+    log(f"calibrate: measuring unit costs (content: {content}"
+        + (", as the load scenarios send)" if content == "synthetic" else ")"))
+    opts = CalibrateOptions.quick(content) if quick else CalibrateOptions(content=content)
     cal = measure(opts, progress=lambda m: log("calibrate: " + m))
     notes = dict(cal.notes)
     audio = next((rep.scenario(n) for n in AUDIO_REFERENCE if rep.scenario(n)), None)
@@ -138,8 +141,9 @@ def run_calibrate(rep: Report, out: Path, quick: bool) -> None:
                      "actually done); members sent send_tier and asked for tier; video_kbps_in/out "
                      "are the bitrates measured in the run")
     cal = with_loads(replace(cal, notes=notes), loads)
-    path = out / "calibration.toml"
+    path = path or out / "calibration.toml"
     save_calibration(cal, path)
+    log(f"calibrate: written to {path}")
     rep.calibration = {"path": str(path), "decode_ms": cal.decode_ms, "encode_ms": cal.encode_ms,
                        "blit_ms_per_tile": cal.blit_ms_per_tile, "mix_us_per_member": cal.mix_us_per_member,
                        "audio_encode_us": cal.audio_encode_us, "audio_decode_us": cal.audio_decode_us,
@@ -187,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="skip ffmpeg/GStreamer/Janus")
     parser.add_argument("--profile", type=float, default=0.0, metavar="S",
                         help="py-spy the MCU for S seconds of each scenario's window")
+    parser.add_argument("--content", choices=("synthetic", "moving"), default="synthetic",
+                        help="calibrate: video content the unit costs code (synthetic: what the "
+                             "load scenarios send, for their checks; moving: closer to cameras)")
+    parser.add_argument("--calibration-out", type=Path, metavar="FILE",
+                        help="calibrate: write the calibration here too (default: the results folder)")
     args = parser.parse_args(argv)
 
     if "list" in args.what:
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         rep.scenarios.append(data)
         rep.write()  # keep what we have if a later scenario hangs
     if "calibrate" in names:
-        run_calibrate(rep, out, args.quick)
+        run_calibrate(rep, out, args.quick, args.content, args.calibration_out)
     path = rep.write()
     with contextlib.suppress(OSError):
         print(path.read_text(encoding="utf-8"))

@@ -203,7 +203,7 @@ def format_report(rep: Report) -> str:
             flag = "met" if ok else "MISSED"
             held = rep.held_fps_note(key)
             rows.append([what, _f(value, 2), _f(limit, 2), flag + held])
-        title = ("Targets (issue 9; '*': measured while the MCU's output fell below its frame rate, "
+        title = ("Targets (issues 9 and 10; '*': measured while the MCU's output fell below its frame rate, "
                  "so the ratio is of a throttled MCU):")
         parts += [title, table(["target", "ratio", "limit", ""], rows), ""]
     for s in rep.scenarios:

@@ -20,10 +20,11 @@ the cost of a view frame beyond its encode and tiles (view_ms), then on worker t
 to the media clock, as the server runs it, for what that adds per second (video_room_ms).
 With content "synthetic" the encode figures are also scaled to what the reference meeting's
 views really cost to encode (their borders move with the speaker, keyframes refresh tiles).
-The benchmark suite (`python -m bench ... calibrate`) further replaces the RTP and audio
-figures with the running MCU's from its audio scenario of the same run.
+`mcu bench calibrate` runs that through the benchmark suite (`python -m bench audio-100-pcmu
+calibrate`), which also runs 100 audio members against a real `mcu serve` and replaces the
+RTP and audio figures with the running MCU's; --units-only stays in this process.
 
-    mcu bench calibrate [-o FILE] [--quick] [--content moving|synthetic]
+    mcu bench calibrate [-o FILE] [--quick] [--content moving|synthetic] [--units-only]
     mcu bench run [SCENARIO|all] [--quick]     (runs `python -m bench` from the repository)
 """
 
@@ -62,6 +63,7 @@ MIX_RATE_SAMPLES = 960  # 20 ms at 48 kHz
 COMPOSE_LAYOUT = "3x3"
 USABLE_FRACTION = 0.7
 REFERENCE_SITES = 9
+AUDIO_REFERENCE = "audio-100-pcmu"  # the benchmark scenario for the running MCU's RTP and audio costs
 REFERENCE_ROOM = "4100"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -399,6 +401,16 @@ def calibrate(out: str | Path, opts: CalibrateOptions | None = None,
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    if not args.units_only and (REPO / "bench" / "__main__.py").exists():
+        # the whole calibration: the benchmark suite runs the 100-member audio scenario against
+        # a real `mcu serve` for the running MCU's RTP and audio costs, then these unit costs
+        output = Path(args.output).resolve()
+        rest = [AUDIO_REFERENCE, "calibrate", "--no-peers", "--content", args.content,
+                "--calibration-out", str(output), *(["--quick"] if args.quick else [])]
+        code = subprocess.call([sys.executable, "-m", "bench", *rest], cwd=REPO)
+        if code == 0 and output.exists():
+            print(f"{args.output}: calibration written; plan with `mcu plan --calibration {args.output}`")
+        return code
     opts = CalibrateOptions.quick(args.content) if args.quick else CalibrateOptions(content=args.content)
     try:
         cal = calibrate(args.output, opts, progress=lambda m: print("  " + m, file=sys.stderr))
@@ -428,6 +440,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cal.add_argument("--quick", action="store_true", help="few frames: a rough figure in seconds")
     cal.add_argument("--content", choices=CONTENTS, default="moving",
                      help="video content to code (default: moving, closer to camera video)")
+    cal.add_argument("--units-only", action="store_true",
+                     help="only the in-process measurements (no audio scenario against a running MCU; "
+                          "RTP and audio costs then come from loopback and kernel micro-benchmarks)")
     cal.set_defaults(func=cmd_calibrate)
     run = sub.add_parser("run", help="the benchmark suite: python -m bench [SCENARIO|all] [--quick]")
     run.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for python -m bench")

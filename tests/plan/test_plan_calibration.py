@@ -93,8 +93,12 @@ def test_shipped_calibration_holds_the_design_figures():
     assert cal.audio_encode_us == {"g711": 2.0, "g722": 20.0, "opus": 71.0}
     # every figure says where it came from
     for key in ("video.decode_ms.fhd1080", "video.encode_ms.sd360", "audio.decode_us",
-                "network.rtp_us_per_packet", "compose.scale_ms_per_tile"):
+                "network.rtp_us_per_packet", "compose.scale_ms_per_tile", "compose.view_ms",
+                "network.video_in_us_per_packet", "network.video_out_us_per_packet",
+                "overhead.video_room_ms", "audio.mix_us_per_member"):
         assert cal.notes[key]
+    # the running MCU's figures, not the kernels': a member's audio tick and a packet cost more
+    assert cal.mix_us_per_member > 10 and cal.rtp_us_per_packet > 5 and cal.video_room_ms > 0
 
 
 def test_conference_path_costs_are_required_and_not_negative(tmp_path):
