@@ -52,6 +52,8 @@ def rooms_toml(scenario: Scenario) -> str:
              f"max_members = {scenario.members.count + 20}"]
     if room.chair_pin:
         lines += [f'pin = "{MEMBER_PIN}"', f'chair_pin = "{room.chair_pin}"']
+    if room.self_view:
+        lines.append("self_view = true")
     return "\n".join(lines) + "\n"
 
 

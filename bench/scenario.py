@@ -36,6 +36,7 @@ class RoomSpec:
     fps: int = 30
     preset: str = "ultrafast"
     chair_pin: str = ""  # set: members enter a PIN; the chair enters this one
+    self_view: bool = False  # rooms.toml self_view: shown members see the shared picture
 
 
 @dataclass(frozen=True)

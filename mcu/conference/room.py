@@ -97,7 +97,8 @@ class Room:
         self.mixer = AudioMixer(self.rate, SpeakerSelector(k=self.mix_size, hold=self.hold))
         v = self.video_settings
         self.video = RoomVideo(self.layouts, self.spec.layout, self.spec.mode, fps=v.fps,
-                               keyframe_min_interval=v.keyframe_min_interval, fit_mode=Fit(v.fit))
+                               keyframe_min_interval=v.keyframe_min_interval, fit_mode=Fit(v.fit),
+                               self_view=self.spec.self_view)
         self._encodes: dict[tuple[Hashable, AudioFormat], _SharedEncode] = {}
         self._prompts: dict[int, PromptPlayer] = {}
         self._tick = 0
@@ -146,7 +147,7 @@ class Room:
         self.spec = spec
         self.layouts = layouts
         self.video.reconfigure(layouts, spec.layout if changed_layout else None,
-                               spec.mode if changed_layout else None)
+                               spec.mode if changed_layout else None, spec.self_view)
 
     # ------------------------------------------------------------------ video
 

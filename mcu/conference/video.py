@@ -24,6 +24,7 @@ from mcu.layout.engine import (
     Assignment,
     RoomState,
     new_room,
+    set_self_view,
     observe,
     plan_views,
     set_mode,
@@ -255,18 +256,21 @@ class RoomVideo:
     fps: int = 30
     keyframe_min_interval: float = 1.0
     fit_mode: Fit | None = None
+    self_view: bool = False
     state: RoomState = field(init=False)
     encoders: dict[tuple, ViewEncoder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.state = new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout)
+        self.state = set_self_view(new_room(self.layouts, 0.0, RoomMode(self.mode), self.layout),
+                                   self.self_view)
         self._epoch: float | None = None
         self._views_made = 0
         self.closed_views: list[str] = []  # view ids whose encoder was dropped (metrics forget them)
 
-    def reconfigure(self, layouts: LayoutConfig, layout: str | None, mode: str | None) -> None:
+    def reconfigure(self, layouts: LayoutConfig, layout: str | None, mode: str | None,
+                    self_view: bool = False) -> None:
         self.layouts = layouts
-        self.state = with_config(self.state, layouts)
+        self.state = set_self_view(with_config(self.state, layouts), self_view)
         if layout is not None or mode is not None:
             self.state = set_mode(self.state, RoomMode(mode or self.state.mode), layout)
 

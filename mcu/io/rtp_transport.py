@@ -10,6 +10,8 @@ inactivity timeout is reported to a callback once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +25,7 @@ Address = tuple[str, int]
 DEFAULT_INACTIVITY_TIMEOUT = 30.0
 MAX_TIMEOUT_CHECK_INTERVAL = 1.0
 BIND_ATTEMPTS = 50
+RECEIVE_BUFFER = 1 << 20  # a 1080p keyframe is ~200 datagrams; the kernel default holds ~90
 
 
 class PortRangeExhaustedError(RuntimeError):
@@ -169,6 +172,9 @@ class RtpTransport:
             lambda: _Protocol(handler), local_addr=(host, self.rtp_port)
         )
         self._rtp_transport = transport
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError, AttributeError):  # room for a sender's keyframe while the
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # loop is busy
         if not self.rtcp_mux:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self._on_rtcp_datagram), local_addr=(host, self.rtcp_port)

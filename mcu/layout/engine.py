@@ -11,8 +11,10 @@ Rules, in priority order, for one picture:
   3. floor regions (the current speaker, then the previous ones),
   4. plain tiles in the room's order, paged when they do not all fit.
 Nobody is shown to itself: a viewer that appears in the shared picture gets the
-same picture computed without it (its tile goes to the next member). Viewers that
-would see the same picture get EQUAL assignments, so the caller encodes it once.
+same picture computed without it (its tile goes to the next member), unless the room
+has self view on (then everyone but the lecture chair sees the one shared picture:
+one encode for the room instead of one per member on screen). Viewers that would see
+the same picture get EQUAL assignments, so the caller encodes it once.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class RoomState:
     leader: str | None = None  # loudest speaking member now
     leader_since: float = 0.0
     page_epoch: float = 0.0
+    self_view: bool = False  # members on screen see the shared picture, themselves included
 
 
 # ----- state transitions ---------------------------------------------------------------------
@@ -108,6 +111,10 @@ def set_mode(state: RoomState, mode: RoomMode, layout: str | None = None) -> Roo
 def set_pins(state: RoomState, pins: dict[int, str] | Iterable[tuple[int, str]]) -> RoomState:
     items = pins.items() if isinstance(pins, dict) else pins
     return replace(state, pins=tuple(sorted(items)))
+
+
+def set_self_view(state: RoomState, on: bool) -> RoomState:
+    return replace(state, self_view=on)
 
 
 def with_config(state: RoomState, config: LayoutConfig) -> RoomState:
@@ -330,7 +337,7 @@ def plan_views(state: RoomState, now: float) -> dict[ViewKey, View]:
     for m in st.members:
         if chair is not None and m.id == chair.id:
             continue
-        add(picture.fill(exclude=m.id) if m.id in base.slots else base, m.id)
+        add(picture.fill(exclude=m.id) if m.id in base.slots and not st.self_view else base, m.id)
     return views
 
 

@@ -9,6 +9,8 @@ The MCU design (DESIGN.md) decides the counts:
 * Layout modes (T = tiles):
     grid    (paged continuous presence, T tiles per page)
             shown S = min(T, V) of the V video senders
+            with self view (rooms.toml self_view): decodes = S, views = one shared view per
+            distinct (tier, fps) of all video receivers, S tiles each; otherwise:
             decodes = min(V, T + 1)   (the +1 fills a shown member's own slot in its view)
             views   = S own views with min(T, V - 1) tiles each
                       + one shared view per distinct (tier, fps) of the other video
@@ -63,6 +65,7 @@ class LayoutSpec:
     tiles: int = 9
     chair_tiles: int = 1
     speakers: int = 3
+    self_view: bool = False  # shown members see the shared picture (themselves included)
 
 
 @dataclass(frozen=True)
@@ -155,11 +158,13 @@ def plan_views(shape: MeetingShape) -> ViewPlan:
         tiles = 1 if mode == "voice" else shape.layout.tiles
         video = sorted((m for m in shape.members if m.has_video), key=_cost_key, reverse=True)
         shown = video[:tiles]
-        decodes = video[: min(len(video), tiles + 1)]
-        own_tiles = min(tiles, len(video) - 1)
-        views = [View(m.tier, m.fps, own_tiles, own=True) for m in shown]
-        others = video[len(shown):] + extra
-        views += _shared_views(others, len(shown))
+        if shape.layout.self_view:
+            decodes, views = shown, _shared_views(video + extra, len(shown))
+        else:
+            decodes = video[: min(len(video), tiles + 1)]
+            own_tiles = min(tiles, len(video) - 1)
+            views = [View(m.tier, m.fps, own_tiles, own=True) for m in shown]
+            views += _shared_views(video[len(shown):] + extra, len(shown))
         sources = shown + video[len(shown): len(decodes)]
     elif mode == "lecture":
         chair, remotes = shape.members[0], shape.members[1:]

@@ -20,11 +20,12 @@ class ReportFiles:
 
 def _layout_text(result: PlanResult) -> str:
     lay = result.inputs.layout
+    own = ", self view" if lay.self_view else ""
     if lay.mode == "grid":
-        return f"grid ({lay.tiles} tiles per page)"
+        return f"grid ({lay.tiles} tiles per page{own})"
     if lay.mode == "lecture":
         return f"lecture (chair sees {lay.chair_tiles} tile(s))"
-    return "voice-activated"
+    return f"voice-activated{own}"
 
 
 def _tiers_text(result: PlanResult) -> str:
@@ -70,7 +71,8 @@ def summary_text(result: PlanResult) -> str:
         lines.append(f"CPU at peak: {result.peak_cores:.2f} cores; DOES NOT FIT: one meeting needs "
                      f"{result.meeting_cores:.2f} cores but a "
                      f"{m.machine_cores}-core machine offers {m.usable_cores:.2f}; use machines of at least "
-                     f"{m.min_machine_cores} cores, or fewer tiles / a lower tier / a faster preset")
+                     f"{m.min_machine_cores} cores, or fewer tiles / a lower tier / a faster preset"
+                     + ("" if result.inputs.layout.self_view else " / self view"))
     ups = [b.up.wire_kbps for b in result.sites]
     downs = [b.down.wire_kbps for b in result.sites]
     lines += [

@@ -7,6 +7,7 @@ works whether or not the peer accepted rtcp-mux. No latching: we send where SDP 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from mcu.rtp.packet import is_rtcp
 
 Address = tuple[str, int]
 BIND_ATTEMPTS = 50
+RECEIVE_BUFFER = 1 << 20  # a 720p keyframe is ~100 datagrams; the kernel default holds ~90
 Handler = Callable[[bytes, Address], None]
 
 
@@ -85,6 +87,8 @@ class MediaSockets:
         loop = asyncio.get_running_loop()
         rtp_sock, rtcp_sock = _bind_pair(host)
         self.rtp_port = rtp_sock.getsockname()[1]
+        with contextlib.suppress(OSError):  # an MCU's keyframe burst must not overflow us
+            rtp_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
         def rtp_in(data: bytes, addr: Address) -> None:
             if self.enabled:

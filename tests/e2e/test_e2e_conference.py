@@ -5,11 +5,13 @@ vanishes without BYE is removed after the inactivity timeout while the others go
 from __future__ import annotations
 
 import asyncio
+import socket
+import urllib.request
 from pathlib import Path
 
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.identity import yuv_for
-from tests.helpers import McuProcess
+from tests.helpers import McuProcess, free_port
 
 TONE_PRESENT = 0.01
 TONE_ABSENT = 0.0005
@@ -47,6 +49,54 @@ def test_four_sites_see_and_hear_everyone_but_themselves(tmp_path: Path) -> None
         talkers = [o for o in others if o != 4]
         assert all(heard[site.number][o] > TONE_PRESENT for o in talkers), context
         assert heard[site.number][site.number] < TONE_ABSENT, context
+
+
+def test_self_view_room_shows_every_site_the_same_picture_with_itself(tmp_path: Path) -> None:
+    """A room with self_view: one picture (one encoder) for everyone, each site on it."""
+    rooms = '[[room]]\nnumber = "4100"\nname = "Self view"\nlayout = "2x2"\nself_view = true\n'
+    with McuProcess(tmp_path, rooms=rooms, extra=VIDEO, metrics_port=free_port(socket.SOCK_STREAM)) as mcu:
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(n, f"Tỉnh {n}", audio_codec="PCMU", video_codec="H264", fps=15,
+                                   talking=False) for n in (1, 2, 3)]
+        seen: dict[int, dict[int, bool]] = {}
+        encoding: set[str] = set()
+
+        async def main() -> None:
+            try:
+                for site in sites:
+                    await site.call(uri)
+                await asyncio.sleep(6.0)
+                for site in sites:
+                    seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
+                before = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
+                await asyncio.sleep(1.0)
+                after = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
+                encoding.update(v for v, n in after.items() if n > before.get(v, 0))
+            finally:
+                for site in sites:
+                    await site.close()
+                await asyncio.sleep(0.2)
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        log = mcu.log()
+    context = f"seen={seen}\nMCU log:\n{log[-3000:]}"
+    for site in sites:
+        assert site.stats.video_frames_decoded > 20, f"site {site.number} decoded no composite\n{context}"
+        assert all(seen[site.number].values()), f"site {site.number} must see all three, itself too\n{context}"
+    # one encoder is at work for the whole room (without self view it would be three)
+    assert len(encoding) == 1, f"expected one view encoding, the MCU ran {encoding}\n{context}"
+
+
+def _encodes_by_view(port: int) -> dict[str, float]:
+    """mcu_view_encode_duration_seconds_count per view label, from the MCU's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("mcu_view_encode_duration_seconds_count{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('view="')[1].split('"')[0]] = float(value)
+    return out
 
 
 def test_vanished_site_is_removed_after_inactivity_and_others_go_on(tmp_path: Path) -> None:
@@ -114,6 +164,7 @@ def test_each_site_gets_the_codec_it_negotiated(tmp_path: Path) -> None:
                  SyntheticEndpoint(2, audio_codec="G722", video_codec="H264", h264_packetization_mode=0, fps=15),
                  SyntheticEndpoint(3, audio_codec="opus", video_codec="VP8", fps=15)]
         seen: dict[int, dict[int, bool]] = {}
+        encoding: set[str] = set()
 
         async def main() -> None:
             try:
@@ -122,6 +173,10 @@ def test_each_site_gets_the_codec_it_negotiated(tmp_path: Path) -> None:
                 await asyncio.sleep(6.0)
                 for site in sites:
                     seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
+                before = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
+                await asyncio.sleep(1.0)
+                after = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
+                encoding.update(v for v, n in after.items() if n > before.get(v, 0))
             finally:
                 for site in sites:
                     await site.close()

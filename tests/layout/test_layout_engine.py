@@ -18,6 +18,7 @@ from mcu.layout.engine import (
     plan_views,
     set_mode,
     set_pins,
+    set_self_view,
     shared_picture,
     with_config,
 )
@@ -144,6 +145,26 @@ def test_audience_viewers_share_one_encoder_view() -> None:
         f"m{i}" for i in range(4, 12)
     ]
     assert audience == shared_picture(state, 0.0)
+
+
+def test_self_view_gives_the_whole_room_one_picture() -> None:
+    state = set_self_view(room(12, "speaker"), True)  # 1+3: m0..m3 on screen
+    views = plan_views(state, 0.0)
+    # one picture for all twelve, the shown sites seeing themselves in it: one encoder
+    assert list(views) == [shared_picture(state, 0.0)]
+    assert sorted(views[shared_picture(state, 0.0)].viewers) == sorted(m.id for m in state.members)
+    # off again: the four on screen each get their own picture back
+    assert len(plan_views(set_self_view(state, False), 0.0)) == 5
+
+
+def test_self_view_in_lecture_keeps_the_chairs_own_picture() -> None:
+    state = set_self_view(new_room(CONFIG, 0.0, RoomMode.LECTURE, "speaker"), True)
+    state = observe(state, members(6, speaking=["m4"]), 0.0)
+    views = plan_views(state, 0.0)
+    chair = view_of(views, "m0")
+    assert "m0" not in chair.slots and views[chair].viewers == ["m0"]
+    shared = view_of(views, "m5")
+    assert sorted(views[shared].viewers) == ["m1", "m2", "m3", "m4", "m5"] and shared.slots[0] == "m0"
 
 
 # ----- voice switching: speaker changes, hysteresis, minimum hold ----------------------------

@@ -146,6 +146,16 @@ def test_view_frames_and_the_video_room_cost_on_the_conference_path():
     assert audio_only.overhead == 0.0
 
 
+def test_self_view_shares_one_view_for_the_whole_grid():
+    cpu = meeting_cpu(MeetingShape((HD,) * 12, LayoutSpec("grid", tiles=9, self_view=True)), unit_cal())
+    # 9 shown of 12, no own views: 9 decodes (no +1 tile to fill), one shared hd720 view of 9 tiles
+    assert len(cpu.plan.decodes) == 9 and [(v.own, v.tiles) for v in cpu.plan.views] == [(False, 9)]
+    # decode 9 x 1.0 x 30 = 270; encode 1 x 3.0 x 30 = 90; compose 9 x 30 x 0.5 + 9 x 30 x 0.01 = 137.7
+    assert (cpu.decode, cpu.encode, cpu.compose) == pytest.approx((270.0, 90.0, 137.7))
+    without = meeting_cpu(MeetingShape((HD,) * 12, LayoutSpec("grid", tiles=9)), unit_cal())
+    assert len(without.plan.views) == 10  # 9 own + 1 shared: ten encodes instead of one
+
+
 def test_video_packets_cost_more_than_audio_ones():
     shape = MeetingShape((HD,) * 4, LayoutSpec("grid", tiles=9))
     base = meeting_cpu(shape, unit_cal())

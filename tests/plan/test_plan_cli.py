@@ -73,6 +73,13 @@ def test_quick_question_from_flags_only(tmp_path, capsys):
     assert "Report:" not in summary and not out.exists()
 
 
+def test_self_view_flag_gives_one_shared_view(capsys):
+    assert _run(["--sites", "12", "--quality", "hd720", "--tiles", "9", "--self-view", "--no-report"]) == 0
+    summary = capsys.readouterr().out
+    assert "grid (9 tiles per page, self view)" in summary
+    assert "9 video decodes, 1 views encoded (0 own + 1 shared)" in summary
+
+
 def test_check_load_prints_the_ratios(tmp_path, capsys):
     cal = load_calibration()
     text = dumps_calibration(cal) + (
