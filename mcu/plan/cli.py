@@ -43,6 +43,9 @@ OVERRIDES: tuple[tuple[str, tuple, dict[str, Any]], ...] = (
     ("--layout", ("meeting", "layout"), {"choices": LAYOUT_MODES,
                                          "help": "voice (speaker full screen), lecture or grid"}),
     ("--tiles", ("meeting", "tiles"), {"type": int, "help": "grid: tiles per page"}),
+    ("--audience-tiles", ("meeting", "audience_tiles"), {"type": int, "metavar": "N",
+                                                       "help": "lecture: tiles the other sites see, "
+                                                               "the chair's included (1: the chair alone)"}),
     ("--self-view", ("meeting", "self_view"), {"action": argparse.BooleanOptionalAction,
                                                "help": "sites on screen see themselves too (one "
                                                        "view for the room; rooms.toml self_view)"}),

@@ -17,11 +17,14 @@ The MCU design (DESIGN.md) decides the counts:
                         receivers (and the recorder), with S tiles each
     voice   (voice-activated switching: the speaker full screen; the speaker sees the
             previous speaker) = grid with T = 1
-    lecture (everyone sees the chair, member 0; the chair sees C = chair_tiles remote sites)
-            decodes = (1 if the chair sends video) + min(C, V_remote)
+    lecture (the chair, member 0, sees C = chair_tiles remote sites; the others see
+            A = audience_tiles tiles: the chair and A - 1 remote sites, 1 = the chair alone)
+            decodes = (1 if the chair sends video) + max(C, A - 1 (+1 without self view))
             views   = the chair's view with min(C, V_remote) tiles
-                      + one shared view per distinct (tier, fps) of the remote video
-                        receivers (and the recorder), with 1 tile (the chair)
+                      + (without self view) an own view for each of the A - 1 remote sites
+                        on screen
+                      + one shared view per distinct (tier, fps) of the other remote video
+                        receivers (and the recorder), with A tiles
 * Compose: each shown source is scaled once per output frame for each distinct view tier
   (scale_ms_per_tile x sources x fps), and blitted into every view that shows it
   (blit_ms_per_tile x tiles in the view x view fps).
@@ -66,6 +69,7 @@ class LayoutSpec:
     chair_tiles: int = 1
     speakers: int = 3
     self_view: bool = False  # shown members see the shared picture (themselves included)
+    audience_tiles: int = 1  # lecture: tiles the others see, the chair's included
 
 
 @dataclass(frozen=True)
@@ -170,11 +174,19 @@ def plan_views(shape: MeetingShape) -> ViewPlan:
         chair, remotes = shape.members[0], shape.members[1:]
         rvideo = sorted((m for m in remotes if m.has_video), key=_cost_key, reverse=True)
         seen = rvideo[: shape.layout.chair_tiles]
-        decodes = ([chair] if chair.has_video else []) + seen
+        shown = rvideo[: max(0, shape.layout.audience_tiles - 1)]  # beside the chair, for the others
+        own = bool(shown) and not shape.layout.self_view
+        remote_decodes = max(len(seen), min(len(rvideo), len(shown) + own))
+        decodes = ([chair] if chair.has_video else []) + rvideo[:remote_decodes]
+        tiles = (1 if chair.has_video else 0) + len(shown)
         views = []
         if chair.has_video:
             views.append(View(chair.tier, chair.fps, len(seen), own=True))
-        views += _shared_views(list(remotes) + extra, 1 if chair.has_video else 0)
+        if own:  # each remote site on screen sees the picture without itself
+            views += [View(m.tier, m.fps, tiles, own=True) for m in shown]
+            views += _shared_views(rvideo[len(shown):] + extra, tiles)
+        else:
+            views += _shared_views(list(remotes) + extra, tiles)
         sources = decodes
     else:
         raise ValueError(f"unknown layout mode {mode!r}")

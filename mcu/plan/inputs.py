@@ -172,13 +172,14 @@ def _read(r: Reader, data: dict, base_dir: Path, source: str, cal: Calibration |
 
     mt = r.table(data, ("meeting",), {"layout", "tiles", "chair_tiles", "speakers", "preset", "recording",
                                        "recording_tier", "content", "content_tier", "content_fps",
-                                       "content_kbps", "self_view"})
+                                       "content_kbps", "self_view", "audience_tiles"})
     layout = LayoutSpec(
         mode=r.choice(mt, ("meeting", "layout"), LAYOUT_MODES, "grid", "layout mode"),
         tiles=r.integer(mt, ("meeting", "tiles"), 9, low=1, high=100),
         chair_tiles=r.integer(mt, ("meeting", "chair_tiles"), 1, low=1, high=100),
         speakers=r.integer(mt, ("meeting", "speakers"), 3, low=1, high=16),
         self_view=r.boolean(mt, ("meeting", "self_view"), False),
+        audience_tiles=r.integer(mt, ("meeting", "audience_tiles"), 1, low=1, high=100),
     )
     preset = r.choice(mt, ("meeting", "preset"), PRESETS, "ultrafast", "encoder preset")
     if cal is not None and preset not in cal.encode_ms:

@@ -24,7 +24,8 @@ def _layout_text(result: PlanResult) -> str:
     if lay.mode == "grid":
         return f"grid ({lay.tiles} tiles per page{own})"
     if lay.mode == "lecture":
-        return f"lecture (chair sees {lay.chair_tiles} tile(s))"
+        return (f"lecture (chair sees {lay.chair_tiles} tile(s), the others {lay.audience_tiles}"
+                f"{own})")
     return f"voice-activated{own}"
 
 

@@ -80,3 +80,16 @@ def test_a_joiner_of_an_existing_encoder_asks_for_a_keyframe() -> None:
     assert video.encoder_for(assignment, 3, second, now=5.0) is encoder, "same picture, same encoder"
     assert encoder.viewers == {2, 3}
     assert video.keyframe_due(encoder, 5.0) == "join"
+
+
+def test_self_view_is_taken_from_a_reloaded_room() -> None:
+    from mcu.layout.engine import Member as LayoutMember
+
+    video = room_video()
+    members = [LayoutMember(str(i), has_video=True) for i in range(1, 5)]
+    assert len(video.plan(members, 0.0)) == 4  # 2x2: each of the four sees the other three
+    video.reconfigure(load_config_dir(CONF), None, None, self_view=True)  # rooms.toml edited
+    views = video.plan(members, 0.1)
+    assert len(views) == 1 and sorted(next(iter(views.values()))) == ["1", "2", "3", "4"]
+    video.reconfigure(load_config_dir(CONF), None, None, self_view=False)
+    assert len(video.plan(members, 0.2)) == 4

@@ -156,6 +156,21 @@ def test_self_view_shares_one_view_for_the_whole_grid():
     assert len(without.plan.views) == 10  # 9 own + 1 shared: ten encodes instead of one
 
 
+def test_briefing_where_the_provinces_see_the_chair_and_twelve_of_them():
+    members = (HD,) * 64  # the chair and 63 provinces
+    lay = LayoutSpec("lecture", chair_tiles=12, audience_tiles=13)
+    cpu = meeting_cpu(MeetingShape(members, lay), unit_cal())
+    # the chair's view (12 tiles) + 12 provinces on screen each without itself (13 tiles) +
+    # one view for the other 51 (13 tiles): 14 encodes; decodes: the chair + 13 provinces
+    # (the 13th fills a shown province's own slot)
+    assert [(v.own, v.tiles) for v in cpu.plan.views] == [(True, 12)] + [(True, 13)] * 12 + [(False, 13)]
+    assert len(cpu.plan.decodes) == 14 and cpu.encode == pytest.approx(14 * 3.0 * 30)
+    shared = meeting_cpu(MeetingShape(members, replace(lay, self_view=True)), unit_cal())
+    # self view: the chair's view + one for all 63; the chair + 12 provinces decoded
+    assert [(v.own, v.tiles) for v in shared.plan.views] == [(True, 12), (False, 13)]
+    assert len(shared.plan.decodes) == 13 and shared.encode == pytest.approx(2 * 3.0 * 30)
+
+
 def test_video_packets_cost_more_than_audio_ones():
     shape = MeetingShape((HD,) * 4, LayoutSpec("grid", tiles=9))
     base = meeting_cpu(shape, unit_cal())

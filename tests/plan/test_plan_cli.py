@@ -80,6 +80,14 @@ def test_self_view_flag_gives_one_shared_view(capsys):
     assert "9 video decodes, 1 views encoded (0 own + 1 shared)" in summary
 
 
+def test_lecture_audience_tiles_flag(capsys):
+    assert _run(["--sites", "64", "--quality", "hd720", "--layout", "lecture", "--audience-tiles", "13",
+                 "--self-view", "--no-report"]) == 0
+    summary = capsys.readouterr().out
+    assert "lecture (chair sees 1 tile(s), the others 13, self view)" in summary
+    assert "2 views encoded (1 own + 1 shared)" in summary
+
+
 def test_check_load_prints_the_ratios(tmp_path, capsys):
     cal = load_calibration()
     text = dumps_calibration(cal) + (
