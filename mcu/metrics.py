@@ -107,6 +107,7 @@ class MemberSnapshot:
     rtt_seconds: float | None = None
     nack_in: int = 0
     nack_out: int = 0
+    retransmitted: int = 0  # packets sent again for the member's NACKs
     pli_in: int = 0
     pli_out: int = 0
     fir_in: int = 0
@@ -312,6 +313,8 @@ def _member_families(members: Iterable[MemberSnapshot]) -> Iterator[Metric]:
                      "RTCP feedback received from the member by type.", (*MEMBER, "type"))
     fb_out = _counter("member_rtcp_feedback_sent",
                       "RTCP feedback sent to the member by type.", (*MEMBER, "type"))
+    resent = _counter("member_retransmitted_packets", "RTP packets sent again for the member's NACKs.",
+                      MEMBER)
     dec_err = _counter("member_decode_errors", "Frames the decoder refused.", MEMBER)
     decoded = _counter("member_decoded_frames", "Video frames decoded.", MEMBER)
     dropped = _counter("member_dropped_frames", "Video frames dropped (late or incomplete).", MEMBER)
@@ -344,12 +347,13 @@ def _member_families(members: Iterable[MemberSnapshot]) -> Iterator[Metric]:
         else:
             decoded.add_metric(lv, m.frames_decoded)
             dropped.add_metric(lv, m.frames_dropped)
+            resent.add_metric(lv, m.retransmitted)
             for kind, rx, tx in (("nack", m.nack_in, m.nack_out), ("pli", m.pli_in, m.pli_out),
                                  ("fir", m.fir_in, m.fir_out)):
                 fb_in.add_metric([*lv, kind], rx)
                 fb_out.add_metric([*lv, kind], tx)
     yield from (info, media, pk_in, pk_out, by_in, by_out, loss, lost, jitter, rtt, fb_in, fb_out,
-                dec_err, decoded, dropped, age, speaking)
+                resent, dec_err, decoded, dropped, age, speaking)
 
 
 def _view_families(views: Iterable[ViewSnapshot]) -> Iterator[Metric]:

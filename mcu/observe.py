@@ -127,6 +127,7 @@ def _member_snapshots(room: Room, member: Member, speaking: bool, now: float) ->
             packets_out=video_out.out.packet_count if video_out else 0,
             bytes_out=video_out.out.octet_count if video_out else 0,
             nack_in=member.feedback_in["nack"], nack_out=video_in.nacks_sent if video_in else 0,
+            retransmitted=video_out.out.retransmitted if video_out else 0,
             pli_in=member.feedback_in["pli"], pli_out=asked["pli"],
             fir_in=member.feedback_in["fir"], fir_out=asked["fir"],
             decode_errors=video_in.decode_errors if video_in else 0,

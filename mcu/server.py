@@ -467,6 +467,10 @@ class McuServer:
             for reason in member.receive_rtcp(kind, packets, now):
                 if kind == "video":
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
+            transport = media.transports.get(kind)
+            for packet in member.take_retransmits():
+                if transport is not None:
+                    transport.send_rtp(packet)
 
         def on_timeout(transport: RtpTransport) -> None:
             event(log, "call.media_timeout", logging.WARNING, call_id=media.call_id, kind=kind,

@@ -127,6 +127,7 @@ class Member:
     feedback_in: Counter[str] = field(default_factory=Counter)  # "pli", "fir", "nack" from this member
     rtt: dict[str, float] = field(default_factory=dict)  # media kind -> seconds, from RTCP reports
     rtcp: dict[str, RtpSession] = field(default_factory=dict)  # media kind -> RTCP of our stream
+    retransmits: list[bytes] = field(default_factory=list)  # NACKed packets to send again
 
     def __post_init__(self) -> None:
         media = self.audio_media
@@ -153,8 +154,8 @@ class Member:
                 if session.outbound.packet_count}
 
     def receive_rtcp(self, kind: str, packets: list[RtcpPacket], now: float) -> list[str]:
-        """The member's RTCP about our stream of `kind`: RTT and NACKs noted; returns the keyframe
-        requests ("pli", "fir") it makes."""
+        """The member's RTCP about our stream of `kind`: RTT noted, NACKed packets still kept
+        queued for take_retransmits(); returns the keyframe requests ("pli", "fir") it makes."""
         session = self.rtcp.get(kind)
         if session is None:
             return []
@@ -166,7 +167,13 @@ class Member:
                 keyframes.append(ev.kind)
             elif isinstance(ev, NackReceived):
                 self.feedback_in["nack"] += 1
+                self.retransmits.extend(session.outbound.retransmit(ev.sequence_numbers))
         return keyframes
+
+    def take_retransmits(self) -> list[bytes]:
+        """Packets to send again for the member's NACKs (the server sends them at once)."""
+        out, self.retransmits = self.retransmits, []
+        return out
 
     def summary(self) -> dict[str, int]:
         """What this member's media did, for the log line when it leaves."""

@@ -54,6 +54,7 @@ VIDEO_CLOCK = 90000
 MTU_PAYLOAD = 1200
 STALL_SECONDS = 2.0  # a member whose picture is older than this gets a name card
 KEYFRAME_ASK_INTERVAL = 0.5  # seconds between our PLI/FIR to one sender
+RETRANSMIT_HISTORY = 512  # video packets kept per viewer for NACKs: 2-3 s of 720p at 1.5 Mbit/s
 
 # Canvas sizes by what a member can receive, best first.
 CANVAS_TIERS = ((1280, 720), (640, 360), (352, 288))
@@ -324,4 +325,5 @@ def layout_member(member_id: int, site_id: str | None, chair: bool, has_video: b
 
 
 def new_viewer(config: VideoEncoderConfig, payload_type: int) -> VideoViewer:
-    return VideoViewer(OutboundStream(random.getrandbits(32), payload_type, VIDEO_CLOCK), config)
+    return VideoViewer(OutboundStream(random.getrandbits(32), payload_type, VIDEO_CLOCK,
+                                      history=RETRANSMIT_HISTORY), config)

@@ -39,9 +39,14 @@ class OutboundStream:
 
     A shared encoder hands out (payload, media timestamp); each member's OutboundStream maps
     the media timestamp into its own space, so many members can share one encode.
+
+    With `history` > 0 it keeps the last `history` packets (their shared payloads and this
+    stream's header fields, not copies) so that a receiver's generic NACK (RFC 4585) can be
+    answered by sending the same packets again.
     """
 
     __slots__ = (
+        "_history",
         "_media_base",
         "_ts_base",
         "clock_rate",
@@ -50,6 +55,7 @@ class OutboundStream:
         "octet_count",
         "packet_count",
         "payload_type",
+        "retransmitted",
         "sequence",
         "ssrc",
     )
@@ -62,8 +68,11 @@ class OutboundStream:
         sequence_start: int | None = None,
         timestamp_start: int | None = None,
         rng: random.Random | None = None,
+        history: int = 0,
     ) -> None:
         r = rng or random.Random()
+        self._history: list[tuple[int, int, bool, bytes] | None] | None = [None] * history if history else None
+        self.retransmitted = 0
         self.ssrc = ssrc
         self.payload_type = payload_type
         self.clock_rate = clock_rate
@@ -103,12 +112,30 @@ class OutboundStream:
         self.last_send_time = now
         self.packet_count += 1
         self.octet_count += len(payload)
+        history = self._history
+        if history is not None and not extensions:
+            history[seq % len(history)] = (seq, ts, marker, payload)
         if extensions:
             pkt = RtpPacket(self.payload_type, seq, ts, self.ssrc, marker, payload)
             pkt.set_header_extensions(extensions)
             return pkt.serialize()
         b1 = self.payload_type | 0x80 if marker else self.payload_type
         return _HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload
+
+    def retransmit(self, sequence_numbers: list[int]) -> list[bytes]:
+        """The packets a receiver reported lost, as first sent, for those still kept."""
+        history = self._history
+        out: list[bytes] = []
+        if history is None:
+            return out
+        for seq in sequence_numbers:
+            kept = history[seq % len(history)]
+            if kept is not None and kept[0] == seq:
+                _, ts, marker, payload = kept
+                b1 = self.payload_type | 0x80 if marker else self.payload_type
+                out.append(_HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload)
+        self.retransmitted += len(out)
+        return out
 
     def sender_report(self, now: float, reports: list[ReportBlock] | None = None) -> SenderReport:
         rtp_ts = self.last_timestamp

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from mcu.media.frames import I420
 from mcu.rtp.dtmf import DtmfPacket, dtmf_packets
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket
-from mcu.rtp.rtcp import Fir, Pli, ReceiverReport, parse_compound, serialize_compound
+from mcu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, parse_compound, serialize_compound
 from mcu.sdp.codecs import OPUS, Capabilities
 from mcu.sdp.negotiate import (
     MediaResult,
@@ -201,6 +202,7 @@ class SyntheticEndpoint:
         self._closed = False
         self._holding = False
         self._early: list[tuple[str, bytes]] = []
+        self.video_seqs: Counter[int] | None = None  # set to a Counter: every video seq received, counted
 
     # ------------------------------------------------------------------ setup
 
@@ -513,6 +515,8 @@ class SyntheticEndpoint:
 
     def _video_in(self, data: bytes, addr: Address) -> None:
         rx = self.video_rx
+        if self.video_seqs is not None and len(data) >= 4:
+            self.video_seqs[int.from_bytes(data[2:4], "big")] += 1
         if rx is None:
             self._keep_early("video", data)
         elif (packet := _parse_rtp(data)) is not None and rx.receive(packet, len(data), self._loop_time()):
@@ -537,6 +541,18 @@ class SyntheticEndpoint:
                     self.restart_video_cycle()
 
         return handler
+
+    def send_nack(self, sequence_numbers: list[int]) -> bool:
+        """Report these packets of the video we receive as lost (RFC 4585 generic NACK)."""
+        rx = self.video_rx
+        sock = self._sockets.get("video")
+        if rx is None or sock is None or rx.ssrc is None:
+            return False
+        me = self._out["video"].ssrc
+        if not sock.send_rtcp(serialize_compound([ReceiverReport(me, []), Nack(me, rx.ssrc, sequence_numbers)])):
+            return False
+        self._video_counters.rtcp_out += 1
+        return True
 
     def request_keyframe(self, min_interval: float = PLI_MIN_INTERVAL) -> bool:
         """Send a PLI for the video we receive (rate-limited); False if none was sent."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import Counter
 import urllib.request
 from pathlib import Path
 
@@ -187,3 +188,37 @@ def test_each_site_gets_the_codec_it_negotiated(tmp_path: Path) -> None:
         assert site.stats.video_frames_decoded > 20 and site.stats.video_decode_errors == 0, context
         assert all(seen[site.number][o.number] for o in sites if o is not site), context
         assert not seen[site.number][site.number], context
+
+
+def test_nacked_video_packets_are_sent_again(tmp_path: Path) -> None:
+    """A site reporting lost video packets (RFC 4585 generic NACK) gets them again, as first
+    sent, instead of waiting for the next keyframe."""
+    with McuProcess(tmp_path, extra=VIDEO) as mcu:
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(n, audio_codec="PCMU", video_codec="H264", fps=15, talking=False)
+                 for n in (1, 2)]
+        watcher = sites[0]
+        asked: list[int] = []
+        again: dict[int, int] = {}
+
+        async def main() -> None:
+            try:
+                for site in sites:
+                    await site.call(uri)
+                await asyncio.sleep(3.0)
+                watcher.video_seqs = Counter()
+                await asyncio.sleep(2.0)
+                received = sorted(watcher.video_seqs)
+                asked.extend(received[len(received) // 2:][:5])  # arrived about a second ago
+                assert watcher.send_nack(asked)
+                await asyncio.sleep(1.0)
+                again.update({seq: watcher.video_seqs[seq] for seq in asked})
+            finally:
+                for site in sites:
+                    await site.close()
+                await asyncio.sleep(0.2)
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        context = f"asked={asked} again={again}\nMCU log:\n{mcu.log()[-2000:]}"
+    assert len(asked) == 5, context
+    assert all(count == 2 for count in again.values()), f"each NACKed packet must come twice\n{context}"

@@ -157,6 +157,17 @@ def test_outbound_rewrites_shared_encoder_output_per_member() -> None:
     assert sr.rtp_timestamp == (0xFFFFFF00 + 320 + 80) & 0xFFFFFFFF  # extrapolated 10 ms
 
 
+def test_nacked_packets_are_sent_again_as_first_sent() -> None:
+    out = OutboundStream(0xAAAA, 96, 90000, sequence_start=65534, timestamp_start=1000, history=4)
+    sent = [out.packetize(bytes([i]) * 10, 3000 * i, 0.0, marker=i % 2 == 1) for i in range(6)]
+    # 6 packets, seq 65534, 65535, 0, 1, 2, 3: a history of 4 keeps the last four
+    again = out.retransmit([0, 65535, 3, 7])
+    assert again == [sent[2], sent[5]]  # 65535 fell out of the history; 7 was never sent
+    assert out.retransmitted == 2 and out.packet_count == 6  # a resend is not a new packet
+    assert RtpPacket.parse(again[0]).sequence_number == 0
+    assert OutboundStream(1, 96, 90000).retransmit([0]) == []  # no history: nothing kept
+
+
 def test_switch_source_keeps_timeline_continuous() -> None:
     out = OutboundStream(1, 96, 90000, sequence_start=0, timestamp_start=0)
     out.packetize(b"x", 123_456, T0)
