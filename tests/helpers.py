@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Self
 
@@ -146,3 +148,16 @@ class McuProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.asynccontextmanager
+async def in_calls(sites: list, uri: str) -> AsyncIterator[list]:  # type: ignore[type-arg]
+    """Every synthetic site calls `uri` (in order) for the block; all close after, whatever happens."""
+    try:
+        for site in sites:
+            await site.call(uri)
+        yield sites
+    finally:
+        for site in sites:
+            await site.close()
+        await asyncio.sleep(0.2)  # let the BYEs reach the MCU

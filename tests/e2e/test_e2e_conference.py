@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.identity import yuv_for
-from tests.helpers import McuProcess, free_port
+from tests.helpers import McuProcess, free_port, in_calls
 
 TONE_PRESENT = 0.01
 TONE_ABSENT = 0.0005
@@ -28,17 +28,11 @@ def test_four_sites_see_and_hear_everyone_but_themselves(tmp_path: Path) -> None
         heard: dict[int, dict[int, float]] = {}
 
         async def main() -> None:
-            try:
-                for site in sites:
-                    await site.call(uri)
+            async with in_calls(sites, uri):
                 await asyncio.sleep(6.0)  # the layout settles, keyframes arrive
                 for site in sites:
                     seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
                     heard[site.number] = {o.number: site.heard_tone(o.tone_hz) for o in sites}
-            finally:
-                for site in sites:
-                    await site.close()
-                await asyncio.sleep(0.2)
 
         asyncio.run(asyncio.wait_for(main(), 60))
         context = f"seen={seen}\nheard={heard}\nMCU log:\n{mcu.log()[-3000:]}"
@@ -63,9 +57,7 @@ def test_self_view_room_shows_every_site_the_same_picture_with_itself(tmp_path: 
         encoding: set[str] = set()
 
         async def main() -> None:
-            try:
-                for site in sites:
-                    await site.call(uri)
+            async with in_calls(sites, uri):
                 await asyncio.sleep(6.0)
                 for site in sites:
                     seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
@@ -73,10 +65,6 @@ def test_self_view_room_shows_every_site_the_same_picture_with_itself(tmp_path: 
                 await asyncio.sleep(1.0)
                 after = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
                 encoding.update(v for v, n in after.items() if n > before.get(v, 0))
-            finally:
-                for site in sites:
-                    await site.close()
-                await asyncio.sleep(0.2)
 
         asyncio.run(asyncio.wait_for(main(), 60))
         log = mcu.log()
@@ -165,22 +153,12 @@ def test_each_site_gets_the_codec_it_negotiated(tmp_path: Path) -> None:
                  SyntheticEndpoint(2, audio_codec="G722", video_codec="H264", h264_packetization_mode=0, fps=15),
                  SyntheticEndpoint(3, audio_codec="opus", video_codec="VP8", fps=15)]
         seen: dict[int, dict[int, bool]] = {}
-        encoding: set[str] = set()
 
         async def main() -> None:
-            try:
-                for site in sites:
-                    await site.call(uri)
+            async with in_calls(sites, uri):
                 await asyncio.sleep(6.0)
                 for site in sites:
                     seen[site.number] = {o.number: site.sees_colour(yuv_for(o.number)) for o in sites}
-                before = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
-                await asyncio.sleep(1.0)
-                after = await asyncio.to_thread(_encodes_by_view, mcu.metrics_port)
-                encoding.update(v for v, n in after.items() if n > before.get(v, 0))
-            finally:
-                for site in sites:
-                    await site.close()
 
         asyncio.run(asyncio.wait_for(main(), 60))
         context = f"seen={seen}\n{mcu.log()[-3000:]}"
@@ -202,9 +180,7 @@ def test_nacked_video_packets_are_sent_again(tmp_path: Path) -> None:
         again: dict[int, int] = {}
 
         async def main() -> None:
-            try:
-                for site in sites:
-                    await site.call(uri)
+            async with in_calls(sites, uri):
                 await asyncio.sleep(3.0)
                 watcher.video_seqs = Counter()
                 await asyncio.sleep(2.0)
@@ -213,10 +189,6 @@ def test_nacked_video_packets_are_sent_again(tmp_path: Path) -> None:
                 assert watcher.send_nack(asked)
                 await asyncio.sleep(1.0)
                 again.update({seq: watcher.video_seqs[seq] for seq in asked})
-            finally:
-                for site in sites:
-                    await site.close()
-                await asyncio.sleep(0.2)
 
         asyncio.run(asyncio.wait_for(main(), 60))
         context = f"asked={asked} again={again}\nMCU log:\n{mcu.log()[-2000:]}"

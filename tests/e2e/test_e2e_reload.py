@@ -9,7 +9,7 @@ from pathlib import Path
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.identity import yuv_for
 from mcu.synthetic.pictures import colour_fraction
-from tests.helpers import McuProcess, wait_for
+from tests.helpers import McuProcess, in_calls, wait_for
 
 ROOMS = '[[room]]\nnumber = "4100"\nname = "Giao ban"\nlayout = "{layout}"\nmode = "auto"\n'
 
@@ -26,9 +26,7 @@ def test_layout_edit_applies_live_and_bad_edit_keeps_the_running_layout(tmp_path
             return max(colour_fraction(frame, yuv_for(o.number)) for o in sites if o is not site)
 
         async def main() -> None:
-            try:
-                for site in sites:
-                    await site.call(uri)
+            async with in_calls(sites, uri):
                 await asyncio.sleep(4.0)
                 coverage["2x2"] = largest_other_tile(sites[0])
                 (tmp_path / "rooms.toml").write_text(ROOMS.format(layout="1x1"))
@@ -39,9 +37,6 @@ def test_layout_edit_applies_live_and_bad_edit_keeps_the_running_layout(tmp_path
                 await asyncio.to_thread(wait_for, lambda: mcu.events("config.reload_failed"), 10, "the refusal")
                 await asyncio.sleep(1.0)
                 coverage["after bad edit"] = largest_other_tile(sites[0])
-            finally:
-                for site in sites:
-                    await site.close()
 
         asyncio.run(asyncio.wait_for(main(), 60))
         context = f"coverage={coverage}\n{mcu.log()[-3000:]}"

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from mcu.synthetic import SyntheticEndpoint
-from tests.helpers import McuProcess
+from tests.helpers import McuProcess, in_calls
 
 TONE_PRESENT = 0.01  # sent at ~0.09; a mix that drops or badly attenuates a talker fails
 TONE_ABSENT = 0.0005  # own tone (or a silent member's) must not come back
@@ -22,16 +22,10 @@ def test_three_audio_endpoints_hear_the_mix_minus_themselves(tmp_path: Path) -> 
         report: dict[int, dict[int, float]] = {}
 
         async def main() -> None:
-            try:
-                for ep in eps:
-                    await ep.call(uri)
+            async with in_calls(eps, uri):
                 await asyncio.sleep(SETTLE_SECONDS)
                 for ep in eps:
                     report[ep.number] = {o.number: ep.heard_tone(o.tone_hz) for o in eps}
-            finally:
-                for ep in eps:
-                    await ep.close()
-                await asyncio.sleep(0.2)
 
         asyncio.run(asyncio.wait_for(main(), 30))
         context = f"tone power heard[listener][member] = {report}\nMCU log:\n{mcu.log()[-4000:]}"
