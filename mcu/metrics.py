@@ -117,6 +117,7 @@ class MemberSnapshot:
     frames_dropped: int = 0
     seconds_since_last_packet: float = 0.0
     speaking: bool = False
+    encrypted: bool = False  # every media line of the call is SRTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +326,8 @@ def _member_families(members: Iterable[MemberSnapshot]) -> Iterator[Metric]:
         key = (m.room, m.member_id)
         if key not in seen:
             seen.add(key)
-            info.add_metric(list(key), {"display_name": m.display_name, "user_agent": m.user_agent})
+            info.add_metric(list(key), {"display_name": m.display_name, "user_agent": m.user_agent,
+                                        "encrypted": "true" if m.encrypted else "false"})
         lv = [m.room, m.member_id, m.kind]
         media_value = {"codec": m.codec}
         if m.kind == "video":

@@ -100,7 +100,7 @@ class Observer:
 
 def _member_snapshots(room: Room, member: Member, speaking: bool, now: float) -> Iterable[MemberSnapshot]:
     common = {"room": room.number, "member_id": str(member.member_id), "display_name": member.display_name,
-              "user_agent": member.user_agent}
+              "user_agent": member.user_agent, "encrypted": member.encrypted}
     audio_in, audio_out = member.audio_in, member.audio_out
     if member.audio_media is not None and member.audio_format is not None:
         stats = audio_in.jitter.stats if audio_in else None

@@ -446,6 +446,7 @@ class McuServer:
                 if moved or not transport.latched_rtp:
                     rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)
                     transport.relatch(remote, (line.remote_address, rtcp_port))
+            transport.set_srtp(line.srtp)  # SDES keys of an RTP/SAVP line (a re-offer may rekey)
             # On hold the far end may send nothing: do not time it out for that.
             transport.set_inactivity_timeout(
                 None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)

@@ -162,7 +162,8 @@ class Conference:
         member.state = MemberState.JOINED
         member.chair = member.chair or chair
         event(log, "member.joined", room=member.room, member=member.member_id,
-              name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair)
+              name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair,
+              encrypted=member.encrypted)
 
 
 def _same_address(a: str, b: str) -> bool:

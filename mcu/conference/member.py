@@ -140,6 +140,12 @@ class Member:
             self.add_rtcp("audio", self.audio_out)
 
     @property
+    def encrypted(self) -> bool:
+        """Every media line of the call is SRTP (SDES keys negotiated)."""
+        lines = [m for m in (self.audio_media, self.video_media) if m is not None and m.accepted]
+        return bool(lines) and all(m.srtp is not None for m in lines)
+
+    @property
     def hears(self) -> bool:
         media = self.audio_media
         return self.audio_out is not None and media is not None and media.we_send

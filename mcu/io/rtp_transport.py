@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
+from mcu.rtp.srtp import SrtpContext
+from mcu.sdp.crypto import SrtpKeys
 
 Address = tuple[str, int]
 DEFAULT_INACTIVITY_TIMEOUT = 30.0
@@ -133,6 +135,7 @@ class RtpTransport:
         self._last_activity = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
+        self.srtp: SrtpContext | None = None
 
     @classmethod
     async def open(
@@ -191,12 +194,21 @@ class RtpTransport:
         else:
             self._on_rtp_datagram(data, addr)
 
+    def set_srtp(self, keys: SrtpKeys | None) -> None:
+        """Protect this stream with these SDES keys from now on (None: plain RTP)."""
+        if keys is None:
+            self.srtp = None
+        elif self.srtp is None or self.srtp.keys != keys:
+            self.srtp = SrtpContext(keys)
+
     def _on_rtp_datagram(self, data: bytes, addr: Address) -> None:
         counters = self.counters
         if self.latched_rtp and addr != self.remote_rtp:
             counters.ignored_other_source += 1
             return
         try:
+            if self.srtp is not None:
+                data = self.srtp.unprotect_rtp(data)
             packet = RtpPacket.parse(data)
         except MediaParseError as exc:
             counters.parse_errors["rtp " + exc.reason] += 1
@@ -222,6 +234,8 @@ class RtpTransport:
             counters.ignored_other_source += 1
             return
         try:
+            if self.srtp is not None:
+                data = self.srtp.unprotect_rtcp(data)
             packets = parse_compound(data)
         except MediaParseError as exc:
             counters.parse_errors["rtcp " + exc.reason] += 1
@@ -249,6 +263,8 @@ class RtpTransport:
     def send_rtp(self, data: bytes) -> None:
         if self.remote_rtp is None or self._rtp_transport is None:
             return
+        if self.srtp is not None:
+            data = self.srtp.protect_rtp(data)
         self._rtp_transport.sendto(data, self.remote_rtp)
         self.counters.sent_rtp += 1
 
@@ -256,6 +272,8 @@ class RtpTransport:
         transport = self._rtp_transport if self.rtcp_mux else self._rtcp_transport
         if self.remote_rtcp is None or transport is None:
             return
+        if self.srtp is not None:
+            data = self.srtp.protect_rtcp(data)
         transport.sendto(data, self.remote_rtcp)
         self.counters.sent_rtcp += 1
 

@@ -34,6 +34,7 @@ from .codecs import (
     h263_limits,
     vp8_limits,
 )
+from .crypto import SrtpKeys, choose_crypto, new_key
 from .h264 import H264ParameterError, ProfileLevelId, VideoLimits, frame_macroblocks
 from .profiles import DEFAULT_PROFILE, EndpointProfile
 from .session import (
@@ -52,7 +53,8 @@ from .session import (
     serialize,
 )
 
-SUPPORTED_PROTOS = ("RTP/AVP", "RTP/AVPF")
+SUPPORTED_PROTOS = ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF")
+SECURE_PROTOS = ("RTP/SAVP", "RTP/SAVPF")  # SDES-SRTP (RFC 4568): keys in a=crypto
 MAIN_CONTENT = "main"
 STATUS_OK = 200
 STATUS_NOT_ACCEPTABLE_HERE = 488
@@ -67,6 +69,7 @@ REJECT_CONTENT = "presentation (content) video is not supported yet"
 REJECT_DUPLICATE = "only one stream of this kind per call"
 REJECT_NO_ADDRESS = "no connection address"
 REJECT_NO_CODEC = "no common codec"
+REJECT_NO_CRYPTO = "no SRTP crypto suite we support (AES_CM_128_HMAC_SHA1_80/_32, inline key, no MKI)"
 REJECT_BY_PEER = "rejected by the peer (port 0)"
 
 _REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
@@ -126,6 +129,7 @@ class MediaResult:
     dtmf: str | None = None  # "rfc4733", "info" or "both" for audio
     keyframe_methods: tuple[str, ...] = ()
     keyframe_min_interval: float | None = None
+    srtp: SrtpKeys | None = None  # SDES-SRTP keys of an RTP/SAVP(F) line
 
     @property
     def codec(self) -> ChosenCodec | None:
@@ -517,6 +521,11 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
     connection = offer.connection_for(m)
     if connection is None:
         return _reject(index, m, REJECT_NO_ADDRESS, remote_direction)
+    crypto = None
+    if m.proto.upper() in SECURE_PROTOS:
+        crypto = choose_crypto([a.value or "" for a in m.attributes if a.name == "crypto"])
+        if crypto is None:
+            return _reject(index, m, REJECT_NO_CRYPTO, remote_direction)
 
     offered = _offered_formats(m)
     telephone_event = None
@@ -553,6 +562,11 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
     attrs.append(Attribute(direction))
     if rtcp_mux:
         attrs.append(Attribute("rtcp-mux"))
+    srtp = None
+    if crypto is not None:
+        ours = replace(crypto, key=new_key())
+        attrs.append(Attribute("crypto", ours.value()))
+        srtp = SrtpKeys(crypto.suite, remote_key=crypto.key, local_key=ours.key)
     answer_m = MediaDescription(m.media, local_port, m.proto, formats, bandwidths=bandwidths,
                                 attributes=attrs)
 
@@ -573,6 +587,7 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         else None,
         keyframe_methods=_keyframe_methods(profile, fb) if m.media == VIDEO else (),
         keyframe_min_interval=profile.keyframe_min_interval if m.media == VIDEO else None,
+        srtp=srtp,
     )
     return answer_m, result
 

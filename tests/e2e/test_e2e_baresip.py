@@ -35,18 +35,20 @@ module vp8.so
 module ausine.so
 module aufile.so
 module fakevideo.so
+module srtp.so
 module account.so
 module menu.so
 """
 
 
-def start_baresip(folder: Path, port: int, tone: int, seconds: int) -> subprocess.Popen:
+def start_baresip(folder: Path, port: int, tone: int, seconds: int, mediaenc: str = "") -> subprocess.Popen:
     binary = shutil.which("baresip")
     if binary is None or not (MODULES / "avcodec.so").exists():
         pytest.fail("baresip with avcodec not found: the test setup installs baresip and baresip-ffmpeg")
     folder.mkdir(parents=True)
     (folder / "config").write_text(CONFIG.format(modules=MODULES, tone=tone, heard=folder / "heard.wav"))
-    (folder / "accounts").write_text(f"<sip:site{tone}@127.0.0.1>;regint=0\n")
+    params = ";regint=0" + (f";mediaenc={mediaenc}" if mediaenc else "")
+    (folder / "accounts").write_text(f"<sip:site{tone}@127.0.0.1>{params}\n")
     return subprocess.Popen([binary, "-f", str(folder), "-e", f"/dial sip:4100@127.0.0.1:{port}", "-t", str(seconds)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -58,19 +60,26 @@ def received_video_fps(output: str) -> float:
     return max(float(fps) for _, fps in rates)
 
 
+def two_baresips(tmp_path: Path, mcu: McuProcess, seconds: int, mediaenc: str = "") -> list[str]:
+    """Two baresips (tones 440 and 880 Hz) in room 4100 for `seconds`; their outputs, once the
+    MCU has seen both leave."""
+    sites = [start_baresip(tmp_path / f"baresip{i}", mcu.sip_port, tone, seconds, mediaenc)
+             for i, tone in enumerate((440, 880))]
+    outputs = []
+    try:
+        for site in sites:
+            outputs.append(site.communicate(timeout=seconds + 30)[0])
+    finally:
+        for site in sites:
+            if site.poll() is None:
+                site.kill()
+    wait_for(lambda: len(mcu.events("member.left")) == 2, 10, "both sites to leave")
+    return outputs
+
+
 def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path) -> None:
     with McuProcess(tmp_path / "mcu") as mcu:
-        sites = [start_baresip(tmp_path / f"baresip{i}", mcu.sip_port, tone, STAY_SECONDS)
-                 for i, tone in enumerate((440, 880))]
-        outputs = []
-        try:
-            for site in sites:
-                outputs.append(site.communicate(timeout=STAY_SECONDS + 30)[0])
-        finally:
-            for site in sites:
-                if site.poll() is None:
-                    site.kill()
-        wait_for(lambda: len(mcu.events("member.left")) == 2, 10, "both sites to leave")
+        outputs = two_baresips(tmp_path, mcu, STAY_SECONDS)
         joined = mcu.events("member.joined")
         assert len(joined) == 2 and all("baresip" in j["user_agent"] for j in joined), mcu.log()[-3000:]
         left = mcu.events("member.left")
@@ -81,3 +90,22 @@ def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path) -> None:
     for site in left:
         assert site["video_frames_decoded"] > 5 * STAY_SECONDS, f"the MCU must decode each site's video: {site}"
         assert site["audio_packets_in"] > 40 * STAY_SECONDS and site["audio_packets_out"] > 40 * STAY_SECONDS
+
+
+def test_baresip_with_mandatory_srtp_gets_encrypted_media_both_ways(tmp_path: Path) -> None:
+    """baresip offers RTP/SAVP with SDES keys and refuses plain RTP (srtp-mand): the call is
+    established, it decodes our video, and the MCU decodes its video, all over SRTP."""
+    seconds = 10
+    with McuProcess(tmp_path / "mcu") as mcu:
+        outputs = two_baresips(tmp_path, mcu, seconds, mediaenc="srtp-mand")
+        left = mcu.events("member.left")
+        joined = mcu.events("member.joined")
+        log = mcu.log()
+    assert len(joined) == 2 and all(j["encrypted"] is True for j in joined), log[-3000:]
+    for output in outputs:
+        assert "Call established" in output, output[-2000:]
+        assert "mediaenc not found" not in output, "baresip's srtp module must load:\n" + output[-2000:]
+        assert received_video_fps(output) >= 10, "baresip must decode our (SRTP) video:\n" + output[-2000:]
+    for site in left:
+        assert site["video_frames_decoded"] > 5 * seconds, f"the MCU must decode each SRTP video: {site}\n{log[-2000:]}"
+        assert site["audio_packets_in"] > 40 * seconds and site["audio_packets_out"] > 40 * seconds

@@ -147,7 +147,7 @@ def test_display_name_and_user_agent_only_on_the_info_metric_in_utf8() -> None:
     info = [(n, lbl) for n, lbl, _ in series(m) if lbl.get("display_name")]
     assert info == [("mcu_member_info", {"room": "4100", "member": "m7",
                                          "display_name": "Ủy ban nhân dân tỉnh Đắk Lắk",
-                                         "user_agent": "TANDBERG/529"})]
+                                         "user_agent": "TANDBERG/529", "encrypted": "false"})]
     assert not any("user_agent" in lbl for n, lbl, _ in series(m) if n != "mcu_member_info")
 
 

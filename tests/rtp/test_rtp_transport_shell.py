@@ -191,3 +191,40 @@ def test_bind_skips_ports_taken_by_someone_else() -> None:
 
     asyncio.run(main())
 
+
+
+def test_srtp_both_ways_and_a_forged_packet_is_counted_and_dropped() -> None:
+    """With SDES keys set, what arrives is authenticated and decrypted with the peer's key and
+    what leaves is protected with ours; the peer (plain libsrtp here) sees the same packets."""
+    from pylibsrtp import Policy, Session
+
+    from mcu.sdp.crypto import SrtpKeys
+
+    theirs, ours = bytes(range(30)), bytes(range(100, 130))
+    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    peer_out = Session(policy=Policy(key=theirs, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+    peer_in = Session(policy=Policy(key=ours, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+
+    async def main() -> None:
+        base = free_port_base()
+        sink = Sink()
+        t = await RtpTransport.open(PortAllocator(base, base + 15), sink.on_rtp, sink.on_rtcp, rtcp_mux=True)
+        t.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", remote_key=theirs, local_key=ours))
+        a = peer()
+        sent = peer_out.protect(rtp(7))
+        assert sent[12:] != rtp(7)[12:]  # encrypted on the wire
+        a.sendto(sent, ("127.0.0.1", t.rtp_port))
+        a.sendto(sent[:-1] + bytes([sent[-1] ^ 1]), ("127.0.0.1", t.rtp_port))  # forged tag
+        a.sendto(peer_out.protect_rtcp(serialize_compound([Pli(9, 0x42)])), ("127.0.0.1", t.rtp_port))
+        await settle()
+        assert [s for s, _ in sink.rtp] == [7] and sink.rtcp == [[Pli(9, 0x42)]]
+        assert t.counters.parse_errors["rtp srtp authentication"] == 1
+        t.send_rtp(rtp(8))
+        t.send_rtcp(serialize_compound([Pli(2, 3)]))
+        await settle()
+        assert RtpPacket.parse(peer_in.unprotect(a.recv(2000))).sequence_number == 8
+        assert parse_compound(peer_in.unprotect_rtcp(a.recv(2000))) == [Pli(2, 3)]
+        t.close()
+        a.close()
+
+    asyncio.run(main())

@@ -6,6 +6,8 @@ offers are written after the SDP those room systems send.
 
 from __future__ import annotations
 
+import base64
+
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from mcu.sdp.negotiate import (
     REJECT_MEDIA,
     REJECT_NO_ADDRESS,
     REJECT_NO_CODEC,
+    REJECT_NO_CRYPTO,
     REJECT_PROTO,
     NegotiationError,
     NegotiationResult,
@@ -33,6 +36,7 @@ from mcu.sdp.session import SessionDescription, parse, serialize
 OFFERS = Path(__file__).parent / "offers"
 ENDPOINTS = Path(__file__).parents[2] / "conf" / "endpoints.toml"
 CAPS = Capabilities()
+KEY = base64.b64encode(bytes(range(30))).decode()  # a 30-byte SDES master key + salt
 LOCAL = "198.51.100.7"
 PORTS = [40000, 40002, 40004, 40006, 40008]
 
@@ -84,7 +88,11 @@ def test_too_few_ports_is_an_error() -> None:
     ("media", "reason"),
     [
         ("m=audio 0 RTP/AVP 0\r\n", REJECT_DISABLED),
-        ("m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n", REJECT_PROTO),
+        ("m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n", REJECT_NO_CRYPTO),
+        ("m=audio 5000 RTP/SAVP 0\r\n", REJECT_NO_CRYPTO),  # SRTP without keys (DTLS is not read)
+        (f"m=audio 5000 RTP/SAVP 0\r\na=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY}\r\n", REJECT_NO_CRYPTO),
+        (f"m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4\r\n",
+         REJECT_NO_CRYPTO),  # an MKI
         ("m=audio 5000 UDP/TLS/RTP/SAVPF 0\r\n", REJECT_PROTO),
         ("m=image 5000 udptl t38\r\n", REJECT_MEDIA),
         ("m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=content:slides\r\n",
@@ -103,6 +111,28 @@ def test_single_line_rejections(media: str, reason: str) -> None:
     r = negotiate(text, CAPS, LOCAL, PORTS)
     assert r.media[0].accepted is False and r.media[0].reject_reason == reason
     assert r.local.media[0].port == 0 and r.status_code == 488
+
+
+def test_srtp_offer_is_answered_with_our_own_key_for_its_suite() -> None:
+    text = ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+            "m=audio 5000 RTP/SAVP 0\r\n"
+            f"a=crypto:1 AES_CM_256_HMAC_SHA1_80 inline:{base64.b64encode(bytes(46)).decode()}\r\n"
+            f"a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{KEY}\r\n"
+            f"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^31\r\n")
+    r = negotiate(text, CAPS, LOCAL, PORTS)
+    line = r.local.media[0]
+    assert r.media[0].accepted and line.proto == "RTP/SAVP" and line.port == PORTS[0]
+    crypto = [a.value for a in line.attributes if a.name == "crypto"]
+    assert len(crypto) == 1 and crypto[0].startswith("3 AES_CM_128_HMAC_SHA1_80 inline:")  # _80 first
+    ours = base64.b64decode(crypto[0].split("inline:")[1])
+    keys = r.media[0].srtp
+    assert keys is not None and keys.suite == "AES_CM_128_HMAC_SHA1_80"
+    assert keys.remote_key == bytes(range(30)) and keys.local_key == ours and len(ours) == 30
+    assert ours != keys.remote_key
+    again = negotiate(text, CAPS, LOCAL, PORTS).media[0].srtp
+    assert again is not None and again.local_key != ours  # a fresh key per answer
+    plain = negotiate(text.replace("RTP/SAVP", "RTP/AVP"), CAPS, LOCAL, PORTS)
+    assert plain.media[0].srtp is None  # crypto lines on RTP/AVP: plain RTP (no best effort)
 
 
 def test_missing_connection_address_rejects_line() -> None:
