@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--dtmf", default="")
+    parser.add_argument("--srtp", action="store_true", help="SRTP mandatory (SDES keys, even over UDP)")
     args = parser.parse_args()
     out = Path(args.out)
     tones = [float(t) for t in args.tones.split(",")]
@@ -93,6 +94,9 @@ def main() -> int:
     for i, tone in enumerate(tones):
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:pjsua{i}@127.0.0.1"
+        if args.srtp:
+            acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+            acfg.mediaConfig.srtpSecureSignaling = 0  # SDES keys over plain UDP SIP (a test on loopback)
         account = pj.Account()
         account.create(acfg)
         accounts.append(account)

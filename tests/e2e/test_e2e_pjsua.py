@@ -17,10 +17,12 @@ HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.peer
 
 
-def run_peer(port: int, out: Path, tones: str, seconds: float, room: str = "4100", dtmf: str = "") -> list[dict]:
+def run_peer(port: int, out: Path, tones: str, seconds: float, room: str = "4100", dtmf: str = "",
+             srtp: bool = False) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([sys.executable, str(HERE / "pjsua_peer.py"), "--port", str(port), "--room", room,
-                             "--tones", tones, "--seconds", str(seconds), "--out", str(out), "--dtmf", dtmf],
+                             "--tones", tones, "--seconds", str(seconds), "--out", str(out), "--dtmf", dtmf,
+                             *(["--srtp"] if srtp else [])],
                             check=False, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, f"pjsua2 peer failed (is pjsua2-python installed?):\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -35,11 +37,14 @@ def recorded(path: str, skip_seconds: float = 3.0) -> tuple[np.ndarray, int]:
     return pcm[int(skip_seconds * rate):], rate
 
 
-def test_two_pjsua_callers_hear_each_other_but_not_themselves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("srtp", [False, True], ids=["rtp", "srtp-mandatory"])
+def test_two_pjsua_callers_hear_each_other_but_not_themselves(tmp_path: Path, srtp: bool) -> None:
     tones = (600.0, 1400.0)
     with McuProcess(tmp_path / "mcu") as mcu:
-        summary = run_peer(mcu.sip_port, tmp_path / "peer", ",".join(map(str, tones)), seconds=7)
+        summary = run_peer(mcu.sip_port, tmp_path / "peer", ",".join(map(str, tones)), seconds=7, srtp=srtp)
         assert [s["confirmed"] for s in summary] == [True, True], (summary, mcu.log()[-3000:])
+        joined = mcu.events("member.joined")
+        assert [j["encrypted"] for j in joined] == [srtp, srtp], mcu.log()[-3000:]
     for i, info in enumerate(summary):
         pcm, rate = recorded(info["heard"])
         assert len(pcm) > rate, f"caller {i} recorded too little audio"
