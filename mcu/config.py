@@ -176,6 +176,7 @@ class Room:
     mode: str = setting("auto", one_of("auto", "voice", "lecture", "fixed"))
     max_members: int = setting(100, in_range(1, 1000))
     self_view: bool = False  # members on screen see themselves too: one encode for the room
+    encryption: str = setting("optional", one_of("optional", "required"))  # required: SRTP calls only
 
 
 @dataclass(frozen=True)

@@ -240,10 +240,16 @@ class McuServer:
             return
         profile = self.profiles.match(e.user_agent or "")
         result = negotiate(offer, self.capabilities, self._local_address(e), ports, profile)
-        if result.all_rejected:
+        refusal = "No Common Media" if result.all_rejected else None
+        if refusal is None and self._requires_encryption(e.request_user) and \
+                not all(line.srtp for line in result.media if line.accepted):
+            refusal = "Encryption Required"  # the room takes SRTP (RTP/SAVP with SDES keys) only
+        if refusal is not None:
+            event(log, "call.rejected", room=e.request_user, status=488, reason=refusal,
+                  remote=_addr(e.remote_addr))
             self._close_media(media)
             self.calls.pop(e.call_id, None)
-            self._reject(e.call_id, 488, "No Common Media")
+            self._reject(e.call_id, 488, refusal)
             return
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
@@ -311,6 +317,8 @@ class McuServer:
         rejection = self.conference.admission(room_number)
         if rejection is not None:
             raise DialError(f"room {room_number}: {rejection.status} {rejection.reason}")
+        if self._requires_encryption(room_number):
+            raise DialError(f"room {room_number} requires encryption, and dial-out offers plain RTP")
         media = CallMedia()
         try:
             for kind in MEDIA_KINDS:
@@ -354,8 +362,15 @@ class McuServer:
             e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=self.now(), uri=dialled.uri)
 
+    def _requires_encryption(self, room_number: str | None) -> bool:
+        room = self.conference.rooms.get(room_number or "")
+        return room is not None and room.spec.encryption == "required"
+
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
+        if self._requires_encryption(e.request_user):  # our offers are plain RTP
+            self._reject(e.call_id, 488, "Encryption Required")
+            return
         media = CallMedia(e.call_id)
         self.calls[e.call_id] = media
         try:

@@ -322,3 +322,13 @@ def test_reload_applies_good_config_and_refuses_bad(mcu: RunningMcu, tmp_path: P
     status, doc = api_json(mcu.url, "POST", "/reload")
     assert status == 422 and "rooms.toml" in doc["details"][0]
     assert set(mcu.on_loop(lambda: set(mcu.server.config.rooms))) == {"4100", "4200", "4300"}
+
+
+def test_a_room_that_requires_encryption_does_not_dial_out_in_plain_rtp(tmp_path: Path) -> None:
+    path = write_admin_config(tmp_path)
+    rooms = tmp_path / "rooms.toml"
+    rooms.write_text(rooms.read_text().replace('name = "Small room"', 'name = "Small room"\nencryption = "required"'))
+    with RunningMcu(path) as mcu:
+        status, doc = api_json(mcu.url, "POST", "/rooms/4200/dial", {"target": "sip:site@127.0.0.1:9"})
+        assert status != 200 and "requires encryption" in json.dumps(doc), (status, doc)
+        assert api_json(mcu.url, "POST", "/rooms/4100/dial", {"target": "sip:site@127.0.0.1:9"})[0] == 200

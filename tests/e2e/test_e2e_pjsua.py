@@ -69,3 +69,16 @@ def test_three_wrong_pins_hang_up(tmp_path: Path) -> None:
         refused = mcu.events("member.pin_refused")
         assert refused and refused[0]["reason"] == "too many wrong PINs", mcu.log()[-3000:]
         assert not mcu.events("member.joined")
+
+
+def test_room_that_requires_encryption_takes_srtp_callers_only(tmp_path: Path) -> None:
+    rooms = '[[room]]\nnumber = "4100"\nname = "Encrypted"\nencryption = "required"\n'
+    with McuProcess(tmp_path / "mcu", rooms=rooms) as mcu:
+        plain = run_peer(mcu.sip_port, tmp_path / "plain", "600", seconds=1)
+        secure = run_peer(mcu.sip_port, tmp_path / "secure", "600", seconds=1, srtp=True)
+        rejected = mcu.events("call.rejected")
+        joined = mcu.events("member.joined")
+    assert not plain[0]["confirmed"] and plain[0]["status"] == 488, plain
+    assert rejected and rejected[0]["reason"] == "Encryption Required", rejected
+    assert secure[0]["confirmed"], secure
+    assert [j["encrypted"] for j in joined] == [True], joined
