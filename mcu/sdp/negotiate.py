@@ -34,7 +34,7 @@ from .codecs import (
     h263_limits,
     vp8_limits,
 )
-from .crypto import SrtpKeys, choose_crypto, new_key
+from .crypto import SrtpKeys, choose_crypto, new_key, parse_crypto
 from .h264 import H264ParameterError, ProfileLevelId, VideoLimits, frame_macroblocks
 from .profiles import DEFAULT_PROFILE, EndpointProfile
 from .session import (
@@ -486,7 +486,8 @@ def negotiate(offer: SessionDescription | str | bytes, capabilities: Capabilitie
     results: list[MediaResult] = []
     taken: set[str] = set()
     for index, m in enumerate(offer.media):
-        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken)
+        before = previous.media[index] if previous is not None and index < len(previous.media) else None
+        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken, before)
         answer_media.append(answer_m)
         results.append(result)
         if result.accepted:
@@ -505,7 +506,7 @@ def _reject(index: int, m: MediaDescription, reason: str,
 
 def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
                   capabilities: Capabilities, profile: EndpointProfile, local_port: int,
-                  taken: set[str]) -> tuple[MediaDescription, MediaResult]:
+                  taken: set[str], before: MediaDescription | None = None) -> tuple[MediaDescription, MediaResult]:
     remote_direction = media_direction(offer, m)
     content = m.first("content")
     if m.port == 0:
@@ -564,7 +565,10 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         attrs.append(Attribute("rtcp-mux"))
     srtp = None
     if crypto is not None:
-        ours = replace(crypto, key=new_key())
+        # a re-offer keeps our key for the same suite (RFC 4568 7.1.4): no rekey mid-call
+        kept = [c for c in map(parse_crypto, before.values("crypto") if before else []) if c is not None]
+        key = kept[0].key if kept and kept[0].suite == crypto.suite else new_key()
+        ours = replace(crypto, key=key)
         attrs.append(Attribute("crypto", ours.value()))
         srtp = SrtpKeys(crypto.suite, remote_key=crypto.key, local_key=ours.key)
     answer_m = MediaDescription(m.media, local_port, m.proto, formats, bandwidths=bandwidths,

@@ -133,6 +133,9 @@ def test_srtp_offer_is_answered_with_our_own_key_for_its_suite() -> None:
     assert again is not None and again.local_key != ours  # a fresh key per answer
     plain = negotiate(text.replace("RTP/SAVP", "RTP/AVP"), CAPS, LOCAL, PORTS)
     assert plain.media[0].srtp is None  # crypto lines on RTP/AVP: plain RTP (no best effort)
+    # a re-offer (hold, resume, same keys) keeps our key: the answer is unchanged, its version too
+    reoffer = negotiate(text, CAPS, LOCAL, PORTS, previous=r.local)
+    assert reoffer.media[0].srtp == keys and serialize(reoffer.local) == serialize(r.local)
 
 
 def test_missing_connection_address_rejects_line() -> None:
