@@ -264,7 +264,11 @@ class RtpTransport:
         if self.remote_rtp is None or self._rtp_transport is None:
             return
         if self.srtp is not None:
-            data = self.srtp.protect_rtp(data)
+            protected = self.srtp.protect_rtp(data)
+            if protected is None:
+                self.counters.parse_errors["srtp protect"] += 1
+                return
+            data = protected
         self._rtp_transport.sendto(data, self.remote_rtp)
         self.counters.sent_rtp += 1
 
@@ -273,7 +277,11 @@ class RtpTransport:
         if self.remote_rtcp is None or transport is None:
             return
         if self.srtp is not None:
-            data = self.srtp.protect_rtcp(data)
+            protected = self.srtp.protect_rtcp(data)
+            if protected is None:
+                self.counters.parse_errors["srtcp protect"] += 1
+                return
+            data = protected
         transport.sendto(data, self.remote_rtcp)
         self.counters.sent_rtcp += 1
 

@@ -24,8 +24,9 @@ class SrtpContext:
         self.keys = keys
         self._in = Session(policy=Policy(key=keys.remote_key, ssrc_type=Policy.SSRC_ANY_INBOUND,
                                          srtp_profile=profile))
-        self._out = Session(policy=Policy(key=keys.local_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND,
-                                          srtp_profile=profile))
+        out = Policy(key=keys.local_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
+        out.allow_repeat_tx = True  # a NACKed packet goes out again, identical (RFC 3711 3.3.2)
+        self._out = Session(policy=out)
 
     def unprotect_rtp(self, data: bytes) -> bytes:
         try:
@@ -39,8 +40,16 @@ class SrtpContext:
         except Error as exc:
             raise MediaParseError(f"SRTCP: {exc}", "srtcp authentication") from None
 
-    def protect_rtp(self, data: bytes) -> bytes:
-        return self._out.protect(data)
+    def protect_rtp(self, data: bytes) -> bytes | None:
+        """The packet to send, or None if libsrtp refuses it (counted by the caller, never raised
+        into a tick or a callback)."""
+        try:
+            return self._out.protect(data)
+        except Error:
+            return None
 
-    def protect_rtcp(self, data: bytes) -> bytes:
-        return self._out.protect_rtcp(data)
+    def protect_rtcp(self, data: bytes) -> bytes | None:
+        try:
+            return self._out.protect_rtcp(data)
+        except Error:
+            return None
