@@ -436,9 +436,13 @@ class McuServer:
         result = negotiate(offer, self.capabilities, host, ports, previous=previous)
         if result.all_rejected:
             return 488
+        member = media.member
+        if member is not None and self._requires_encryption(member.room) and \
+                not all(line.srtp for line in result.media if line.accepted):
+            return 488  # no downgrade to plain RTP in a room that requires encryption
         self._apply_negotiation(media, result)
-        if media.member is not None:
-            media.member.audio_media = result.first("audio")
+        if member is not None:
+            member.audio_media, member.video_media = result.first("audio"), result.first("video")
         return result
 
     def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:

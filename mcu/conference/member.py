@@ -173,7 +173,7 @@ class Member:
                 keyframes.append(ev.kind)
             elif isinstance(ev, NackReceived):
                 self.feedback_in["nack"] += 1
-                self.retransmits.extend(session.outbound.retransmit(ev.sequence_numbers))
+                self.retransmits.extend(session.outbound.retransmit(ev.sequence_numbers, now))
         return keyframes
 
     def take_retransmits(self) -> list[bytes]:

@@ -198,8 +198,10 @@ class RtpTransport:
         """Protect this stream with these SDES keys from now on (None: plain RTP)."""
         if keys is None:
             self.srtp = None
-        elif self.srtp is None or self.srtp.keys != keys:
+        elif self.srtp is None:
             self.srtp = SrtpContext(keys)
+        else:
+            self.srtp.rekey(keys)
 
     def _on_rtp_datagram(self, data: bytes, addr: Address) -> None:
         counters = self.counters

@@ -257,7 +257,9 @@ def _picture(
     ordered = sorted(candidates, key=lambda m: keys[m.id])
     ids = [m.id for m in ordered]
     present = set(ids)
-    layout = cfg.pick(layout_name, max(1, len(ids) - 1))
+    # each viewer sees the others (its own tile goes to the one left over), unless with self view
+    spare = 0 if state.self_view else 1
+    layout = cfg.pick(layout_name, max(1, len(ids) - spare))
     by_site: dict[str, str] = {}
     for m in ordered:
         if m.site_id is not None:
@@ -289,8 +291,8 @@ def _picture(
     tile_order = _unique(voice_order + ids) if by_recency else ids
     rest = [m for m in tile_order if m not in used]
     tiles = sum(1 for i, r in enumerate(layout.regions) if r.plain and i not in pins)
-    if fixed or tiles == 0 or len(rest) <= tiles + 1:
-        queue = rest  # everyone fits (a shown viewer's tile goes to the one left over)
+    if fixed or tiles == 0 or len(rest) <= tiles + spare:
+        queue = rest  # everyone fits
     else:
         pages = math.ceil(len(rest) / tiles)
         page = math.floor((now - state.page_epoch) / sw.page_interval_s) % pages

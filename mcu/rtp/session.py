@@ -32,6 +32,8 @@ from mcu.rtp.stats import ReceiveStatistics, RtcpIntervalParams, RtcpScheduler, 
 _HEADER = struct.Struct("!BBHII")
 MAX_REPORT_BLOCKS = 31
 INBOUND_TIMEOUT_INTERVALS = 5  # RFC 3550 6.3.5: a source is dropped after 5 silent intervals
+RESEND_INTERVAL = 0.1  # s: a packet is sent again at most this often, whatever the NACKs say
+MAX_RESEND = 64  # packets one NACK may have sent again
 
 
 class OutboundStream:
@@ -47,6 +49,7 @@ class OutboundStream:
 
     __slots__ = (
         "_history",
+        "_resent",
         "_media_base",
         "_ts_base",
         "clock_rate",
@@ -72,6 +75,7 @@ class OutboundStream:
     ) -> None:
         r = rng or random.Random()
         self._history: list[tuple[int, int, bool, bytes] | None] | None = [None] * history if history else None
+        self._resent = [-1e9] * history  # when each history slot was last sent again
         self.retransmitted = 0
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -114,7 +118,9 @@ class OutboundStream:
         self.octet_count += len(payload)
         history = self._history
         if history is not None and not extensions:
-            history[seq % len(history)] = (seq, ts, marker, payload)
+            slot = seq % len(history)
+            history[slot] = (seq, ts, marker, payload)
+            self._resent[slot] = -1e9
         if extensions:
             pkt = RtpPacket(self.payload_type, seq, ts, self.ssrc, marker, payload)
             pkt.set_header_extensions(extensions)
@@ -122,18 +128,26 @@ class OutboundStream:
         b1 = self.payload_type | 0x80 if marker else self.payload_type
         return _HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload
 
-    def retransmit(self, sequence_numbers: list[int]) -> list[bytes]:
-        """The packets a receiver reported lost, as first sent, for those still kept."""
+    def retransmit(self, sequence_numbers: list[int], now: float) -> list[bytes]:
+        """The packets a receiver reported lost, as first sent, for those still kept: each at
+        most once per RESEND_INTERVAL and at most MAX_RESEND per NACK (a forged or looping NACK
+        cannot make us flood)."""
         history = self._history
         out: list[bytes] = []
         if history is None:
             return out
-        for seq in sequence_numbers:
-            kept = history[seq % len(history)]
-            if kept is not None and kept[0] == seq:
-                _, ts, marker, payload = kept
-                b1 = self.payload_type | 0x80 if marker else self.payload_type
-                out.append(_HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload)
+        resent = self._resent
+        for seq in dict.fromkeys(sequence_numbers):
+            slot = seq % len(history)
+            kept = history[slot]
+            if kept is None or kept[0] != seq or now - resent[slot] < RESEND_INTERVAL:
+                continue
+            resent[slot] = now
+            _, ts, marker, payload = kept
+            b1 = self.payload_type | 0x80 if marker else self.payload_type
+            out.append(_HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload)
+            if len(out) == MAX_RESEND:
+                break
         self.retransmitted += len(out)
         return out
 

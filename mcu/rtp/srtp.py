@@ -18,26 +18,45 @@ PROFILES = {
 }
 
 
+RETRANSMIT_WINDOW = 512  # packets back we may send again (the viewers' history, mcu.conference.video)
+
+
+def _inbound(key: bytes, suite: str) -> Session:
+    return Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=PROFILES[suite]))
+
+
+def _outbound(key: bytes, suite: str) -> Session:
+    policy = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=PROFILES[suite])
+    policy.allow_repeat_tx = True  # a NACKed packet goes out again, identical (RFC 3711 3.3.2)
+    policy.window_size = RETRANSMIT_WINDOW
+    return Session(policy=policy)
+
+
 class SrtpContext:
     def __init__(self, keys: SrtpKeys) -> None:
-        profile = PROFILES[keys.suite]
         self.keys = keys
-        self._in = Session(policy=Policy(key=keys.remote_key, ssrc_type=Policy.SSRC_ANY_INBOUND,
-                                         srtp_profile=profile))
-        out = Policy(key=keys.local_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
-        out.allow_repeat_tx = True  # a NACKed packet goes out again, identical (RFC 3711 3.3.2)
-        self._out = Session(policy=out)
+        self._in = _inbound(keys.remote_key, keys.suite)
+        self._out = _outbound(keys.local_key, keys.suite)
+
+    def rekey(self, keys: SrtpKeys) -> None:
+        """New keys from a re-offer: only a direction whose key changed starts afresh (the other
+        keeps its packet indexes: restarting them under the same key would reuse keystream)."""
+        if (keys.remote_key, keys.suite) != (self.keys.remote_key, self.keys.suite):
+            self._in = _inbound(keys.remote_key, keys.suite)
+        if (keys.local_key, keys.suite) != (self.keys.local_key, self.keys.suite):
+            self._out = _outbound(keys.local_key, keys.suite)
+        self.keys = keys
 
     def unprotect_rtp(self, data: bytes) -> bytes:
         try:
             return self._in.unprotect(data)
-        except Error as exc:
+        except (Error, ValueError) as exc:  # ValueError: longer than libsrtp takes
             raise MediaParseError(f"SRTP: {exc}", "srtp authentication") from None
 
     def unprotect_rtcp(self, data: bytes) -> bytes:
         try:
             return self._in.unprotect_rtcp(data)
-        except Error as exc:
+        except (Error, ValueError) as exc:
             raise MediaParseError(f"SRTCP: {exc}", "srtcp authentication") from None
 
     def protect_rtp(self, data: bytes) -> bytes | None:
@@ -45,11 +64,11 @@ class SrtpContext:
         into a tick or a callback)."""
         try:
             return self._out.protect(data)
-        except Error:
+        except (Error, ValueError):
             return None
 
     def protect_rtcp(self, data: bytes) -> bytes | None:
         try:
             return self._out.protect_rtcp(data)
-        except Error:
+        except (Error, ValueError):
             return None

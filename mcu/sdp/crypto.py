@@ -3,7 +3,7 @@
     a=crypto:<tag> <crypto-suite> inline:<base64 of 16-byte master key + 14-byte salt>[|lifetime][|MKI:length]
 
 We answer the first offered line with a suite we support (AES_CM_128_HMAC_SHA1_80 first,
-then _32 in the offer's order) and no MKI (one key per stream), with the same tag and suite and
+then _32 in the offer's order), no MKI (one key per stream) and no session parameters, with the same tag and suite and
 a fresh key of our own. Each direction is then protected with the key of its sender.
 """
 
@@ -49,6 +49,8 @@ def parse_crypto(value: str) -> Crypto | None:
     try:
         key = base64.b64decode(key_field, validate=True)
     except (binascii.Error, ValueError):
+        return None
+    if len(parts) > 3:  # session parameters (UNENCRYPTED_SRTCP, KDR=...): a mode we do not run
         return None
     mki = any(":" in p for p in params)  # "MKI:length"; a lifetime has no colon
     return Crypto(int(parts[0]), parts[1], key, mki)

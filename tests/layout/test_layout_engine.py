@@ -157,6 +157,20 @@ def test_self_view_gives_the_whole_room_one_picture() -> None:
     assert len(plan_views(set_self_view(state, False), 0.0)) == 5
 
 
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7])
+def test_self_view_shows_everyone_over_the_pages(n: int) -> None:
+    """With self view nobody's tile goes to someone left over: the layout is picked for all n,
+    and paging starts as soon as they do not fit (over the pages, everyone is on screen)."""
+    state = set_self_view(room(n, "grid"), True)
+    shown: set[str] = set()
+    for k in range(40):
+        now = k * CONFIG.switching.page_interval_s
+        views = plan_views(state, now)
+        assert len(views) == 1
+        shown |= {m for m in next(iter(views)).slots if m is not None}
+    assert shown == {m.id for m in state.members}
+
+
 def test_self_view_in_lecture_keeps_the_chairs_own_picture() -> None:
     state = set_self_view(new_room(CONFIG, 0.0, RoomMode.LECTURE, "speaker"), True)
     state = observe(state, members(6, speaking=["m4"]), 0.0)

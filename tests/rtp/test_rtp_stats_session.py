@@ -23,6 +23,7 @@ from mcu.rtp.rtcp import (
     parse_compound,
 )
 from mcu.rtp.session import (
+    MAX_RESEND,
     BitrateLimit,
     KeyframeRequested,
     NackReceived,
@@ -161,11 +162,20 @@ def test_nacked_packets_are_sent_again_as_first_sent() -> None:
     out = OutboundStream(0xAAAA, 96, 90000, sequence_start=65534, timestamp_start=1000, history=4)
     sent = [out.packetize(bytes([i]) * 10, 3000 * i, 0.0, marker=i % 2 == 1) for i in range(6)]
     # 6 packets, seq 65534, 65535, 0, 1, 2, 3: a history of 4 keeps the last four
-    again = out.retransmit([0, 65535, 3, 7])
-    assert again == [sent[2], sent[5]]  # 65535 fell out of the history; 7 was never sent
+    again = out.retransmit([0, 65535, 3, 7, 0, 3], now=1.0)
+    assert again == [sent[2], sent[5]]  # 65535 fell out of the history; 7 was never sent; no repeats
     assert out.retransmitted == 2 and out.packet_count == 6  # a resend is not a new packet
     assert RtpPacket.parse(again[0]).sequence_number == 0
-    assert OutboundStream(1, 96, 90000).retransmit([0]) == []  # no history: nothing kept
+    assert out.retransmit([0], now=1.05) == []  # the same packet again within 100 ms: not yet
+    assert out.retransmit([0], now=1.2) == [sent[2]]
+    assert OutboundStream(1, 96, 90000).retransmit([0], now=1.0) == []  # no history: nothing kept
+
+
+def test_one_nack_cannot_make_us_flood() -> None:
+    out = OutboundStream(0xAAAA, 96, 90000, sequence_start=0, history=512)
+    for i in range(512):
+        out.packetize(b"x" * 1000, 3000 * i, 0.0)
+    assert len(out.retransmit(list(range(512)) * 4, now=1.0)) == MAX_RESEND
 
 
 def test_switch_source_keeps_timeline_continuous() -> None:

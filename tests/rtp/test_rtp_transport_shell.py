@@ -227,6 +227,17 @@ def test_srtp_both_ways_and_a_forged_packet_is_counted_and_dropped() -> None:
         assert a.recv(2000) == first  # identical on the wire
         assert RtpPacket.parse(peer_in.unprotect(first)).sequence_number == 8
         assert parse_compound(peer_in.unprotect_rtcp(a.recv(2000))) == [Pli(2, 3)]
+        # a re-offer where only the peer changed its key: our direction keeps its packet indexes
+        # (a fresh outbound session would restart SRTCP at index 0 and the peer drop it as replay)
+        theirs2 = bytes(range(50, 80))
+        t.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", remote_key=theirs2, local_key=ours))
+        t.send_rtcp(serialize_compound([Pli(4, 5)]))
+        await settle()
+        assert parse_compound(peer_in.unprotect_rtcp(a.recv(2000))) == [Pli(4, 5)]
+        peer2 = Session(policy=Policy(key=theirs2, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+        a.sendto(peer2.protect(rtp(9)), ("127.0.0.1", t.rtp_port))
+        await settle()
+        assert [s for s, _ in sink.rtp] == [7, 9]
         t.close()
         a.close()
 

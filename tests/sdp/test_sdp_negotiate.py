@@ -93,6 +93,8 @@ def test_too_few_ports_is_an_error() -> None:
         (f"m=audio 5000 RTP/SAVP 0\r\na=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY}\r\n", REJECT_NO_CRYPTO),
         (f"m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4\r\n",
          REJECT_NO_CRYPTO),  # an MKI
+        (f"m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTCP\r\n",
+         REJECT_NO_CRYPTO),  # a session parameter we do not run
         ("m=audio 5000 UDP/TLS/RTP/SAVPF 0\r\n", REJECT_PROTO),
         ("m=image 5000 udptl t38\r\n", REJECT_MEDIA),
         ("m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=content:slides\r\n",
