@@ -54,6 +54,7 @@ VIDEO_CLOCK = 90000
 MTU_PAYLOAD = 1200
 STALL_SECONDS = 2.0  # a member whose picture is older than this gets a name card
 KEYFRAME_ASK_INTERVAL = 0.5  # seconds between our PLI/FIR to one sender
+KEYFRAME_RETRY = 1.0  # s without a decoded picture from a shown sender before we ask again
 RETRANSMIT_HISTORY = 512  # video packets kept per viewer for NACKs: 2-3 s of 720p at 1.5 Mbit/s
 
 # Canvas sizes by what a member can receive, best first.
@@ -125,6 +126,10 @@ class VideoIn:
                 self.ask_keyframe(now)
             elif isinstance(ev, NackRequest):
                 self._nack(ev)
+        # shown, but no picture comes: our PLI/FIR was lost (UDP, or it reached the sender before
+        # its media was up) or ignored; ask again rather than wait for its next periodic keyframe
+        if self.visible and now - self.picture_time > KEYFRAME_RETRY and now - self._last_ask >= KEYFRAME_RETRY:
+            self.ask_keyframe(now)
 
     def set_visible(self, visible: bool, now: float) -> None:
         if visible and not self.visible:

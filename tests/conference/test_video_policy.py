@@ -93,3 +93,31 @@ def test_self_view_is_taken_from_a_reloaded_room() -> None:
     assert len(views) == 1 and sorted(next(iter(views.values()))) == ["1", "2", "3", "4"]
     video.reconfigure(load_config_dir(CONF), None, None, self_view=False)
     assert len(video.plan(members, 0.2)) == 4
+
+
+def test_a_shown_sender_whose_picture_does_not_come_is_asked_again() -> None:
+    """Our first PLI can be lost (UDP, or it reaches the sender before its media is up): while a
+    shown member has no picture we ask again every KEYFRAME_RETRY, not just once."""
+    from mcu.conference.video import KEYFRAME_RETRY, VideoIn
+    from mcu.rtp.packet import RtpPacket
+    from mcu.rtp.rtcp import Pli
+
+    media = video_line("m=video 4000 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+                       "a=fmtp:97 profile-level-id=42e01f;packetization-mode=1\r\na=rtcp-fb:97 nack pli\r\n")
+    video_in = VideoIn(media, sender_ssrc=1)
+    # a P-frame slice (NAL type 1) from the sender: not decodable without a keyframe
+    video_in.receive(RtpPacket(97, 1, 0, 0x77, True, bytes([0x41, 0x9A, 0x00, 0x10])), 0.0)
+    video_in.set_visible(True, 0.0)  # shown: a PLI at once
+    asked = len(video_in.feedback)
+    assert asked >= 1
+    for k in range(1, 36):  # 3.5 s of the server's 100 ms timer rounds
+        video_in.handle_timer(k * 0.1)
+    again = video_in.feedback[asked:]
+    assert len(again) == int(3.5 // KEYFRAME_RETRY) and all(isinstance(p, Pli) and p.media_ssrc == 0x77
+                                                             for p in again)
+    hidden = VideoIn(media, sender_ssrc=1)
+    hidden.receive(RtpPacket(97, 1, 0, 0x77, True, bytes([0x41, 0x9A, 0x00, 0x10])), 0.0)
+    before = len(hidden.feedback)  # the jitter buffer's own request for a keyframe to start from
+    for k in range(1, 36):
+        hidden.handle_timer(k * 0.1)
+    assert len(hidden.feedback) == before  # not shown: nobody needs its picture, no retries
