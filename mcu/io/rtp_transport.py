@@ -262,29 +262,32 @@ class RtpTransport:
 
     # ------------------------------------------------------------ send
 
+    def _protect(self, data: bytes, rtcp: bool) -> bytes | None:
+        """`data` as it goes on the wire (SRTP/SRTCP when keyed); None: libsrtp refused it (counted)."""
+        if self.srtp is None:
+            return data
+        protected = self.srtp.protect_rtcp(data) if rtcp else self.srtp.protect_rtp(data)
+        if protected is None:
+            self.counters.parse_errors["srtcp protect" if rtcp else "srtp protect"] += 1
+        return protected
+
     def send_rtp(self, data: bytes) -> None:
         if self.remote_rtp is None or self._rtp_transport is None:
             return
-        if self.srtp is not None:
-            protected = self.srtp.protect_rtp(data)
-            if protected is None:
-                self.counters.parse_errors["srtp protect"] += 1
-                return
-            data = protected
-        self._rtp_transport.sendto(data, self.remote_rtp)
+        protected = self._protect(data, rtcp=False)
+        if protected is None:
+            return
+        self._rtp_transport.sendto(protected, self.remote_rtp)
         self.counters.sent_rtp += 1
 
     def send_rtcp(self, data: bytes) -> None:
         transport = self._rtp_transport if self.rtcp_mux else self._rtcp_transport
         if self.remote_rtcp is None or transport is None:
             return
-        if self.srtp is not None:
-            protected = self.srtp.protect_rtcp(data)
-            if protected is None:
-                self.counters.parse_errors["srtcp protect"] += 1
-                return
-            data = protected
-        transport.sendto(data, self.remote_rtcp)
+        protected = self._protect(data, rtcp=True)
+        if protected is None:
+            return
+        transport.sendto(protected, self.remote_rtcp)
         self.counters.sent_rtcp += 1
 
     # ------------------------------------------------------------ inactivity
