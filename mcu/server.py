@@ -241,8 +241,7 @@ class McuServer:
         profile = self.profiles.match(e.user_agent or "")
         result = negotiate(offer, self.capabilities, self._local_address(e), ports, profile)
         refusal = "No Common Media" if result.all_rejected else None
-        if refusal is None and self._requires_encryption(e.request_user) and \
-                not all(line.srtp for line in result.media if line.accepted):
+        if refusal is None and self._requires_encryption(e.request_user) and not result.encrypted:
             refusal = "Encryption Required"  # the room takes SRTP (RTP/SAVP with SDES keys) only
         if refusal is not None:
             event(log, "call.rejected", room=e.request_user, status=488, reason=refusal,
@@ -437,8 +436,7 @@ class McuServer:
         if result.all_rejected:
             return 488
         member = media.member
-        if member is not None and self._requires_encryption(member.room) and \
-                not all(line.srtp for line in result.media if line.accepted):
+        if member is not None and self._requires_encryption(member.room) and not result.encrypted:
             return 488  # no downgrade to plain RTP in a room that requires encryption
         self._apply_negotiation(media, result)
         if member is not None:

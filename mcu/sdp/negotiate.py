@@ -161,6 +161,12 @@ class NegotiationResult:
         return not any(m.accepted for m in self.media)
 
     @property
+    def encrypted(self) -> bool:
+        """Every accepted line is SRTP (at least one line accepted)."""
+        accepted = [m for m in self.media if m.accepted]
+        return bool(accepted) and all(m.srtp is not None for m in accepted)
+
+    @property
     def status_code(self) -> int:
         return STATUS_NOT_ACCEPTABLE_HERE if self.all_rejected else STATUS_OK
 
