@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import multiprocessing as mp
 import random
 import traceback
@@ -31,6 +30,7 @@ import uvloop
 
 from mcu.sdp.codecs import Capabilities
 from mcu.synthetic import SyntheticEndpoint, find_colour, goertzel_power, tone_for, yuv_for
+from mcu.synthetic.endpoint import endpoint_capabilities
 
 TONE_THRESHOLD = 0.01  # Goertzel power of the speaker's tone in a 20 ms frame (tone ~0.09)
 SPEAKER_ON = 0.5  # s of tone per latency probe
@@ -134,11 +134,7 @@ class BenchEndpoint(SyntheticEndpoint):
         self._last_video_ts: int | None = None
 
     def capabilities(self) -> Capabilities:
-        caps = super().capabilities()
-        if self.receive_size is None:
-            return caps
-        w, h = self.receive_size
-        return dataclasses.replace(caps, video_max_width=w, video_max_height=h)
+        return endpoint_capabilities(self.config, self.receive_size)
 
     def start_tone(self) -> None:
         self._mark_onset = True

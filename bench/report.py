@@ -220,6 +220,16 @@ def format_report(rep: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _save(fig: Any, path: Path) -> Path:
+    """Write a chart as PNG and free its figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_charts(rep: Report) -> list[Path]:
     import matplotlib
 
@@ -248,11 +258,7 @@ def write_charts(rep: Report) -> list[Path]:
         ax.set_ylabel("CPU (cores)")
         ax.set_title("Video: CPU against members (x = planner prediction)")
         ax.legend(fontsize=7)
-        path = rep.folder / "video_cpu_vs_members.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, rep.folder / "video_cpu_vs_members.png"))
 
         fig, ax = plt.subplots(figsize=(7, 4.5))
         names = []
@@ -272,11 +278,9 @@ def write_charts(rep: Report) -> list[Path]:
             ax.set_ylabel("CPU ms per 720p output frame")
             ax.set_title("Compositing + encode: ours beside ffmpeg and GStreamer")
             ax.legend(fontsize=8)
-            path = rep.folder / "video_cpu_per_frame.png"
-            fig.tight_layout()
-            fig.savefig(path, dpi=110)
-            written.append(path)
-        plt.close(fig)
+            written.append(_save(fig, rep.folder / "video_cpu_per_frame.png"))
+        else:
+            plt.close(fig)
     audio = [s for s in rep.scenarios if s["scenario"].startswith("audio-")]
     if audio:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -291,9 +295,5 @@ def write_charts(rep: Report) -> list[Path]:
         ax.set_ylabel("CPU (cores)")
         ax.set_title("Audio mixing, 100 members")
         ax.legend()
-        path = rep.folder / "audio_cpu.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, rep.folder / "audio_cpu.png"))
     return written

@@ -26,6 +26,7 @@ from mcu.rtp.rtcp import Fir, Pli
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import create_offer, negotiate
 from mcu.sdp.session import serialize
+from mcu.synthetic.endpoint import EndpointConfig, endpoint_capabilities
 from mcu.synthetic.identity import tone_for, yuv_for
 from mcu.synthetic.media import audio_cycle, video_cycle
 
@@ -81,8 +82,7 @@ class ReplayResult:
 
 
 def _rtp(pt: int, seq: int, ts: int, ssrc: int, marker: bool, payload: bytes) -> bytes:
-    return (bytes((0x80, (0x80 if marker else 0) | pt)) + (seq & 0xFFFF).to_bytes(2, "big")
-            + (ts & 0xFFFFFFFF).to_bytes(4, "big") + ssrc.to_bytes(4, "big") + payload)
+    return RtpPacket(pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, marker, payload).serialize()
 
 
 class _Site:
@@ -92,11 +92,9 @@ class _Site:
                  now: float) -> None:
         self.spec = spec
         rng = random.Random(number)
-        codec = "opus" if spec.audio_codec.lower() == "opus" else spec.audio_codec.upper()
-        caps = Capabilities(
-            audio_codecs=(codec,), video_codecs=("H264",), h264_packetization_modes=(1,),
-            video_max_width=spec.receive_width, video_max_height=spec.receive_height,
-            video_max_fps=spec.fps, session_name="synthetic", username=f"site{number}")
+        site = EndpointConfig(number, audio_codec=spec.audio_codec, video_codec="H264",
+                              width=spec.width, height=spec.height, fps=spec.fps)
+        caps = endpoint_capabilities(site, (spec.receive_width, spec.receive_height))
         base = 40000 + 4 * number
         lines = [("audio", base)] + ([("video", base + 2)] if spec.video else [])
         offer = create_offer(caps, "127.0.0.1", lines, session_id=number)
@@ -255,9 +253,7 @@ def render_views(room: Room, now: float, pool: Executor | None = None
     room.keep_tiles(to_draw, drawn)
     tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))
 
-    def render(job: VideoJob) -> EncodedPicture | None:
-        return job.encoder.render(job.layout, job.pictures, job.names, job.floor,
-                                  room.video.fit_mode, job.pts, job.force_keyframe is not None, tiles)
-
-    pictures = list(pool.map(render, jobs)) if pool else [render(j) for j in jobs]
+    fit = room.video.fit_mode
+    pictures = (list(pool.map(lambda job: job.render(fit, tiles), jobs)) if pool
+                else [job.render(fit, tiles) for job in jobs])
     return jobs, pictures, len(to_draw)

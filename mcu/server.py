@@ -485,10 +485,9 @@ class McuServer:
             for reason in member.receive_rtcp(kind, packets, now):
                 if kind == "video":
                     self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
-            transport = media.transports.get(kind)
-            for packet in member.take_retransmits():
-                if transport is not None:
-                    transport.send_rtp(packet)
+            retransmits, transport = member.take_retransmits(), media.transports.get(kind)
+            for packet in retransmits if transport is not None else ():
+                transport.send_rtp(packet)
 
         def on_timeout(transport: RtpTransport) -> None:
             event(log, "call.media_timeout", logging.WARNING, call_id=media.call_id, kind=kind,
@@ -589,9 +588,7 @@ class McuServer:
         room.keep_tiles(to_draw, drawn)
         tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))
         results = await asyncio.gather(*(
-            loop.run_in_executor(self.pool, job.encoder.render, job.layout, job.pictures, job.names,
-                                 job.floor, room.video.fit_mode, job.pts, job.force_keyframe is not None, tiles)
-            for job in jobs))
+            loop.run_in_executor(self.pool, job.render, room.video.fit_mode, tiles) for job in jobs))
         sent_at = self.now()
         for job, picture in zip(jobs, results):
             self.metrics.observe_compose(room.number, job.encoder.compose_seconds)

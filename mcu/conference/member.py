@@ -24,7 +24,7 @@ from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import RtcpPacket
 from mcu.rtp.session import KeyframeRequested, NackReceived, OutboundStream, RtpSession, RttMeasured
-from mcu.sdp.negotiate import ChosenCodec, MediaResult
+from mcu.sdp.negotiate import ChosenCodec, MediaResult, all_srtp
 
 if TYPE_CHECKING:
     from mcu.conference.video import VideoIn, VideoViewer
@@ -142,8 +142,7 @@ class Member:
     @property
     def encrypted(self) -> bool:
         """Every media line of the call is SRTP (SDES keys negotiated)."""
-        lines = [m for m in (self.audio_media, self.video_media) if m is not None and m.accepted]
-        return bool(lines) and all(m.srtp is not None for m in lines)
+        return all_srtp((self.audio_media, self.video_media))
 
     @property
     def hears(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +79,11 @@ class VideoJob:
     floor: str | None
     pts: int
     force_keyframe: str | None  # why, or None
+
+    def render(self, fit_mode: Fit | None, tiles: Mapping[TileKey, Planes]) -> EncodedPicture | None:
+        """Compose this view from the frame's drawn tiles and encode it (on a worker thread)."""
+        return self.encoder.render(self.layout, self.pictures, self.names, self.floor, fit_mode, self.pts,
+                                   self.force_keyframe is not None, tiles)
 
 
 @dataclass

@@ -24,10 +24,10 @@ from mcu.layout.engine import (
     Assignment,
     RoomState,
     new_room,
-    set_self_view,
     observe,
     plan_views,
     set_mode,
+    set_self_view,
     with_config,
 )
 from mcu.layout.engine import Member as LayoutMember

@@ -49,8 +49,8 @@ class OutboundStream:
 
     __slots__ = (
         "_history",
-        "_resent",
         "_media_base",
+        "_resent",
         "_ts_base",
         "clock_rate",
         "last_send_time",

@@ -144,6 +144,12 @@ class MediaResult:
         return self.accepted and self.direction in ("sendrecv", "recvonly")
 
 
+def all_srtp(lines: Sequence[MediaResult | None]) -> bool:
+    """Every accepted line is SRTP (and at least one line is accepted)."""
+    accepted = [m for m in lines if m is not None and m.accepted]
+    return bool(accepted) and all(m.srtp is not None for m in accepted)
+
+
 @dataclass(frozen=True)
 class NegotiationResult:
     local: SessionDescription
@@ -162,9 +168,7 @@ class NegotiationResult:
 
     @property
     def encrypted(self) -> bool:
-        """Every accepted line is SRTP (at least one line accepted)."""
-        accepted = [m for m in self.media if m.accepted]
-        return bool(accepted) and all(m.srtp is not None for m in accepted)
+        return all_srtp(self.media)
 
     @property
     def status_code(self) -> int:

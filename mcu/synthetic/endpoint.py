@@ -109,6 +109,20 @@ class EndpointConfig:
             raise ValueError(f"fps {self.fps} must be within 1..60")
 
 
+def endpoint_capabilities(cfg: EndpointConfig, receive_size: tuple[int, int] | None = None) -> Capabilities:
+    """What a synthetic site offers: its one audio codec, its video codec at the size it sends
+    (or `receive_size`, when it asks for a larger picture than it sends)."""
+    audio = OPUS if cfg.audio_codec.lower() == "opus" else cfg.audio_codec.upper()
+    width, height = receive_size or (cfg.width, cfg.height)
+    return Capabilities(
+        audio_codecs=(audio,),
+        video_codecs=(cfg.video_codec.upper(),) if cfg.video_codec else ("H264",),
+        h264_packetization_modes=(cfg.h264_packetization_mode,),
+        video_max_width=width, video_max_height=height, video_max_fps=cfg.fps,
+        session_name="synthetic", username=f"site{cfg.number}",
+    )
+
+
 @dataclass
 class EndpointStats:
     audio: StreamCounters
@@ -239,15 +253,7 @@ class SyntheticEndpoint:
                 self.colour, str(self.number), frames, cfg.h264_packetization_mode)
 
     def capabilities(self) -> Capabilities:
-        cfg = self.config
-        audio = OPUS if cfg.audio_codec.lower() == "opus" else cfg.audio_codec.upper()
-        return Capabilities(
-            audio_codecs=(audio,),
-            video_codecs=(cfg.video_codec.upper(),) if cfg.video_codec else ("H264",),
-            h264_packetization_modes=(cfg.h264_packetization_mode,),
-            video_max_width=cfg.width, video_max_height=cfg.height, video_max_fps=cfg.fps,
-            session_name="synthetic", username=f"site{self.number}",
-        )
+        return endpoint_capabilities(self.config)
 
     def _media_lines(self) -> list[tuple[str, int]]:
         return [(kind, sock.rtp_port) for kind, sock in self._sockets.items()]

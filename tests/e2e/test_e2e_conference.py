@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections import Counter
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 from mcu.synthetic import SyntheticEndpoint

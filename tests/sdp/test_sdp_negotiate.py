@@ -7,7 +7,6 @@ offers are written after the SDP those room systems send.
 from __future__ import annotations
 
 import base64
-
 from pathlib import Path
 
 import pytest
