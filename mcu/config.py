@@ -148,6 +148,40 @@ class AdminSection:
 
 
 @dataclass(frozen=True)
+class LimitsSection:
+    """Abuse limits: what one source address (or one request) may cost the MCU."""
+
+    calls_per_second: float = setting(2.0, in_range(0.1, 1000))  # new INVITEs per address, sustained
+    call_burst: int = setting(10, in_range(1, 10000))  # ... and in a burst
+    flood_factor: float = setting(5.0, in_range(1, 1000))  # past burst x this: no answer at all
+    unconfirmed_calls: int = setting(4, in_range(1, 1000))  # calls per address answered but not ACKed
+    answer_timeout: float = setting(5.0, in_range(0.5, 31))  # s an answered call may wait for its ACK
+    retry_after: int = setting(30, in_range(1, 3600))  # seconds, in 503 and 403 refusals
+    pin_failures: int = setting(10, in_range(1, 10000))  # wrong PINs per address per pin_window
+    pin_window: float = setting(600.0, in_range(1, 86400))
+    pin_lockout: float = setting(600.0, in_range(1, 86400))  # s an address is refused after that
+    room_pin_alarm: int = setting(20, in_range(1, 100000))  # wrong PINs per room per pin_window
+    pin_entry_timeout: float = setting(60.0, in_range(5, 600))  # s a caller may take to key the PIN
+    sip_message_bytes: int = setting(65535, in_range(1500, 1 << 20))
+    sip_headers: int = setting(100, in_range(10, 10000))
+    sdp_media: int = setting(8, in_range(1, 64))  # m= sections in one SDP
+    sdp_attributes: int = setting(256, in_range(8, 10000))  # a= lines in one SDP
+    tcp_connections_per_address: int = setting(16, in_range(1, 10000))
+    admin_requests_per_second: float = setting(20.0, in_range(0.1, 10000))  # per client address
+    admin_burst: int = setting(40, in_range(1, 100000))
+
+
+@dataclass(frozen=True)
+class AdmissionSection:
+    """Admission from the capacity model: refuse new joins before the box runs out of CPU."""
+
+    enabled: bool = True
+    ceiling: float = setting(0.85, in_range(0.05, 1.0))  # fraction of the cores the model may plan
+    cores: float = setting(0.0, in_range(0, 1024))  # 0: the cores this machine has
+    calibration: str = "calibration.toml"  # unit costs (`mcu bench calibrate` writes one)
+
+
+@dataclass(frozen=True)
 class FilesSection:
     rooms: str = "rooms.toml"
     endpoints: str = "endpoints.toml"
@@ -163,6 +197,8 @@ class McuConfig:
     video: VideoSection = setting(None, factory=VideoSection)
     metrics: MetricsSection = setting(None, factory=MetricsSection)
     admin: AdminSection = setting(None, factory=AdminSection)
+    limits: LimitsSection = setting(None, factory=LimitsSection)
+    admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
 
 
