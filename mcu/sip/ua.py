@@ -789,18 +789,20 @@ class UserAgent:
         self._flush()
 
     def reject(self, call_id: str, status: int = 486, reason: str | None = None,
-               now: float | None = None) -> None:
+               now: float | None = None, headers: list[tuple[str, str]] | None = None) -> None:
+        """Refuse the INVITE (or re-INVITE) waiting for an answer; `headers` go in the response
+        (e.g. Retry-After with a 503)."""
         now = self._api_now(now)
         call = self._call(call_id)
         if call.pending_reinvite is not None:
-            self._respond(call.pending_reinvite, status, reason, now, tag=call.local_tag)
+            self._respond(call.pending_reinvite, status, reason, now, tag=call.local_tag, extra=headers)
             call.pending_reinvite = None
             self._flush()
             return
         stx = call.invite_stx
         if stx is None or stx.final_sent:
             raise SipStateError(f"call {call_id!r} has no INVITE waiting for an answer")
-        self._respond(stx, status, reason, now, tag=call.local_tag)
+        self._respond(stx, status, reason, now, tag=call.local_tag, extra=headers)
         self._end_call(call, "rejected", status, now, send_bye=False)
         self._flush()
 
