@@ -179,6 +179,13 @@ class AdmissionSection:
     ceiling: float = setting(0.85, in_range(0.05, 1.0))  # fraction of the cores the model may plan
     cores: float = setting(0.0, in_range(0, 1024))  # 0: the cores this machine has
     calibration: str = "calibration.toml"  # unit costs (`mcu bench calibrate` writes one)
+    reserve: float = setting(0.10, in_range(0.0, 0.5))  # fraction of the cores kept for chair/roster sites
+    retry_after: int = setting(30, in_range(1, 3600))  # seconds, in the 503 of a refused join
+    degrade: list[str] = setting(None, lambda v: None if set(v) <= {"fps", "tier"} and len(set(v)) == len(v)
+                                 else 'must list "fps" and/or "tier", each once', factory=lambda: ["fps", "tier"])
+    degrade_fps: int = setting(15, in_range(1, 60))  # step "fps": a new member's picture at this rate
+    degrade_tier: str = setting("sd360", one_of("sd360", "hd720"))  # step "tier": ... and at most this size
+    measured_guard: bool = True  # also refuse when the measured load (plus the newcomer) passes the limit
 
 
 @dataclass(frozen=True)
