@@ -12,7 +12,7 @@ from mcu.sip.message import SipRequest, SipResponse, StreamFramer, parse_message
 from mcu.sip.transport import TransportInfo
 from mcu.sip.ua import UserAgent
 
-CORPUS = Path("/work/shared/testdata/rfc4475")
+CORPUS = Path(__file__).parent / "rfc4475"  # copied from the shared test data: SOURCE.md
 ROWS = list(csv.DictReader((CORPUS / "INDEX.tsv").open(), delimiter="\t"))
 PEER = ("192.0.2.99", 5060)
 UDP = TransportInfo("udp", "127.0.0.1", 5060)
