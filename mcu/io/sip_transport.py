@@ -10,10 +10,20 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Callable
 
+from mcu.sip.errors import REFUSAL_TCP_CONNECTIONS
 from mcu.sip.events import Event
-from mcu.sip.transport import TCP, TLS, UDP, Address, TransportInfo
+from mcu.sip.transport import (
+    DEFAULT_TCP_CONNECTIONS_PER_ADDRESS,
+    TCP,
+    TLS,
+    UDP,
+    Address,
+    ConnectionLimit,
+    TransportInfo,
+)
 from mcu.sip.ua import UserAgent
 
 ListenSpec = tuple[str, str, int]  # (proto, host, port); port 0 picks a free one
@@ -45,23 +55,39 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Stream(asyncio.Protocol):
-    def __init__(self, shell: SipTransportShell, info: TransportInfo) -> None:
+    def __init__(self, shell: SipTransportShell, info: TransportInfo, inbound: bool = False) -> None:
         self.shell = shell
         self.info = info
+        self.inbound = inbound  # accepted by our listener (counted per address), not dialled
+        self.admitted = False
         self.addr: Address = ("", 0)
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.addr = _addr2(transport.get_extra_info("peername"))
-        self.shell.connections[(self.info, self.addr)] = self
+        shell = self.shell
+        if self.inbound:
+            if not shell.connection_limit.admit(self.addr[0]):
+                shell.refusals[REFUSAL_TCP_CONNECTIONS] += 1
+                transport.abort()  # at once: nothing read, nothing kept
+                return
+            self.admitted = True
+        shell.connections[(self.info, self.addr)] = self
 
     def data_received(self, data: bytes) -> None:
+        if self.inbound and not self.admitted:
+            return
         shell = self.shell
         shell.ua.receive_stream_data(data, self.addr, shell.loop.time(), self.info)
         shell.after_input()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.inbound:
+            if not self.admitted:
+                return
+            self.admitted = False
+            self.shell.connection_limit.release(self.addr[0])
         key = (self.info, self.addr)
         if self.shell.connections.get(key) is self:
             del self.shell.connections[key]
@@ -69,8 +95,13 @@ class _Stream(asyncio.Protocol):
 
 
 class SipTransportShell:
+    """Refusals (connections closed at once, over `tcp_connections_per_address` from one
+    source address) are counted in `refusals["tcp_connections"]`; the UA counts the messages
+    it refuses in `ua.counters.refusals`."""
+
     def __init__(self, ua: UserAgent, on_event: EventHandler | None = None,
-                 advertise_host: str | None = None) -> None:
+                 advertise_host: str | None = None,
+                 tcp_connections_per_address: int = DEFAULT_TCP_CONNECTIONS_PER_ADDRESS) -> None:
         self.ua = ua
         self.on_event = on_event
         self.advertise_host = advertise_host
@@ -84,6 +115,8 @@ class SipTransportShell:
         self._timer_at: float | None = None
         self._client_ssl: ssl.SSLContext | None = None
         self.send_errors = 0
+        self.connection_limit = ConnectionLimit(tcp_connections_per_address)
+        self.refusals: Counter[str] = Counter()
         self.closed = False
 
     async def listen(self, specs: list[ListenSpec], tls_cert: str | None = None,
@@ -112,7 +145,7 @@ class SipTransportShell:
             elif proto in (TCP, TLS):
                 holder: list[TransportInfo] = []
                 server = await self.loop.create_server(
-                    lambda holder=holder: _Stream(self, holder[0]), host, port,
+                    lambda holder=holder: _Stream(self, holder[0], inbound=True), host, port,
                     ssl=server_ssl if proto == TLS else None)
                 bound = server.sockets[0].getsockname()
                 info = TransportInfo(proto, self.advertise_host or host, bound[1])
@@ -218,8 +251,10 @@ class SipTransportShell:
 
 async def start_sip(ua: UserAgent, listen: list[ListenSpec], tls_cert: str | None = None,
                     tls_key: str | None = None, on_event: EventHandler | None = None,
-                    advertise_host: str | None = None) -> SipTransportShell:
+                    advertise_host: str | None = None,
+                    tcp_connections_per_address: int = DEFAULT_TCP_CONNECTIONS_PER_ADDRESS,
+                    ) -> SipTransportShell:
     """Bind every listener, register it with `ua` and return the running shell."""
-    shell = SipTransportShell(ua, on_event, advertise_host)
+    shell = SipTransportShell(ua, on_event, advertise_host, tcp_connections_per_address)
     await shell.listen(listen, tls_cert, tls_key)
     return shell

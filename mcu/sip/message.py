@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mcu.sip.errors import SipFramingError, SipParseError
+from mcu.sip.errors import (
+    REFUSAL_TOO_LARGE,
+    REFUSAL_TOO_MANY_HEADERS,
+    STATUS_BAD_REQUEST,
+    STATUS_TOO_LARGE,
+    SipFramingError,
+    SipLimitError,
+    SipParseError,
+    SipStreamLimitError,
+)
 from mcu.sip.headers import (
     MAX_UINT32,
     SINGLE_VALUED,
@@ -27,15 +36,18 @@ _ERRORS = "surrogateescape"  # keeps any raw octet of a header through a round t
 _LINE_SPLIT = re.compile(r"\r?\n")
 _VERSION_RE = re.compile(r"^SIP/\d+\.\d+$")
 _STATUS_RE = re.compile(r"^SIP/(\d+\.\d+) (\d{3}) (.*)$", re.DOTALL)
-MAX_STREAM_HEADER = 65536
-MAX_STREAM_BODY = 4 * 1024 * 1024
+# Defaults of [limits] sip_message_bytes and sip_headers in the config
+DEFAULT_MAX_MESSAGE_BYTES = 65535
+DEFAULT_MAX_HEADERS = 100
+TOO_LARGE = "Request Entity Too Large"
+TOO_MANY_HEADERS = "Too Many Headers"
 
 REASON_PHRASES = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
     183: "Session Progress", 200: "OK", 202: "Accepted", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
-    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 420: "Bad Extension",
+    413: "Request Entity Too Large", 415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 420: "Bad Extension",
     422: "Session Interval Too Small", 480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
     486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
@@ -255,11 +267,14 @@ def _parse_header_lines(lines: list[str]) -> Headers:
     return headers
 
 
-def parse_message(data: bytes, stream: bool = False) -> SipRequest | SipResponse:
+def parse_message(data: bytes, stream: bool = False,
+                  max_headers: int | None = None) -> SipRequest | SipResponse:
     """Parse one message. On a malformed request, SipParseError.message is the partial request.
 
     `stream` means the message was framed by Content-Length already (TCP/TLS): a body longer
     than Content-Length cannot happen and a missing Content-Length means an empty body.
+    More than `max_headers` header fields (folded lines count once) raise SipLimitError
+    (400 Too Many Headers), with the partial request to answer.
     """
     data = data.lstrip(b"\r\n")
     if not data:
@@ -275,6 +290,10 @@ def parse_message(data: bytes, stream: bool = False) -> SipRequest | SipResponse
         if is_response:
             raise
         raise SipParseError(exc.reason, 400, _partial(start, Headers(), b"")) from None
+    if max_headers is not None and len(headers) > max_headers:
+        raise SipLimitError(TOO_MANY_HEADERS, STATUS_BAD_REQUEST,
+                            None if is_response else _partial(start, headers, b""),
+                            REFUSAL_TOO_MANY_HEADERS)
     if is_response:
         response = _parse_status_line(start, headers)
         response.body = _frame_body(headers, rest, stream, None)
@@ -286,6 +305,28 @@ def parse_message(data: bytes, stream: bool = False) -> SipRequest | SipResponse
     request.body = partial.body
     _validate_request(request)
     return request
+
+
+def request_head(data: bytes, max_bytes: int) -> SipRequest | None:
+    """The start line and the complete header lines within the first `max_bytes` of a message
+    too large to parse, as a partial request to answer 413 to (None: a response, or no head).
+
+    Never parses more than `max_bytes`: a header line cut at the limit is left out.
+    """
+    data = bytes(data[:max_bytes + 2]).lstrip(b"\r\n")[:max_bytes]
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        data = data[:end]
+    else:
+        data = data[: data.rfind(b"\n") + 1].rstrip(b"\r\n")
+    lines = _LINE_SPLIT.split(data.decode(_ENCODING, _ERRORS))
+    if not lines[0] or lines[0].startswith("SIP/"):
+        return None
+    try:
+        headers = _parse_header_lines(lines[1:])
+    except SipParseError:
+        return None
+    return _partial(lines[0], headers, b"")
 
 
 def _partial(start: str, headers: Headers, body: bytes) -> SipRequest:
@@ -395,28 +436,36 @@ def _validate_request(request: SipRequest) -> None:
 
 
 class StreamFramer:
-    """Splits a TCP/TLS byte stream into messages using Content-Length."""
+    """Splits a TCP/TLS byte stream into messages using Content-Length.
+
+    A message may take at most `max_message_bytes` (head and body): a longer header section,
+    or a Content-Length that would make the message longer, raises SipStreamLimitError at once,
+    so a connection never holds more than that plus one read.
+    """
 
     _CL_RE = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self._buffer = bytearray()
+        self.max_message_bytes = max_message_bytes
 
     def feed(self, data: bytes) -> list[bytes]:
         """Return the complete messages now buffered; SipFramingError if the stream is lost."""
         self._buffer += data
         messages: list[bytes] = []
         buf = self._buffer
+        limit = self.max_message_bytes
         while True:
             skip = 0
             while skip < len(buf) and buf[skip] in (13, 10):
                 skip += 1  # CRLF keep-alives between messages
             if skip:
                 del buf[:skip]
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_STREAM_HEADER:
-                    raise SipFramingError("Header section too long", 400, bytes(buf))
+            end = buf.find(b"\r\n\r\n", 0, limit + 4)
+            if end < 0 or end + 4 > limit:
+                if len(buf) > limit:
+                    raise SipStreamLimitError(TOO_LARGE, STATUS_TOO_LARGE, bytes(buf[:limit]),
+                                              REFUSAL_TOO_LARGE)
                 return messages
             head = bytes(buf[: end + 2])
             values = {v for v in self._CL_RE.findall(head)}
@@ -425,10 +474,12 @@ class StreamFramer:
             length = 0
             if values:
                 value = values.pop()
-                if not value.isdigit() or int(value) > MAX_STREAM_BODY:
+                if not value.isdigit():
                     raise SipFramingError("Malformed Content-Length header", 400, head)
                 length = int(value)
             total = end + 4 + length
+            if total > limit:
+                raise SipStreamLimitError(TOO_LARGE, STATUS_TOO_LARGE, head, REFUSAL_TOO_LARGE)
             if len(buf) < total:
                 return messages
             messages.append(bytes(buf[:total]))
@@ -448,4 +499,5 @@ __all__ = [
     "SipResponse",
     "StreamFramer",
     "parse_message",
+    "request_head",
 ]

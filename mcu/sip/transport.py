@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from mcu.sip.uri import format_host
@@ -12,6 +13,7 @@ TLS = "tls"
 PROTOCOLS = (UDP, TCP, TLS)
 
 Address = tuple[str, int]
+DEFAULT_TCP_CONNECTIONS_PER_ADDRESS = 16  # [limits] tcp_connections_per_address
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,37 @@ class TransportInfo:
         userpart = f"{user}@" if user else ""
         param = "" if self.proto == UDP else f";transport={self.proto}"
         return f"{scheme}:{userpart}{self.sent_by()}{param}"
+
+
+class ConnectionLimit:
+    """Open inbound TCP/TLS connections per source address (TCP and TLS together).
+
+    `admit(host)` when a peer connects: False when `per_address` are already open from that
+    host (the shell then closes the new one at once); `release(host)` when an admitted one ends.
+    """
+
+    def __init__(self, per_address: int = DEFAULT_TCP_CONNECTIONS_PER_ADDRESS) -> None:
+        if per_address < 1:
+            raise ValueError(f"per_address must be at least 1, not {per_address}")
+        self.per_address = per_address
+        self._open: Counter[str] = Counter()
+
+    def admit(self, host: str) -> bool:
+        if self._open[host] >= self.per_address:
+            return False
+        self._open[host] += 1
+        return True
+
+    def release(self, host: str) -> None:
+        left = self._open[host] - 1
+        if left > 0:
+            self._open[host] = left
+        else:
+            del self._open[host]
+
+    def open_from(self, host: str) -> int:
+        return self._open.get(host, 0)
+
+    @property
+    def addresses(self) -> int:
+        return len(self._open)

@@ -19,15 +19,28 @@ from typing import Protocol
 from mcu.sip import events as ev
 from mcu.sip.auth import authorization_header, parse_challenge
 from mcu.sip.dialog import CONFIRMED, TERMINATED, Dialog
-from mcu.sip.errors import SipError, SipFramingError, SipParseError, SipStateError, UnknownCallError
+from mcu.sip.errors import (
+    REFUSAL_TOO_LARGE,
+    STATUS_TOO_LARGE,
+    SipError,
+    SipFramingError,
+    SipLimitError,
+    SipParseError,
+    SipStateError,
+    UnknownCallError,
+)
 from mcu.sip.headers import NameAddr, Via, format_params, parse_params, split_commas
 from mcu.sip.message import (
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    TOO_LARGE,
     Headers,
     SipMessage,
     SipRequest,
     SipResponse,
     StreamFramer,
     parse_message,
+    request_head,
 )
 from mcu.sip.transaction import (
     ClientTransaction,
@@ -54,6 +67,7 @@ SESSION_EXPIRY_MARGIN = 32.0  # RFC 4028 10: expire at SE - min(32, SE/3)
 MAX_AUTH_ATTEMPTS = 2
 REGISTER_RETRY_S = 60.0
 REGISTER_REFRESH_MARGIN_S = 30.0
+DEFAULT_SIP_PORT = 5060
 UAS_ROLE = "uas"
 UAC_ROLE = "uac"
 
@@ -68,6 +82,10 @@ class UaConfig:
     min_se: int = 90
     send_100_trying: bool = True
     report_options: bool = False  # emit OptionsReceived events
+    # [limits] sip_message_bytes and sip_headers: a longer message gets 413 (over TCP the
+    # connection is closed too), more header fields 400 Too Many Headers
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
 
 
 @dataclass
@@ -84,6 +102,8 @@ class UaCounters:
     stray_responses: int = 0
     calls_started: int = 0
     calls_ended: int = 0
+    # messages refused by a limit, by reason: "sip_too_large", "sip_too_many_headers"
+    refusals: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -97,6 +117,7 @@ class UaCounters:
             "stray_responses": self.stray_responses,
             "calls_started": self.calls_started,
             "calls_ended": self.calls_ended,
+            "refusals": dict(self.refusals),
         }
 
 
@@ -263,7 +284,10 @@ class UserAgent:
                          transport: TransportInfo) -> None:
         self._now = now
         try:
-            self._receive(data, addr, now, transport, stream=False)
+            if len(data) > self.config.max_message_bytes:
+                self._refuse_too_large(data, addr, transport)
+            else:
+                self._receive(data, addr, now, transport, stream=False)
         except Exception:  # noqa: BLE001 - the loop must never see one
             self.counters.internal_errors += 1
         self._flush()
@@ -274,14 +298,17 @@ class UserAgent:
         key = (transport, addr)
         framer = self._framers.get(key)
         if framer is None:
-            framer = self._framers[key] = StreamFramer()
+            framer = self._framers[key] = StreamFramer(self.config.max_message_bytes)
         try:
             messages = framer.feed(data)
         except SipFramingError as exc:
-            self.counters.parse_errors += 1
             head = exc.message if isinstance(exc.message, bytes) else b""
             try:
-                parse_message(head + b"\r\n")
+                if isinstance(exc, SipLimitError):
+                    self._refuse_too_large(head, addr, transport)
+                else:
+                    self.counters.parse_errors += 1
+                    parse_message(head + b"\r\n")
             except SipParseError as inner:
                 self._answer_parse_error(inner, addr, transport, now)
             except Exception:  # noqa: BLE001
@@ -355,7 +382,11 @@ class UserAgent:
         if not data.strip(b"\r\n"):
             return  # keep-alive
         try:
-            message = parse_message(data, stream=stream)
+            message = parse_message(data, stream=stream, max_headers=self.config.max_headers)
+        except SipLimitError as exc:
+            self.counters.refusals[exc.refusal] += 1
+            self._answer_parse_error(exc, addr, transport, now)
+            return
         except SipParseError as exc:
             self.counters.parse_errors += 1
             self._answer_parse_error(exc, addr, transport, now)
@@ -367,8 +398,17 @@ class UserAgent:
             self.counters.requests_in[message.method] += 1
             self._on_request(message, addr, transport, now)
 
+    def _refuse_too_large(self, data: bytes, addr: Address, transport: TransportInfo) -> None:
+        """413 to a message over max_message_bytes if its head names a request and a Via
+        (only that many bytes of it are read); otherwise it is dropped. Counted either way."""
+        self.counters.refusals[REFUSAL_TOO_LARGE] += 1
+        request = request_head(data, self.config.max_message_bytes)
+        self._answer_parse_error(SipParseError(TOO_LARGE, STATUS_TOO_LARGE, request), addr,
+                                 transport, self._now)
+
     def _answer_parse_error(self, exc: SipParseError, addr: Address, transport: TransportInfo,
                             now: float) -> None:
+        """Stateless answer to a request that cannot be processed (RFC 3261 16.3, 21.4.1)."""
         request = exc.message
         if not isinstance(request, SipRequest) or request.method == "ACK":
             self.counters.dropped += 1
@@ -392,7 +432,11 @@ class UserAgent:
         response = SipResponse(exc.status, reason, headers)
         self.counters.responses_out[exc.status] += 1
         self.counters.responses_out_by_method[(request.method, exc.status)] += 1
-        self._out.append((response.to_bytes(), addr, transport))
+        try:
+            reply_addr = response_address(Via.parse(split_commas(vias[0])[0]), addr, transport)
+        except SipParseError:
+            reply_addr = addr  # no usable Via: where the request came from
+        self._out.append((response.to_bytes(), reply_addr, transport))
 
     def _on_response(self, response: SipResponse, now: float) -> None:
         via = response.top_via
@@ -409,9 +453,7 @@ class UserAgent:
         via = request.top_via
         vias = request.headers.get_list("via")
         vias[0] = str(_stamp_via(via, addr))
-        reply_addr = addr if (transport.reliable or "rport" in via.params) else (
-            addr[0], via.port or 5060
-        )
+        reply_addr = response_address(via, addr, transport)
         if request.method == "ACK":
             self._on_ack(request, now)
             return
@@ -1202,6 +1244,19 @@ def invite_key_for_ack(ack: SipRequest) -> tuple[str, ...]:
     return server_key(ack)
 
 
+def response_address(via: Via, source: Address, transport: TransportInfo) -> Address:
+    """Where the responses to a request go (RFC 3261 18.2.2, RFC 3581 4).
+
+    Over TCP/TLS: back on the connection it came on (the source). Over UDP: to the `received`
+    address (the source IP) at the port of the Via sent-by (5060 when it has none), unless the
+    Via asks for `rport` or names another transport than the one the request came on: then that
+    sent-by is not a UDP address of the sender, so the answer goes where the request came from.
+    """
+    if transport.reliable or "rport" in via.params or via.transport != transport.via_name:
+        return source
+    return (source[0], via.port or DEFAULT_SIP_PORT)
+
+
 def _stamp_via(via: Via, addr: Address) -> Via:
     """RFC 3261 18.2.1 `received` and RFC 3581 `rport` on the top Via of a request."""
     if via.host != addr[0]:
@@ -1271,5 +1326,6 @@ __all__ = [
     "UaCounters",
     "UserAgent",
     "format_params",
+    "response_address",
     "split_commas",
 ]
