@@ -153,7 +153,6 @@ class LimitsSection:
 
     calls_per_second: float = setting(2.0, in_range(0.1, 1000))  # new INVITEs per address, sustained
     call_burst: int = setting(10, in_range(1, 10000))  # ... and in a burst
-    flood_factor: float = setting(5.0, in_range(1, 1000))  # past burst x this: no answer at all
     unconfirmed_calls: int = setting(4, in_range(1, 1000))  # calls per address answered but not ACKed
     answer_timeout: float = setting(5.0, in_range(0.5, 31))  # s an answered call may wait for its ACK
     retry_after: int = setting(30, in_range(1, 3600))  # seconds, in 503 and 403 refusals
@@ -335,6 +334,8 @@ def load_config(path: str | Path) -> Config:
         issues.extend(exc.errors)
     if layouts is not None:
         issues.extend(_check_room_layouts(path.parent / mcu.files.rooms, rooms, layouts))
+    if layouts is not None and profiles is not None:
+        issues.extend(_check_site_profiles(path.parent / "sites.toml", layouts, profiles))
     if issues or profiles is None or layouts is None:
         raise ConfigError(issues)
     return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts)
@@ -346,6 +347,19 @@ def _check_room_layouts(rooms_path: Path, rooms: dict[str, Room], layouts: Layou
     return [toml.issue(("room", i, "layout"), f"no layout or group named {room.layout!r} in layouts.toml "
                        f"(known: {', '.join(sorted(known))})")
             for i, room in enumerate(rooms.values()) if room.layout not in known]
+
+
+def _check_site_profiles(sites_path: Path, layouts: LayoutConfig, profiles: Profiles) -> list[ConfigIssue]:
+    """Every roster site's `profile` names a profile of endpoints.toml (a typo would silently
+    give the site the default quirks)."""
+    unknown = {site.id: site.profile for site in layouts.sites if profiles.named(site.profile) is None}
+    if not unknown:
+        return []
+    toml = TomlFile.load(sites_path)
+    known = ", ".join(["default", *(p.name for p in profiles.endpoints)])
+    return [toml.issue(("sites", i, "profile"), f"no profile named {unknown[table['id']]!r} in "
+                       f"endpoints.toml (known: {known})")
+            for i, table in enumerate(toml.data.get("sites", [])) if table.get("id") in unknown]
 
 
 def load_rooms(path: Path, issues: list[ConfigIssue]) -> dict[str, Room]:

@@ -19,7 +19,7 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,6 +137,23 @@ class ViewSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtectionSnapshot:
+    """What the MCU refused and survived: faults charged to members, abuse refusals, PIN guessing,
+    and the capacity model's view of the load. Totals since the MCU started, except the gauges."""
+
+    faults: Mapping[str, int] = field(default_factory=dict)  # reason -> faults of members
+    fault_hangups: Mapping[str, int] = field(default_factory=dict)  # reason -> members hung up
+    refusals: Mapping[str, int] = field(default_factory=dict)  # reason -> calls/requests refused
+    room_pin_failures: Mapping[str, int] = field(default_factory=dict)  # room -> wrong PINs in window
+    pin_lockouts: int = 0
+    pin_locked_addresses: int = 0
+    unconfirmed_calls: int = 0
+    predicted_cores: float | None = None  # the capacity model's load of what runs now
+    measured_cores: float | None = None  # the process's CPU over the last seconds
+    ceiling_cores: float | None = None  # past this the MCU refuses new joins
+
+
+@dataclass(frozen=True, slots=True)
 class ConferenceSnapshot:
     """What `snapshot()` returns: the whole conference at one instant."""
 
@@ -144,6 +161,7 @@ class ConferenceSnapshot:
     members: Sequence[MemberSnapshot] = ()
     views: Sequence[ViewSnapshot] = ()
     sip_dialogs: int = 0
+    protection: ProtectionSnapshot = field(default_factory=ProtectionSnapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +239,7 @@ class ConferenceCollector(Collector):
         if snap is None:
             return
         yield from _room_families(snap)
+        yield from _protection_families(snap.protection)
         yield from _member_families(snap.members)
         yield from _view_families(snap.views)
 
@@ -295,6 +314,48 @@ def _room_families(snap: ConferenceSnapshot) -> Iterator[Metric]:
         views.add_metric([r.room], views_per_room.get(r.room, 0))
         info.add_metric([r.room], {"name": r.name, "mode": r.mode, "layout": r.layout})
     yield from (rooms, members_total, dialogs, members, locked, views, info)
+
+
+FAULT_REASONS = ("audio decode", "audio encode", "video encode")  # always exposed, 0 until seen
+REFUSAL_REASONS = ("call rate", "unconfirmed calls", "no ack", "pin lockout", "overload")
+
+
+def _protection_families(p: ProtectionSnapshot) -> Iterator[Metric]:
+    def by_reason(name: str, doc: str, values: Mapping[str, int], known: Sequence[str] = ()) -> Metric:
+        family = _counter(name, doc, ("reason",))
+        for reason in sorted(set(known) | set(values)):
+            family.add_metric([reason], values.get(reason, 0))
+        return family
+
+    yield by_reason("faults", "Failures caught and charged to one member (its decoder, encoder, "
+                    "socket, a kernel refusing its data), by reason; the others were not affected.",
+                    p.faults, FAULT_REASONS)
+    yield by_reason("fault_hangups", "Members hung up because their fault persisted, by reason.",
+                    p.fault_hangups)
+    yield by_reason("abuse_refusals", "Calls and requests refused by the abuse limits and the capacity "
+                    "model ([limits], [admission]), by reason.", p.refusals, REFUSAL_REASONS)
+    pins = _gauge("room_pin_failures_window", "Wrong PINs keyed in the room within limits.pin_window "
+                  "(a room under attack stands out).", ROOM)
+    for room, count in sorted(p.room_pin_failures.items()):
+        pins.add_metric([room], count)
+    yield pins
+    lockouts = _counter("pin_lockouts", "Source addresses locked out for too many wrong PINs.", ())
+    lockouts.add_metric([], p.pin_lockouts)
+    locked = _gauge("pin_locked_addresses", "Source addresses in their PIN lockout now.", ())
+    locked.add_metric([], p.pin_locked_addresses)
+    unconfirmed = _gauge("sip_unconfirmed_calls", "Incoming calls not yet confirmed by ACK.", ())
+    unconfirmed.add_metric([], p.unconfirmed_calls)
+    yield from (lockouts, locked, unconfirmed)
+    for name, value, doc in (
+            ("admission_predicted_cores", p.predicted_cores,
+             "CPU cores the capacity model predicts for the meetings running now."),
+            ("admission_measured_cores", p.measured_cores,
+             "CPU cores the MCU process used over the last seconds (compare with the prediction)."),
+            ("admission_ceiling_cores", p.ceiling_cores, "Predicted load past which new joins are refused.")):
+        if value is not None:
+            gauge = _gauge(name, doc, ())
+            gauge.add_metric([], value)
+            yield gauge
 
 
 def _member_families(members: Iterable[MemberSnapshot]) -> Iterator[Metric]:

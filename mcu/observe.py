@@ -13,7 +13,14 @@ from collections.abc import Hashable, Iterable
 from mcu.conference.engine import Conference
 from mcu.conference.member import Member
 from mcu.conference.room import Room
-from mcu.metrics import AnyMetrics, ConferenceSnapshot, MemberSnapshot, RoomSnapshot, ViewSnapshot
+from mcu.metrics import (
+    AnyMetrics,
+    ConferenceSnapshot,
+    MemberSnapshot,
+    ProtectionSnapshot,
+    RoomSnapshot,
+    ViewSnapshot,
+)
 from mcu.sip.ua import UserAgent
 
 
@@ -42,7 +49,8 @@ class Observer:
     def provider(self) -> ConferenceSnapshot:
         return self.snapshot
 
-    def publish(self, conference: Conference, ua: UserAgent, now: float, video_frames_skipped: int = 0) -> None:
+    def publish(self, conference: Conference, ua: UserAgent, now: float, video_frames_skipped: int = 0,
+                protection: ProtectionSnapshot | None = None) -> None:
         self._sync_counters(conference, ua)
         self.metrics.video_frames_skipped(self._sync.delta("video_skipped", video_frames_skipped))
         rooms, members, views = [], [], []
@@ -63,7 +71,8 @@ class Observer:
                 self._view_bytes.pop(view_id, None)
                 self._view_rates.pop(view_id, None)
             room.video.closed_views.clear()
-        self.snapshot = ConferenceSnapshot(tuple(rooms), tuple(members), tuple(views), ua.active_dialogs)
+        self.snapshot = ConferenceSnapshot(tuple(rooms), tuple(members), tuple(views), ua.active_dialogs,
+                                           protection or ProtectionSnapshot())
 
     def _rates(self, view_id: str, total_bytes: int, frames: int, now: float) -> tuple[float, float]:
         """Output fps and bit rate over the time since the previous publish."""

@@ -15,6 +15,7 @@ import random
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ import uvloop
 
 import mcu
 from mcu.admin import AdminService, AdminStartError, start_admin
-from mcu.conference.engine import Conference, Hangup
+from mcu.conference.abuse import CallGuard
+from mcu.conference.engine import Conference, Hangup, Rejection
 from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.room import Room
@@ -32,12 +34,13 @@ from mcu.conference.ticker import Ticker
 from mcu.config import Config, load_config
 from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
 from mcu.io.sip_transport import SipTransportShell, start_sip
-from mcu.layout.compose import render_tile
+from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
-from mcu.metrics import ConfigInfo, Exporter, make_metrics, start_exporter
+from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
 from mcu.observe import Observer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import RtcpPacket, serialize_compound
+from mcu.sdp.address import check_addresses, with_addresses
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import (
     NegotiationError,
@@ -46,7 +49,7 @@ from mcu.sdp.negotiate import (
     negotiate,
     process_answer,
 )
-from mcu.sdp.profiles import Profiles
+from mcu.sdp.profiles import EndpointProfile, Profiles
 from mcu.sdp.session import SdpParseError, SessionDescription, parse, serialize
 from mcu.sip import events as ev
 from mcu.sip.errors import SipError
@@ -61,6 +64,8 @@ HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
 MEDIA_KINDS = ("audio", "video")
+RESOLVE_TIMEOUT = 2.0  # s to resolve a host name in SDP; past it the stream waits for latching
+REFUSAL_LOG_INTERVAL = 60.0  # s between two log lines about one address's refused calls
 
 
 @dataclass
@@ -72,6 +77,8 @@ class CallMedia:
     negotiation: NegotiationResult | None = None
     member: Member | None = None
     dialled: DialOut | None = None  # set for calls the MCU placed
+    profile: EndpointProfile | None = None  # the interop profile its offers and answers follow
+    send_errors: int = 0  # the transports' send errors seen at the last housekeeping
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,9 @@ class McuServer:
         self.conference = Conference(config)
         self.capabilities = Capabilities()
         self.profiles: Profiles = config.profiles
+        self.call_guard = CallGuard(config.mcu.limits)
+        self.refusals: Counter[str] = Counter()  # what the server refused, beyond the call guard's
+        self._refusals_logged: dict[str, float] = {}  # address -> when we last logged a refusal
         rtp = config.mcu.rtp
         self.ports = PortAllocator(rtp.port_min, rtp.port_max)
         self.calls: dict[str, CallMedia] = {}
@@ -171,11 +181,14 @@ class McuServer:
 
     # ------------------------------------------------------------------ SIP events
 
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
     def on_sip_event(self, e: ev.Event) -> None:
         if isinstance(e, ev.IncomingCall):
-            task = asyncio.create_task(self._incoming_call(e))
-            self._tasks.append(task)
-            task.add_done_callback(self._tasks.remove)
+            self._spawn(self._incoming_call(e))
         elif isinstance(e, ev.CallAnswered):
             self._answered(e)
         elif isinstance(e, ev.CallFailed):
@@ -191,9 +204,9 @@ class McuServer:
             if digit is not None:
                 self._apply(self.conference.digits(e.call_id, [digit], self.now()))
         elif isinstance(e, ev.ReInvite):
-            self._reinvite(e)
+            self._spawn(self._reinvite(e))
         elif isinstance(e, ev.UpdateReceived):
-            self._update(e)
+            self._spawn(self._update(e))
         elif isinstance(e, ev.CallEstablished):
             self._established(e)
         elif isinstance(e, ev.RegistrationSucceeded):
@@ -203,23 +216,36 @@ class McuServer:
                   status=e.status, reason=e.reason)
 
     async def _incoming_call(self, e: ev.IncomingCall) -> None:
-        rejection = self.conference.admission(e.request_user)
+        source, now = e.remote_addr[0], self.now()
+        abuse = self.call_guard.new_call(e.call_id, source, now)
+        if abuse is not None:
+            self._log_refusal(source, e, abuse.status, abuse.reason)
+            self._reject(e.call_id, abuse.status, abuse.reason, abuse.retry_after)
+            return
+        rejection = self.conference.admission(e.request_user, source, now)
         if rejection is not None:
-            event(log, "call.rejected", room=e.request_user, status=rejection.status,
-                  reason=rejection.reason, remote=_addr(e.remote_addr))
-            self._reject(e.call_id, rejection.status, rejection.reason)
+            if rejection.retry_after is not None:
+                self.refusals["pin lockout"] += 1
+                self._log_refusal(source, e, rejection.status, rejection.reason)
+            else:
+                event(log, "call.rejected", room=e.request_user, status=rejection.status,
+                      reason=rejection.reason, remote=_addr(e.remote_addr))
+            self._refuse(e.call_id, rejection)
             return
         if e.body is None:
             await self._offer_in_answer(e)
             return
-        try:
-            offer = parse(e.body)
-        except SdpParseError as exc:
-            event(log, "call.bad_sdp", logging.WARNING, remote=_addr(e.remote_addr), error=str(exc))
-            self._reject(e.call_id, 400, "Bad SDP")
-            return
         media = CallMedia(e.call_id)
-        self.calls[e.call_id] = media
+        self.calls[e.call_id] = media  # from here a CANCEL or BYE ends it (see the checks below)
+        offer = await self._read_offer(e.body, f"call from {_addr(e.remote_addr)}")
+        if e.call_id not in self.calls:
+            return
+        if isinstance(offer, Rejection):
+            self.calls.pop(e.call_id, None)
+            event(log, "call.rejected", room=e.request_user, status=offer.status, reason=offer.reason,
+                  remote=_addr(e.remote_addr))
+            self._refuse(e.call_id, offer)
+            return
         try:
             ports = []
             for m in offer.media:
@@ -238,7 +264,7 @@ class McuServer:
         if e.call_id not in self.calls:  # the caller gave up (CANCEL) while we opened sockets
             self._close_media(media)
             return
-        profile = self.profiles.match(e.user_agent or "")
+        media.profile = profile = self.profiles.match(e.user_agent or "")
         result = negotiate(offer, self.capabilities, self._local_address(e), ports, profile)
         refusal = "No Common Media" if result.all_rejected else None
         if refusal is None and self._requires_encryption(e.request_user) and not result.encrypted:
@@ -253,9 +279,60 @@ class McuServer:
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
             e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
-            user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri)
+            user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri,
+            source=source)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        self.call_guard.answered(e.call_id, self.now())
         self._transmit()
+
+    async def _read_offer(self, body: bytes, what: str) -> SessionDescription | Rejection:
+        """The SDP of an offer, within the size limits and with every host name resolved
+        (asynchronously: the loop never waits); or why it is refused."""
+        try:
+            offer = parse(body)
+        except SdpParseError as exc:
+            event(log, "call.bad_sdp", logging.WARNING, what=what, error=str(exc))
+            return Rejection(400, "Bad SDP")
+        limits = self.config.mcu.limits
+        if len(offer.media) > limits.sdp_media:
+            self.refusals["sdp size"] += 1
+            return Rejection(488, f"More Than {limits.sdp_media} Media Sections")
+        if len(offer.attributes) + sum(len(m.attributes) for m in offer.media) > limits.sdp_attributes:
+            self.refusals["sdp size"] += 1
+            return Rejection(488, f"More Than {limits.sdp_attributes} SDP Attributes")
+        check = check_addresses(offer)
+        if check.fault is not None:
+            event(log, "call.bad_media_address", logging.WARNING, what=what, reason=check.fault.reason)
+            return Rejection(488, check.fault.reason)
+        resolved = {}
+        for name, version in check.names.items():
+            address = await self._resolve(name, version)
+            if address is None:
+                event(log, "call.media_address_unresolved", logging.WARNING, what=what, host=name,
+                      note="media goes to the address the site's packets come from")
+            else:
+                resolved[name] = address
+        return with_addresses(offer, resolved)
+
+    async def _resolve(self, name: str, version: int) -> str | None:
+        """An address of host `name` (IPv4 or IPv6), or None when it does not resolve in time."""
+        assert self._loop is not None
+        family = socket.AF_INET6 if version == 6 else socket.AF_INET
+        try:
+            infos = await asyncio.wait_for(
+                self._loop.getaddrinfo(name, None, family=family, type=socket.SOCK_DGRAM), RESOLVE_TIMEOUT)
+        except (OSError, TimeoutError, UnicodeError):
+            return None
+        return str(infos[0][4][0]) if infos else None
+
+    def _log_refusal(self, source: str, e: ev.IncomingCall, status: int, reason: str) -> None:
+        """One log line per address per minute: a flood must not flood the log too."""
+        now = self.now()
+        if now - self._refusals_logged.get(source, -1e9) < REFUSAL_LOG_INTERVAL:
+            return
+        self._refusals_logged[source] = now
+        event(log, "call.rejected", room=e.request_user, status=status, reason=reason,
+              remote=_addr(e.remote_addr), note=f"further refusals of {source} logged once a minute")
 
     def _register_rooms(self) -> None:
         for reg in self.config.mcu.sip.register:
@@ -389,9 +466,11 @@ class McuServer:
         media.dialled = DialOut(e.request_user or "", e.from_uri, e.from_display or e.from_uri, offer,
                                 user_agent=e.user_agent or "", inbound=True)
         self.ua.answer(e.call_id, 200, serialize(offer).encode(), "application/sdp")
+        self.call_guard.answered(e.call_id, self.now())
         self._transmit()
 
     def _established(self, e: ev.CallEstablished) -> None:
+        self.call_guard.confirmed(e.call_id)
         media = self.calls.get(e.call_id)
         if media is not None and media.dialled is not None and media.dialled.inbound and media.member is None:
             if not e.body:
@@ -399,48 +478,57 @@ class McuServer:
                 return
             self._answered(ev.CallAnswered(e.call_id, 200, e.body, e.content_type))
 
-    def _update(self, e: ev.UpdateReceived) -> None:
+    async def _update(self, e: ev.UpdateReceived) -> None:
         """An UPDATE with a new offer (session refresh, codec or port change): answered like a re-INVITE."""
-        result = self._renegotiate(e.call_id, e.body)
-        if isinstance(result, int):
-            self.ua.answer_update(e.call_id, result, None, None)
+        result = await self._renegotiate(e.call_id, e.body)
+        if e.call_id not in self.calls:
+            return  # the call ended while we resolved
+        if isinstance(result, Rejection):
+            self.ua.answer_update(e.call_id, result.status, None, None)
         else:
             self.ua.answer_update(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        self._transmit()
 
-    def _reinvite(self, e: ev.ReInvite) -> None:
+    async def _reinvite(self, e: ev.ReInvite) -> None:
         media = self.calls.get(e.call_id)
         if e.body is None and media is not None and media.negotiation is not None:
             # A re-INVITE without an offer: offer the session as it is (our last SDP).
             self.ua.answer(e.call_id, 200, media.negotiation.local_sdp.encode(), "application/sdp")
+            self._transmit()
             return
-        result = self._renegotiate(e.call_id, e.body)
-        if isinstance(result, int):
-            self.ua.reject(e.call_id, result)
+        result = await self._renegotiate(e.call_id, e.body)
+        if e.call_id not in self.calls:
+            return
+        if isinstance(result, Rejection):
+            self.ua.reject(e.call_id, result.status, result.reason)
         else:
             self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
+        self._transmit()
 
-    def _renegotiate(self, call_id: str, body: bytes | None) -> NegotiationResult | int:
-        """A new offer in an existing call (hold, resume, codec or port change): the answer, or a status."""
+    async def _renegotiate(self, call_id: str, body: bytes | None) -> NegotiationResult | Rejection:
+        """A new offer in an existing call (hold, resume, codec or port change): the answer, or why not.
+        A new codec, payload type or clock rate rebuilds the member's pipelines for that media."""
         media = self.calls.get(call_id)
         if media is None or media.negotiation is None or not body:
-            return 488
-        try:
-            offer = parse(body)
-        except SdpParseError:
-            return 400
+            return Rejection(488, "Not Acceptable Here")
+        offer = await self._read_offer(body, f"re-offer in {call_id}")
+        media = self.calls.get(call_id)
+        if isinstance(offer, Rejection) or media is None or media.negotiation is None:
+            return offer if isinstance(offer, Rejection) else Rejection(481, "Call Gone")
         ports = [media.transports[m.media].rtp_port if m.media in media.transports and m.port else 0
                  for m in offer.media]
         previous = media.negotiation.local
         host = previous.connection.host if previous.connection else "127.0.0.1"
-        result = negotiate(offer, self.capabilities, host, ports, previous=previous)
+        result = negotiate(offer, self.capabilities, host, ports, media.profile or self.profiles.default,
+                           previous=previous)
         if result.all_rejected:
-            return 488
+            return Rejection(488, "No Common Media")
         member = media.member
         if member is not None and self._requires_encryption(member.room) and not result.encrypted:
-            return 488  # no downgrade to plain RTP in a room that requires encryption
+            return Rejection(488, "Encryption Required")  # no downgrade to plain RTP
         self._apply_negotiation(media, result)
         if member is not None:
-            member.audio_media, member.video_media = result.first("audio"), result.first("video")
+            self.conference.renegotiated(member, result)
         return result
 
     def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:
@@ -492,16 +580,21 @@ class McuServer:
         def on_timeout(transport: RtpTransport) -> None:
             event(log, "call.media_timeout", logging.WARNING, call_id=media.call_id, kind=kind,
                   seconds=self.config.mcu.rtp.inactivity_timeout)
-            self.ua.hangup(media.call_id)
-            self._end_call(media.call_id, "media inactivity timeout")
-            self._transmit()
+            self.hangup(media.call_id, "media inactivity timeout")
+
+        def on_error(what: str, exc: BaseException) -> None:  # the member's packet made us fail
+            member = media.member
+            self.conference.faults.record(media.call_id, f"{kind} {what}", self.now(), exc,
+                                          room=member.room if member else None,
+                                          member=member.member_id if member else None)
 
         rtp = self.config.mcu.rtp
         return await RtpTransport.open(self.ports, on_rtp, on_rtcp, on_timeout, host=rtp.host,
                                        rtcp_mux=rtcp_mux, inactivity_timeout=rtp.inactivity_timeout,
-                                       clock=self.now)
+                                       clock=self.now, on_error=on_error)
 
     def _end_call(self, call_id: str, reason: str) -> None:
+        self.call_guard.ended(call_id)
         media = self.calls.pop(call_id, None)
         if media is None:
             return
@@ -513,9 +606,13 @@ class McuServer:
             transport.close()
         media.transports.clear()
 
-    def _reject(self, call_id: str, status: int, reason: str) -> None:
-        self.ua.reject(call_id, status, reason)
+    def _reject(self, call_id: str, status: int, reason: str, retry_after: int | None = None) -> None:
+        headers = [("Retry-After", str(retry_after))] if retry_after is not None else None
+        self.ua.reject(call_id, status, reason, headers=headers)
         self._transmit()
+
+    def _refuse(self, call_id: str, rejection: Rejection) -> None:
+        self._reject(call_id, rejection.status, rejection.reason, rejection.retry_after)
 
     def _apply(self, hangups: list[Hangup]) -> None:
         for hangup in hangups:
@@ -581,29 +678,56 @@ class McuServer:
             log.exception("tick.error", extra={"fields": {"what": what, "note": "logged once; counted after"}})
 
     async def _video_room(self, room: Room, now: float) -> None:
+        """Compose and encode the room's views on the pool. A tile that fails to draw shows the
+        site's name card; a view that fails to encode is dropped (its viewers get a fresh encoder
+        and a keyframe next frame) and charged to its viewers; the other views go out."""
         loop = asyncio.get_running_loop()
         jobs = room.video_jobs(now)
         tiles, to_draw = room.tile_jobs(jobs)
-        drawn = await asyncio.gather(*(loop.run_in_executor(self.pool, render_tile, t) for t in to_draw))
-        room.keep_tiles(to_draw, drawn)
-        tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))
+        drawn = await asyncio.gather(*(loop.run_in_executor(self.pool, render_tile, t) for t in to_draw),
+                                     return_exceptions=True)
+        for i, (job, tile) in enumerate(zip(to_draw, drawn)):
+            if isinstance(tile, BaseException):
+                room.tile_failed(job.key.member, tile, now)
+                drawn[i] = render_tile(TileJob(job.key, None))  # the name card: no picture involved
+        room.keep_tiles(to_draw, drawn)  # type: ignore[arg-type]
+        tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))  # type: ignore[misc]
         results = await asyncio.gather(*(
-            loop.run_in_executor(self.pool, job.render, room.video.fit_mode, tiles) for job in jobs))
+            loop.run_in_executor(self.pool, job.render, room.video.fit_mode, tiles) for job in jobs),
+            return_exceptions=True)
         sent_at = self.now()
         for job, picture in zip(jobs, results):
+            if isinstance(picture, BaseException):
+                room.view_failed(job.encoder, picture, now)
+                continue
             self.metrics.observe_compose(room.number, job.encoder.compose_seconds)
             self.metrics.observe_encode(room.number, job.encoder.view_id, job.encoder.encode_seconds)
             for member, packet in room.video_packets(job, picture, sent_at):
                 self._send(member, "video", packet)
 
-    def _send_sender_reports(self, now: float) -> None:
-        for media in self.calls.values():
-            if media.member is None:
-                continue
-            for kind, report in media.member.sender_reports(now).items():
+    def _member_housekeeping(self, media: CallMedia, now: float, publish: bool) -> None:
+        """One member's periodic work: sender reports, video feedback, and its send errors
+        charged to it (a socket that keeps failing is that member's fault, nobody else's)."""
+        member = media.member
+        if member is None:
+            return
+        if publish:
+            for kind, report in member.sender_reports(now).items():
                 transport = media.transports.get(kind)
                 if transport is not None:
                     transport.send_rtcp(report)
+            errors = sum(sum(t.counters.send_errors.values()) for t in media.transports.values())
+            if errors > media.send_errors:
+                media.send_errors = errors
+                names = sorted({name for t in media.transports.values() for name in t.counters.send_errors})
+                self.conference.faults.record(media.call_id, f"send {','.join(names)}", now,
+                                              room=member.room, member=member.member_id)
+        transport = media.transports.get("video")
+        if member.video_in is not None and transport is not None:
+            member.video_in.handle_timer(now)
+            if member.video_in.feedback:
+                transport.send_rtcp(serialize_compound(member.video_in.feedback))
+                member.video_in.feedback.clear()
 
     def _send(self, member: Member, kind: str, packet: bytes) -> None:
         media = self.calls.get(member.call_id)
@@ -612,27 +736,46 @@ class McuServer:
             transport.send_rtp(packet)
 
     async def _housekeeping(self) -> None:
+        """Timers of the conference and its members, every 100 ms; a failing step is logged once and
+        counted, and never stops the loop (it keeps PIN entry, keyframes and timeouts going)."""
         next_publish = 0.0
         while True:
             asked = self.now()
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             now = self.now()
             self.metrics.observe_loop_lag(max(0.0, now - asked - HOUSEKEEPING_INTERVAL))
-            if now >= next_publish:
+            publish = now >= next_publish
+            if publish:
                 next_publish = now + PUBLISH_INTERVAL
                 video = self.tickers.get("video")
-                self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0)
-                self._send_sender_reports(now)
-            self._apply(self.conference.handle_timer(now))
-            for media in self.calls.values():
-                member = media.member
-                transport = media.transports.get("video")
-                if member is None or member.video_in is None or transport is None:
-                    continue
-                member.video_in.handle_timer(now)
-                if member.video_in.feedback:
-                    transport.send_rtcp(serialize_compound(member.video_in.feedback))
-                    member.video_in.feedback.clear()
+                try:
+                    self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0,
+                                          self._protection(now))
+                except Exception:  # noqa: BLE001 - metrics must not stop the meeting
+                    self._tick_error("metrics publish")
+            for call_id in self.call_guard.unacknowledged(now):
+                if call_id in self.calls:
+                    self.refusals["no ack"] += 1
+                    self.hangup(call_id, "no ACK within limits.answer_timeout")
+            for media in list(self.calls.values()):
+                try:
+                    self._member_housekeeping(media, now, publish)
+                except Exception as exc:  # noqa: BLE001 - charged to that member alone
+                    self.conference.faults.record(media.call_id, "housekeeping", now, exc)
+            try:
+                self._apply(self.conference.handle_timer(now))
+            except Exception:  # noqa: BLE001
+                self._tick_error("conference timers")
+
+
+    def _protection(self, now: float) -> ProtectionSnapshot:
+        faults, pins = self.conference.faults, self.conference.pin_guard
+        return ProtectionSnapshot(
+            faults=dict(faults.totals), fault_hangups=dict(faults.hangups),
+            refusals=dict(self.call_guard.refusals + self.refusals),
+            room_pin_failures=pins.room_failures(now), pin_lockouts=pins.lockouts,
+            pin_locked_addresses=pins.locked_addresses(now),
+            unconfirmed_calls=self.call_guard.unconfirmed)
 
 
 def _config_files(config: Config) -> list[Path]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from mcu.conference.abuse import PinGuard
+from mcu.conference.faults import Faults
 from mcu.conference.member import Member, MemberState
 from mcu.conference.pin import Admitted, PinGate, Refused, WrongPin
 from mcu.conference.room import Room
 from mcu.config import Config
 from mcu.layout.model import ROLE_CHAIR, Site
 from mcu.log import event
-from mcu.sdp.negotiate import NegotiationResult
+from mcu.sdp.negotiate import MediaResult, NegotiationResult
 
 log = logging.getLogger("mcu.conference")
 
@@ -24,6 +26,7 @@ log = logging.getLogger("mcu.conference")
 class Rejection:
     status: int
     reason: str
+    retry_after: int | None = None  # seconds, for a Retry-After header
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,12 @@ class Hangup:
 class Conference:
     def __init__(self, config: Config):
         audio = config.mcu.audio
+        self.faults = Faults()
+        self.pin_guard = PinGuard(config.mcu.limits)
+        self.pin_entry_timeout = config.mcu.limits.pin_entry_timeout
         self.rooms: dict[str, Room] = {
             number: Room(spec, config.layouts, config.mcu.video, rate=audio.rate, mix_size=audio.mix_size,
-                         hold=audio.hold_ms / 1000)
+                         hold=audio.hold_ms / 1000, faults=self.faults)
             for number, spec in config.rooms.items()
         }
         self.members: dict[str, Member] = {}  # by SIP call id
@@ -54,16 +60,19 @@ class Conference:
             room = self.rooms.get(number)
             if room is None:
                 self.rooms[number] = Room(spec, config.layouts, config.mcu.video, rate=audio.rate,
-                                          mix_size=audio.mix_size, hold=audio.hold_ms / 1000)
+                                          mix_size=audio.mix_size, hold=audio.hold_ms / 1000,
+                                          faults=self.faults)
             else:
                 room.reconfigure(spec, config.layouts)
         self.roster = tuple(config.layouts.sites)
+        self.pin_guard.limits = config.mcu.limits
+        self.pin_entry_timeout = config.mcu.limits.pin_entry_timeout
         for number, room in self.rooms.items():
             if number not in config.rooms:
                 room.locked = True
 
-    def admission(self, room_number: str | None) -> Rejection | None:
-        """Why a call to `room_number` cannot join, or None if it may."""
+    def admission(self, room_number: str | None, source: str = "", now: float = 0.0) -> Rejection | None:
+        """Why a call from `source` (an address) to `room_number` cannot join, or None if it may."""
         room = self.rooms.get(room_number or "")
         if room is None:
             return Rejection(404, "Room Not Found")
@@ -71,10 +80,15 @@ class Conference:
             return Rejection(403, "Room Locked")
         if room.full:
             return Rejection(486, "Room Full")
+        if source and (room.spec.pin or room.spec.chair_pin):
+            lockout = self.pin_guard.admission(source, now)
+            if lockout is not None:
+                return Rejection(lockout.status, lockout.reason, lockout.retry_after)
         return None
 
     def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
-             display_name: str, user_agent: str, remote: str, now: float, uri: str = "") -> Member:
+             display_name: str, user_agent: str, remote: str, now: float, uri: str = "",
+             source: str = "") -> Member:
         room = self.rooms[room_number]
         site = self.roster_site(uri, display_name)
         if site is not None:
@@ -83,7 +97,7 @@ class Conference:
             member_id=self._next_member_id, call_id=call_id, room=room_number,
             display_name=display_name, user_agent=user_agent, remote=remote,
             audio_media=negotiation.first("audio"), video_media=negotiation.first("video"),
-            joined_at=now,
+            joined_at=now, source=source,
         )
         self._next_member_id += 1
         if site is not None:
@@ -93,12 +107,21 @@ class Conference:
         room.add(member)
         if room.spec.pin or room.spec.chair_pin:
             member.state = MemberState.PIN_ENTRY
-            self._gates[call_id] = PinGate(room.spec.pin, room.spec.chair_pin, started=now)
+            self._gates[call_id] = PinGate(room.spec.pin, room.spec.chair_pin, started=now,
+                                           entry_timeout=self.pin_entry_timeout)
             room.play_prompt(member.member_id, "enter_pin")
             event(log, "member.pin_prompt", room=room_number, member=member.member_id)
         else:
             self._admit(member, chair=False)
         return member
+
+    def renegotiated(self, member: Member, result: NegotiationResult) -> None:
+        """A re-INVITE or UPDATE changed the member's session: its pipelines follow."""
+        rebuilt = self.rooms[member.room].renegotiated(member, result)
+        if rebuilt:
+            event(log, "member.media_changed", room=member.room, member=member.member_id,
+                  kinds=",".join(rebuilt), audio=_codec_name(member.audio_media),
+                  video=_codec_name(member.video_media))
 
     def roster_site(self, uri: str, display_name: str = "") -> Site | None:
         """The roster entry of a caller or callee: same user@host as its SIP URI, else same name."""
@@ -110,6 +133,7 @@ class Conference:
     def leave(self, call_id: str, reason: str) -> Member | None:
         member = self.members.pop(call_id, None)
         self._gates.pop(call_id, None)
+        self.faults.forget(call_id)
         if member is None:
             return None
         self.rooms[member.room].remove(member.member_id)
@@ -125,7 +149,7 @@ class Conference:
         for digit in digits:
             outcome = gate.digit(digit, now)
             if outcome is not None:
-                return self._pin_outcome(member, outcome)
+                return self._pin_outcome(member, outcome, now)
         return []
 
     def handle_timer(self, now: float) -> list[Hangup]:
@@ -137,10 +161,11 @@ class Conference:
             if gate is not None:
                 outcome = gate.handle_timer(now)
                 if outcome is not None:
-                    hangups += self._pin_outcome(member, outcome)
+                    hangups += self._pin_outcome(member, outcome, now)
+        hangups += [Hangup(f.call_id, f.reason) for f in self.faults.take_hangups(now)]
         return hangups
 
-    def _pin_outcome(self, member: Member, outcome: Admitted | WrongPin | Refused) -> list[Hangup]:
+    def _pin_outcome(self, member: Member, outcome: Admitted | WrongPin | Refused, now: float) -> list[Hangup]:
         room = self.rooms[member.room]
         if isinstance(outcome, Admitted):
             self._gates.pop(member.call_id, None)
@@ -148,6 +173,16 @@ class Conference:
             self._admit(member, chair=outcome.chair)
             return []
         self.pin_failures += 1
+        if not (isinstance(outcome, Refused) and outcome.reason == "no PIN entered"):
+            failure = self.pin_guard.wrong_pin(member.source or member.remote, member.room, now)
+            if failure.room_alarm:
+                event(log, "room.pin_attack", logging.WARNING, room=member.room,
+                      wrong_pins=self.pin_guard.limits.room_pin_alarm, window_s=self.pin_guard.limits.pin_window)
+            if failure.locked_out or self.pin_guard.locked_out(member.source or member.remote, now):
+                event(log, "member.pin_lockout", logging.WARNING, room=member.room, member=member.member_id,
+                      source=member.source, seconds=self.pin_guard.limits.pin_lockout)
+                self._gates.pop(member.call_id, None)
+                return [Hangup(member.call_id, "too many wrong PINs from this address")]
         if isinstance(outcome, WrongPin):
             event(log, "member.pin_wrong", logging.WARNING, room=member.room, member=member.member_id,
                   attempts_left=outcome.attempts_left)
@@ -164,6 +199,11 @@ class Conference:
         event(log, "member.joined", room=member.room, member=member.member_id,
               name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair,
               encrypted=member.encrypted)
+
+
+def _codec_name(media: MediaResult | None) -> str:
+    codec = media.codec if media is not None and media.accepted else None
+    return f"{codec.name}/{codec.clock_rate} pt {codec.payload_type}" if codec else "none"
 
 
 def _same_address(a: str, b: str) -> bool:

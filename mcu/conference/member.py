@@ -101,6 +101,15 @@ class AudioIn:
         return [e.digit for e in self.dtmf.handle_timer(now) if isinstance(e, DtmfEnd)]
 
 
+def media_key(media: MediaResult | None) -> tuple | None:
+    """What a member's pipelines for one media line depend on: when it changes they are rebuilt."""
+    if media is None or not media.accepted or not media.codecs:
+        return None
+    codec = media.codecs[0]
+    dtmf = media.telephone_event.payload_type if media.telephone_event else None
+    return (codec.name, codec.payload_type, codec.clock_rate, codec.channels, codec.packetization_mode, dtmf)
+
+
 @dataclass
 class Member:
     member_id: int
@@ -117,6 +126,7 @@ class Member:
     muted: bool = False
     deaf: bool = False
     joined_at: float = 0.0
+    source: str = ""  # the signalling source address (host), for per-address abuse limits
     audio_in: AudioIn | None = field(init=False, default=None)
     audio_out: OutboundStream | None = field(init=False, default=None)
     audio_format: AudioFormat | None = field(init=False, default=None)
@@ -130,14 +140,33 @@ class Member:
     retransmits: list[bytes] = field(default_factory=list)  # NACKed packets to send again
 
     def __post_init__(self) -> None:
+        self._build_audio()
+
+    def _build_audio(self) -> None:
         media = self.audio_media
-        if media is not None and media.accepted and media.codecs:
-            codec = media.codecs[0]
-            if media.we_receive:
-                self.audio_in = AudioIn(media)
-            self.audio_format = AudioFormat.of(codec)
-            self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
-            self.add_rtcp("audio", self.audio_out)
+        self.audio_in = None
+        if media is None or not media.accepted or not media.codecs:
+            self.audio_format, self.audio_out = None, None
+            self.rtcp.pop("audio", None)
+            return
+        codec = media.codecs[0]
+        if media.we_receive:
+            self.audio_in = AudioIn(media)
+        self.audio_format = AudioFormat.of(codec)
+        self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
+        self.add_rtcp("audio", self.audio_out)
+
+    def set_audio(self, media: MediaResult | None) -> bool:
+        """A re-offer's audio line. A new codec, payload type or clock rate (or DTMF payload type)
+        rebuilds the pipelines in and out (a new outbound SSRC: a new stream); otherwise they stay,
+        and so do their jitter buffer and numbering. True when rebuilt."""
+        before = self.audio_media
+        self.audio_media = media
+        rebuild = media_key(before) != media_key(media) or (
+            self.audio_in is None and media is not None and media.we_receive and bool(media.codecs))
+        if rebuild:
+            self._build_audio()
+        return rebuild
 
     @property
     def encrypted(self) -> bool:

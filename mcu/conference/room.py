@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mcu.conference.audio import EVERYONE, AudioMixer, MixResult
-from mcu.conference.member import AudioFormat, Member, MemberState
+from mcu.conference.faults import Faults
+from mcu.conference.member import AudioFormat, Member, MemberState, media_key
 from mcu.conference.prompts import PromptPlayer
 from mcu.conference.speaker import SpeakerSelector
 from mcu.conference.video import (
@@ -36,6 +37,7 @@ from mcu.media.base import AudioEncoder
 from mcu.media.batch_resample import BatchResampler
 from mcu.media.registry import get_audio_codec
 from mcu.media.resample import Resampler
+from mcu.sdp.negotiate import NegotiationResult
 
 FRAME_MS = 20
 log = logging.getLogger("mcu.room")
@@ -97,6 +99,7 @@ class Room:
     members: dict[int, Member] = field(default_factory=dict)
     locked: bool = False
     stats: TickStats = field(default_factory=TickStats)
+    faults: Faults = field(default_factory=Faults)  # shared by the conference's rooms
 
     def __post_init__(self) -> None:
         self.mixer = AudioMixer(self.rate, SpeakerSelector(k=self.mix_size, hold=self.hold))
@@ -127,6 +130,12 @@ class Room:
     def add(self, member: Member) -> None:
         self.members[member.member_id] = member
         self.stats.joins += 1
+        self._attach_video(member)
+
+    def _attach_video(self, member: Member) -> None:
+        """The member's video pipelines for its negotiated video line (none without one)."""
+        member.video_in, member.video_out = None, None
+        member.rtcp.pop("video", None)
         media = member.video_media
         if media is None or not media.accepted or not media.codecs:
             return
@@ -137,6 +146,18 @@ class Room:
             config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval)
             member.video_out = new_viewer(config, media.codecs[0].payload_type)
             member.add_rtcp("video", member.video_out.out)
+
+    def renegotiated(self, member: Member, result: NegotiationResult) -> list[str]:
+        """A re-offer was answered: rebuild what its new codecs need; returns the kinds rebuilt."""
+        rebuilt = ["audio"] if member.set_audio(result.first("audio")) else []
+        video = result.first("video")
+        before, member.video_media = member.video_media, video
+        wants_in = video is not None and video.we_receive and member.video_in is None
+        wants_out = video is not None and video.we_send and member.video_out is None
+        if media_key(before) != media_key(video) or wants_in or wants_out:
+            self._attach_video(member)
+            rebuilt.append("video")
+        return rebuilt
 
     def remove(self, member_id: int) -> Member | None:
         self._prompts.pop(member_id, None)
@@ -234,9 +255,38 @@ class Room:
                 encoder.viewers.discard(viewer_id)
                 continue
             stream = member.video_out.out
-            for i, payload in enumerate(picture.payloads):
-                out.append((member, stream.packetize(payload, picture.media_timestamp, now, marker=i == last)))
+            try:
+                packets = [stream.packetize(payload, picture.media_timestamp, now, marker=i == last)
+                           for i, payload in enumerate(picture.payloads)]
+            except Exception as exc:  # noqa: BLE001 - this viewer alone misses the picture
+                self._fault(member, "video packetize", now, exc)
+                continue
+            out.extend((member, packet) for packet in packets)
         return out
+
+    def _fault(self, member: Member, reason: str, now: float, error: BaseException | None = None,
+               fatal: bool = True) -> None:
+        self.faults.record(member.call_id, reason, now, error, fatal=fatal, room=self.number,
+                           member=member.member_id)
+
+    def tile_failed(self, member_id: str, error: BaseException, now: float) -> None:
+        """Drawing a member's tile failed (its picture made a kernel refuse): charged to it."""
+        member = self.members.get(int(member_id)) if member_id.isdigit() else None
+        if member is not None:
+            self._fault(member, "video tile", now, error)
+
+    def view_failed(self, encoder: ViewEncoder, error: BaseException, now: float) -> None:
+        """A view failed to compose or encode: drop its encoder so that the next frame starts a
+        fresh one (with a keyframe) for its viewers, and charge the fault to each of them."""
+        key = (encoder.assignment, encoder.config)
+        if self.video.encoders.get(key) is encoder:
+            del self.video.encoders[key]
+            self.video.closed_views.append(encoder.view_id)
+        for viewer_id in encoder.viewers:
+            member = self.members.get(viewer_id)
+            if member is not None and member.video_out is not None:
+                member.video_out.encoder_key = None
+                self._fault(member, "video encode", now, error)
 
     def keyframe_requested(self, member_id: int, reason: str, now: float) -> None:
         """A viewer sent PLI/FIR: one keyframe of its encoder, rate-limited."""
@@ -279,9 +329,13 @@ class Room:
             else:
                 key = result.listens_to.get(member.member_id, EVERYONE)
                 pcm = result.streams[key]
-            payload = self._encode(key, member.audio_format, pcm)
-            step = member.audio_format.clock_rate * FRAME_MS // 1000
-            out.append((member, member.audio_out.packetize(payload, self._tick * step, now)))
+            try:
+                payload = self._encode(key, member.audio_format, pcm)
+                step = member.audio_format.clock_rate * FRAME_MS // 1000
+                out.append((member, member.audio_out.packetize(payload, self._tick * step, now)))
+            except Exception as exc:  # noqa: BLE001 - the others still get this tick
+                self._encodes.pop((key, member.audio_format), None)  # a fresh encoder next tick
+                self._fault(member, "audio encode", now, exc)
         self._forget_idle_encodes()
         self.stats.ticks += 1
         self.stats.packets_out += len(out)
@@ -294,9 +348,15 @@ class Room:
         for member in self.members.values():
             if member.audio_in is None:
                 continue
-            pcm = member.audio_in.frame(now)  # pulled even during PIN entry, so the buffer drains
+            try:
+                pcm = member.audio_in.frame(now)  # pulled even during PIN entry, so the buffer drains
+            except Exception as exc:  # noqa: BLE001 - a decoder failing on one member's payload
+                self._fault(member, "audio decode", now, exc)
+                pcm = None
             if member.state is not MemberState.JOINED:
                 continue
+            if pcm is not None:
+                pcm = self._fit_frame(member, pcm, now)
             frames[member.member_id] = pcm
             if pcm is not None and member.audio_in.sample_rate != self.rate:
                 by_rate.setdefault(member.audio_in.sample_rate, {})[member.member_id] = pcm
@@ -307,6 +367,23 @@ class Room:
             frames.update(resampler.process(batch))
             resampler.forget(resampler.tracked - set(self.members))
         return frames
+
+    def _fit_frame(self, member: Member, pcm: np.ndarray, now: float) -> np.ndarray | None:
+        """The member's decoded frame as the mixer takes it (one frame of int16 samples); another
+        length (a ptime the jitter buffer did not reframe, a decoder's odd output) is cut or
+        padded and counted rather than allowed to stop the mix."""
+        assert member.audio_in is not None
+        samples = member.audio_in.codec.info.frame_samples
+        if pcm.dtype == np.int16 and pcm.shape == (samples,):
+            return pcm
+        self._fault(member, "audio frame size", now, fatal=False)
+        flat = np.asarray(pcm).reshape(-1)
+        if flat.dtype.kind not in "iuf":
+            return None
+        out = np.zeros(samples, np.int16)
+        n = min(samples, flat.size)
+        out[:n] = np.clip(flat[:n], -32768, 32767)
+        return out
 
     def _encode(self, key: Hashable, fmt: AudioFormat, pcm: np.ndarray) -> bytes:
         shared = self._encodes.get((key, fmt))

@@ -5,12 +5,19 @@ port range. Symmetric RTP: the remote address is the one in SDP until the first 
 packet arrives, then the source actually seen (NAT); packets from other sources are then
 ignored and counted. Unparseable packets are counted per reason and dropped. A media
 inactivity timeout is reported to a callback once.
+
+Nothing a member does raises out of here: a remote address that is not an IP literal of the
+socket's family is never handed to the socket (the stream waits for latching instead), send
+failures and asynchronous socket errors are counted, and an exception in a callback is counted
+and reported to `on_error` (the server charges it to the member).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import socket
 import time
 from collections import Counter
@@ -74,24 +81,50 @@ class TransportCounters:
     sent_rtcp: int = 0
     ignored_other_source: int = 0
     parse_errors: Counter[str] = field(default_factory=Counter)
+    send_errors: Counter[str] = field(default_factory=Counter)  # by errno name (EACCES, ...)
+    handler_errors: Counter[str] = field(default_factory=Counter)  # exceptions in our callbacks
 
 
 RtpCallback = Callable[[RtpPacket, Address, float], None]
 RtcpCallback = Callable[[list[RtcpPacket], Address, float], None]
 TimeoutCallback = Callable[["RtpTransport"], None]
+ErrorCallback = Callable[[str, BaseException], None]
+
+
+def usable_address(addr: Address | None, family: int) -> Address | None:
+    """`addr` if its host is an IP literal of `family` and its port is valid, else None: a host
+    name would make the socket resolve (blocking, or refused by uvloop) and a wrong family raises."""
+    if addr is None:
+        return None
+    host, port = addr
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    wanted = 4 if family == socket.AF_INET else 6
+    if ip.version != wanted or not 0 < port < 65536 or ip.is_multicast or ip.is_unspecified:
+        return None
+    return addr
+
+
+def _error_name(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return errno.errorcode.get(exc.errno, f"errno {exc.errno}")
+    return type(exc).__name__
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    __slots__ = ("_handler",)
+    __slots__ = ("_handler", "_on_error")
 
-    def __init__(self, handler: Callable[[bytes, Address], None]) -> None:
+    def __init__(self, handler: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> None:
         self._handler = handler
+        self._on_error = on_error
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self._handler(data, addr)
 
     def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable from a member that went away: the timeout handles it
+        self._on_error(exc)  # e.g. EACCES sending to a broadcast address: counted, never raised
 
 
 class RtpTransport:
@@ -109,17 +142,18 @@ class RtpTransport:
         on_timeout: TimeoutCallback | None,
         inactivity_timeout: float | None,
         clock: Callable[[], float],
+        family: int = socket.AF_INET,
+        on_error: ErrorCallback | None = None,
     ) -> None:
         self.allocator = allocator
+        self.family = family
+        self.on_error = on_error
         self.rtp_port = rtp_port
         self.rtcp_port = rtp_port if rtcp_mux else rtp_port + 1
         self.rtcp_mux = rtcp_mux
-        self.remote_rtp = remote_rtp
-        self.remote_rtcp: Address | None = remote_rtcp
-        if rtcp_mux:
-            self.remote_rtcp = remote_rtp
-        elif remote_rtcp is None and remote_rtp is not None:
-            self.remote_rtcp = (remote_rtp[0], remote_rtp[1] + 1)  # RFC 3550: RTP port + 1
+        self.remote_rtp: Address | None = None
+        self.remote_rtcp: Address | None = None
+        self._point(remote_rtp, remote_rtcp)
         self.latched_rtp = False
         self.latched_rtcp = False
         self.on_rtp = on_rtp
@@ -150,14 +184,16 @@ class RtpTransport:
         remote_rtcp: Address | None = None,
         inactivity_timeout: float | None = DEFAULT_INACTIVITY_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        on_error: ErrorCallback | None = None,
     ) -> RtpTransport:
         loop = asyncio.get_running_loop()
         last_error: OSError | None = None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for _ in range(BIND_ATTEMPTS):
             port = allocator.allocate()
             self = cls(
                 allocator, port, rtcp_mux, remote_rtp, remote_rtcp, on_rtp, on_rtcp,
-                on_timeout, inactivity_timeout, clock,
+                on_timeout, inactivity_timeout, clock, family, on_error,
             )
             try:
                 await self._bind(loop, host)
@@ -172,7 +208,7 @@ class RtpTransport:
         self._loop = loop
         handler = self._on_mux_datagram if self.rtcp_mux else self._on_rtp_datagram
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(handler), local_addr=(host, self.rtp_port)
+            lambda: _Protocol(handler, self._socket_error), local_addr=(host, self.rtp_port)
         )
         self._rtp_transport = transport
         sock = transport.get_extra_info("socket")
@@ -180,7 +216,7 @@ class RtpTransport:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # loop is busy
         if not self.rtcp_mux:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Protocol(self._on_rtcp_datagram), local_addr=(host, self.rtcp_port)
+                lambda: _Protocol(self._on_rtcp_datagram, self._socket_error), local_addr=(host, self.rtcp_port)
             )
             self._rtcp_transport = transport
         self._last_activity = loop.time()
@@ -225,7 +261,10 @@ class RtpTransport:
         counters.rtp_bytes += len(data)
         assert self._loop is not None
         self._last_activity = self._loop.time()
-        self.on_rtp(packet, addr, self.clock())
+        try:
+            self.on_rtp(packet, addr, self.clock())
+        except Exception as exc:  # noqa: BLE001 - one member's packet must not escape into the loop
+            self._handler_error("rtp", exc)
 
     def _on_rtcp_datagram(self, data: bytes, addr: Address) -> None:
         counters = self.counters
@@ -247,18 +286,34 @@ class RtpTransport:
             self.remote_rtcp = addr
         counters.rtcp_packets += 1
         if self.on_rtcp is not None:
-            self.on_rtcp(packets, addr, self.clock())
+            try:
+                self.on_rtcp(packets, addr, self.clock())
+            except Exception as exc:  # noqa: BLE001 - as for RTP
+                self._handler_error("rtcp", exc)
+
+    def _handler_error(self, what: str, exc: Exception) -> None:
+        self.counters.handler_errors[f"{what} {type(exc).__name__}"] += 1
+        if self.on_error is not None:
+            self.on_error(f"{what} handler", exc)
+
+    def _socket_error(self, exc: Exception) -> None:
+        self.counters.send_errors[_error_name(exc)] += 1
 
     def relatch(self, remote_rtp: Address | None = None, remote_rtcp: Address | None = None) -> None:
         """Forget the latched source (e.g. after a re-INVITE moved the endpoint): send to the
         new SDP address and latch again on the next valid packet."""
         self.latched_rtp = self.latched_rtcp = False
         if remote_rtp is not None:
-            self.remote_rtp = remote_rtp
-            if self.rtcp_mux:
-                self.remote_rtcp = remote_rtp
-            else:
-                self.remote_rtcp = remote_rtcp or (remote_rtp[0], remote_rtp[1] + 1)
+            self._point(remote_rtp, remote_rtcp)
+
+    def _point(self, remote_rtp: Address | None, remote_rtcp: Address | None) -> None:
+        """Send to these addresses, those of them that are usable: an unusable one (a host name,
+        another family) leaves the stream waiting for latching on the member's first packet."""
+        rtp = usable_address(remote_rtp, self.family)
+        if remote_rtcp is None and rtp is not None:
+            remote_rtcp = (rtp[0], rtp[1] + 1)  # RFC 3550: RTP port + 1
+        self.remote_rtp = rtp
+        self.remote_rtcp = rtp if self.rtcp_mux else usable_address(remote_rtcp, self.family)
 
     # ------------------------------------------------------------ send
 
@@ -277,7 +332,11 @@ class RtpTransport:
         protected = self._protect(data, rtcp=False)
         if protected is None:
             return
-        self._rtp_transport.sendto(protected, self.remote_rtp)
+        try:
+            self._rtp_transport.sendto(protected, self.remote_rtp)
+        except (OSError, ValueError, TypeError) as exc:  # counted; the member's fault, not the room's
+            self._socket_error(exc)
+            return
         self.counters.sent_rtp += 1
 
     def send_rtcp(self, data: bytes) -> None:
@@ -287,7 +346,11 @@ class RtpTransport:
         protected = self._protect(data, rtcp=True)
         if protected is None:
             return
-        transport.sendto(protected, self.remote_rtcp)
+        try:
+            transport.sendto(protected, self.remote_rtcp)
+        except (OSError, ValueError, TypeError) as exc:
+            self._socket_error(exc)
+            return
         self.counters.sent_rtcp += 1
 
     # ------------------------------------------------------------ inactivity

@@ -67,12 +67,19 @@ class EndpointProfile:
 
 
 DEFAULT_PROFILE = EndpointProfile()
+DEFAULT_NAMES = ("default", "generic")  # what a roster site names to get the [default] profile
 
 
 @dataclass(frozen=True)
 class Profiles:
     default: EndpointProfile
     endpoints: tuple[EndpointProfile, ...]
+
+    def named(self, name: str) -> EndpointProfile | None:
+        """The profile a roster site names (sites.toml `profile`); "default"/"generic": [default]."""
+        if name in DEFAULT_NAMES:
+            return self.default
+        return next((p for p in self.endpoints if p.name == name), None)
 
     def match(self, user_agent: str | None) -> EndpointProfile:
         """First endpoint whose pattern matches the User-Agent, else the default."""

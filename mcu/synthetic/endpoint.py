@@ -89,7 +89,9 @@ class EndpointConfig:
     decode_video: bool = True  # False: assemble and count frames only (cheap receivers)
     sip_transport: str = "udp"  # udp or tcp
     host: str = "127.0.0.1"
+    sdp_address: str | None = None  # what our SDP's c= line says (default: host), e.g. a host name
     talking: bool = True
+    send_media: bool = True  # False: a terminal that sends no RTP at all (waits for ours, or broken)
     tone_hz: int | None = None  # default tone_for(number)
     colour: RGB | None = None  # default colour_for(number)
     ring_seconds: float = 10.0
@@ -266,7 +268,7 @@ class SyntheticEndpoint:
         cfg = self.config
         if cfg.sip_transport == "tcp" and "transport=" not in uri:
             uri += ";transport=tcp"
-        offer = create_offer(self.capabilities(), cfg.host, self._media_lines(),
+        offer = create_offer(self.capabilities(), cfg.sdp_address or cfg.host, self._media_lines(),
                              session_id=self._rng.getrandbits(31))
         self._local_sdp = offer
         self.call_id = self.ua.dial(uri, serialize(offer).encode(), from_user=str(self.number),
@@ -351,7 +353,7 @@ class SyntheticEndpoint:
             self._video_pt = video.codec.payload_type
             self.video_rx = VideoReceiver(video.codec.name, video.codec.payload_type,
                                           self.config.decode_video, counters=self._video_counters)
-        sending = not self._holding or self.config.hold_sends_media
+        sending = self.config.send_media and (not self._holding or self.config.hold_sends_media)
         self._send_audio = bool(sending and audio and audio.codec and audio.we_send)
         self._send_video = bool(sending and video and video.codec and self._video_cycle
                                 and video.we_send)
@@ -696,8 +698,8 @@ class SyntheticEndpoint:
     async def _reoffer(self, direction: str, timeout: float) -> None:
         if not self.in_call or self.call_id is None or self._local_sdp is None:
             raise NotInCallError("re-INVITE needs an established call")
-        offer = create_offer(self.capabilities(), self.config.host, self._media_lines(),
-                             session_id=self._local_sdp.origin.session_id,
+        offer = create_offer(self.capabilities(), self.config.sdp_address or self.config.host,
+                             self._media_lines(), session_id=self._local_sdp.origin.session_id,
                              previous=self._local_sdp, direction=direction)
         self.ua.reinvite(self.call_id, serialize(offer).encode())
         self._transmit()
@@ -716,6 +718,15 @@ class SyntheticEndpoint:
 
     async def reinvite_resume(self, timeout: float = 10.0) -> None:
         """Take the call off hold (a=sendrecv) and send media again."""
+        await self._reoffer("sendrecv", timeout)
+
+    async def reinvite_audio_codec(self, codec: str, timeout: float = 10.0) -> None:
+        """Offer only `codec` by re-INVITE (as a terminal may mid-call): from the answer on we send
+        and expect that codec."""
+        if codec.lower() not in {c.lower() for c in AUDIO_CODECS}:
+            raise ValueError(f"audio codec {codec!r}: use one of {AUDIO_CODECS}")
+        self.config.audio_codec = codec
+        self.audio_rx, self._audio_cycle = None, None  # rebuilt by _apply for the answered codec
         await self._reoffer("sendrecv", timeout)
 
     # ------------------------------------------------------------------ what we received
