@@ -245,11 +245,18 @@ class ServerTransaction(Transaction):
 
 
 def server_key(request: SipRequest) -> tuple[str, ...]:
-    """Matching key of 17.2.3; RFC 2543 fallback when the branch lacks the magic cookie."""
+    """Matching key of 17.2.3; RFC 2543 fallback when the branch lacks the magic cookie.
+
+    With a magic-cookie branch the key also holds the Call-ID and the CSeq number, which a
+    retransmission, the ACK of a non-2xx and a CANCEL all repeat: a different request that
+    reuses a branch (a weak client, or RFC 4475's unkscm and novelsc sent one after the other)
+    is then a new transaction, not a retransmission whose answer goes to another peer.
+    """
     via = request.top_via
     method = "INVITE" if request.method == "ACK" else request.method
     if via.rfc3261_branch:
-        return (via.branch or "", via.sent_by().lower(), method)
+        return (via.branch or "", via.sent_by().lower(), method, request.call_id,
+                str(request.cseq.seq))
     cseq = request.cseq
     return (
         "2543", request.call_id, request.from_.tag or "", str(cseq.seq), method,
@@ -261,7 +268,8 @@ def invite_key_for_cancel(cancel: SipRequest) -> tuple[str, ...]:
     """Key of the INVITE server transaction that a CANCEL names (same branch, method INVITE)."""
     via = cancel.top_via
     if via.rfc3261_branch:
-        return (via.branch or "", via.sent_by().lower(), "INVITE")
+        return (via.branch or "", via.sent_by().lower(), "INVITE", cancel.call_id,
+                str(cancel.cseq.seq))
     cseq = cancel.cseq
     return ("2543", cancel.call_id, cancel.from_.tag or "", str(cseq.seq), "INVITE",
             str(cancel.uri), str(via))

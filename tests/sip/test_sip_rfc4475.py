@@ -132,3 +132,22 @@ def test_stream_framer_splits_and_detects_conflicts() -> None:
         StreamFramer().feed(_data("mcl01"))
     with pytest.raises(SipParseError):
         StreamFramer().feed(_data("ncl"))
+
+
+def test_vectors_that_share_a_branch_are_separate_requests() -> None:
+    """unkscm and novelsc (and escnull/regescrt, cparam01/cparam02) reuse one branch and sent-by
+    with other Call-IDs: each is a request of its own, answered to its own sender, while a true
+    retransmission is still absorbed by its transaction."""
+    ua = UserAgent()
+    ua.add_transport(UDP)
+    first, second = ("192.0.2.36", 5070), ("192.0.2.37", 5070)
+    for name, source in (("unkscm", first), ("novelsc", second), ("novelsc", second)):
+        ua.receive_datagram(_data(name), source, 0.0, UDP)
+    out = ua.datagrams_to_send(0.0)
+    assert [(raw.split(b"\r\n", 1)[0], addr) for raw, addr, _ in out] == [
+        (b"SIP/2.0 416 Unsupported URI Scheme", first),
+        (b"SIP/2.0 416 Unsupported URI Scheme", second),
+        (b"SIP/2.0 416 Unsupported URI Scheme", second),  # the retransmission: answered again
+    ]
+    assert ua.counters.responses_out[416] == 2  # ... by the transaction, not as a new request
+    assert ua.stats()["transactions"] == 2
