@@ -424,6 +424,13 @@ class AdmissionController:
               preset=model.preset)
         return cls(model, settings, cores)
 
+    def reconfigure(self, config: Config, cores: float | None = None) -> None:
+        """A reloaded config: new settings and calibration; the counters and the sampler stay."""
+        fresh = AdmissionController.from_config(config, cores)
+        self.model, self.settings = fresh.model, fresh.settings
+        s, f = self.status, fresh.status
+        s.enabled, s.ceiling_cores, s.reserve_cores, s.error = f.enabled, f.ceiling_cores, f.reserve_cores, f.error
+
     def limit(self, priority: bool) -> float:
         s = self.status
         return s.ceiling_cores if priority else s.ceiling_cores - s.reserve_cores
