@@ -336,3 +336,13 @@ def test_admission_settings_are_validated(tmp_path: Path) -> None:
         load_config(write_test_config(tmp_path, 5999, extra='[admission]\ndegrade = ["slower"]\n'))
     with pytest.raises(ConfigError, match="reserve"):
         load_config(write_test_config(tmp_path, 5999, extra="[admission]\nreserve = 0.9\n"))
+
+
+def test_a_reload_keeps_the_counters(tmp_path: Path) -> None:
+    (tmp_path / "calibration.toml").write_bytes(DEFAULT_CALIBRATION.read_bytes())
+    config = load_config(write_test_config(tmp_path, 5999))
+    ctl = AdmissionController.from_config(config, cores=2)
+    ctl.status.refusals["ceiling"] += 3
+    reloaded = load_config(write_test_config(tmp_path, 5999, extra="[admission]\nceiling = 0.5\n"))
+    ctl.reconfigure(reloaded, cores=2)
+    assert ctl.status.ceiling_cores == pytest.approx(1.0) and ctl.status.refusals["ceiling"] == 3
