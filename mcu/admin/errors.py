@@ -50,5 +50,11 @@ class Unprocessable(CommandError):
     status = 422
 
 
+class TooManyRequests(CommandError):
+    """The client sent more requests than [limits] admin_requests_per_second / admin_burst."""
+
+    status = 429
+
+
 class AdminStartError(Exception):
     """The admin API cannot start; the message says why and what to set in config."""

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import ssl
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +27,7 @@ from mcu.admin.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 from mcu.admin.openapi import OPENAPI_PATH, build_openapi
@@ -36,7 +41,51 @@ MAX_BODY_BYTES = 64 * 1024
 READ_TIMEOUT = 10.0
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
-           422: "Unprocessable Entity", 500: "Internal Server Error"}
+           422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error"}
+# Defaults of [limits] admin_requests_per_second and admin_burst in the config
+DEFAULT_REQUESTS_PER_SECOND = 20.0
+DEFAULT_BURST = 40
+REFUSAL_RATE = "admin_rate"  # key of AdminHttp.refusals
+
+
+class RateLimit:
+    """A token bucket per client address: `rate` requests per second sustained, `burst` at once.
+
+    Time comes in as `now`. Buckets that have filled up again are forgotten once more than
+    `max_clients` are kept, so many addresses cannot grow it without bound.
+    """
+
+    def __init__(self, rate: float = DEFAULT_REQUESTS_PER_SECOND, burst: int = DEFAULT_BURST,
+                 max_clients: int = 4096) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"rate must be above 0 and burst at least 1 (got {rate}, {burst})")
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+
+    def take(self, client: str, now: float) -> float:
+        """0.0 when `client` may make a request now (one token taken); else the seconds until
+        it may (nothing taken)."""
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[client] = (tokens - 1.0, now)
+            if len(self._buckets) > self.max_clients:
+                self._forget_full(now)
+            return 0.0
+        self._buckets[client] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        full = [c for c, (tokens, at) in self._buckets.items()
+                if tokens + (now - at) * self.rate >= self.burst]
+        for client in full:
+            del self._buckets[client]
+
+    @property
+    def clients(self) -> int:
+        return len(self._buckets)
 
 
 @dataclass
@@ -70,25 +119,38 @@ class _Route:
 class AdminHttp:
     """Parses requests, checks the token, dispatches to the command table, writes responses."""
 
-    def __init__(self, context: AdminContext, token: str, server_url: str = ""):
+    def __init__(self, context: AdminContext, token: str, server_url: str = "",
+                 requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+                 burst: int = DEFAULT_BURST, clock: Callable[[], float] = time.monotonic):
         self.context = context
         self.token = token
         self.routes = [_Route(c) for c in COMMANDS]
         self.openapi = json.dumps(build_openapi(COMMANDS, server_url)).encode()
         self.requests = 0
         self.refused = 0
+        # Every request from one client address takes a token, before the token check, so
+        # guessing the bearer token is as slow as anything else. Refused: 429, counted here.
+        self.rate_limit = RateLimit(requests_per_second, burst)
+        self.refusals: Counter[str] = Counter()
+        self.clock = clock
+        self._limited: set[str] = set()  # clients refused since their last allowed request
 
     async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        client = str(peername[0]) if isinstance(peername, tuple) else str(peername)
         try:
             try:
                 request = await asyncio.wait_for(_read_request(reader, peer), READ_TIMEOUT)
             except CommandError as exc:
+                request = None
                 response = json_response(exc.status, {"error": exc.message})
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return
-            else:
+            limited = self._rate_limited(client, request.path if request else "")
+            if limited is not None:
+                response = limited
+            elif request is not None:
                 response = await self.respond(request)
             writer.write(_serialize(response))
             await writer.drain()
@@ -100,6 +162,27 @@ class AdminHttp:
                 await writer.wait_closed()
             except (ConnectionError, ssl.SSLError):
                 pass
+
+    def _rate_limited(self, client: str, path: str) -> Response | None:
+        """None when `client` is within its rate; else the 429 to send (Retry-After in s)."""
+        wait = self.rate_limit.take(client, self.clock())
+        if wait <= 0.0:
+            self._limited.discard(client)
+            return None
+        self.refusals[REFUSAL_RATE] += 1
+        retry = max(1, math.ceil(wait))
+        limit = self.rate_limit
+        exc = TooManyRequests(f"too many requests from {client}: the admin API takes {limit.rate:g} "
+                              f"per second from one address (bursts of {limit.burst}); retry after "
+                              f"{retry} s", details={"retry_after": retry})
+        if client not in self._limited:  # once per episode, not once per request
+            if len(self._limited) >= self.rate_limit.max_clients:
+                self._limited.clear()
+            self._limited.add(client)
+            event(log, "admin.rate_limited", logging.WARNING, peer=client, path=path,
+                  rate=limit.rate, burst=limit.burst)
+        return json_response(exc.status, {"error": exc.message, "details": exc.details},
+                             (("Retry-After", str(retry)),))
 
     async def respond(self, request: Request) -> Response:
         self.requests += 1
