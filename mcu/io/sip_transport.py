@@ -64,13 +64,14 @@ class _Stream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.addr = _addr2(transport.get_extra_info("peername"))
+        stream: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport = stream
+        self.addr = _addr2(stream.get_extra_info("peername"))
         shell = self.shell
         if self.inbound:
             if not shell.connection_limit.admit(self.addr[0]):
                 shell.refusals[REFUSAL_TCP_CONNECTIONS] += 1
-                transport.abort()  # at once: nothing read, nothing kept
+                stream.abort()  # at once: nothing read, nothing kept
                 return
             self.admitted = True
         shell.connections[(self.info, self.addr)] = self

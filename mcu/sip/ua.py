@@ -1307,7 +1307,7 @@ def _granted_expires(response: SipResponse, reg: Registration) -> int:
             contact = NameAddr.parse(value, "Contact header")
         except SipParseError:
             continue
-        if str(contact.uri) == ours and contact.params.get("expires", "").isdigit():
+        if str(contact.uri) == ours and (contact.params.get("expires") or "").isdigit():
             return int(contact.params["expires"] or 0)
     expires = (response.headers.get("expires") or "").strip()
     return int(expires) if expires.isdigit() else reg.expires
