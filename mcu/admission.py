@@ -460,7 +460,7 @@ class AdmissionController:
             self.status.admitted += 1
             return Admit(loaded)
         for step, stepped in self._steps(media):
-            p, stepped_load = load(stepped)
+            _, stepped_load = load(stepped)
             if stepped_load <= limit:
                 self.status.admitted += 1
                 self.status.degraded[step] += 1
@@ -530,7 +530,27 @@ class AdmissionController:
         return s
 
 
-__all__ = ["REASONS", "STEPS", "Admit", "AdmissionController", "AdmissionStatus", "CalibrationUnavailable",
-           "Candidate", "CpuSampler", "Decision", "Degrade", "Joining", "LayoutChange", "LoadModel", "Refuse",
-           "candidate_for", "candidate_media", "describe_conference", "load_admission_calibration",
-           "member_media", "process_cpu_seconds", "room_shape", "tier_of"]
+__all__ = [
+    "REASONS",
+    "STEPS",
+    "AdmissionController",
+    "AdmissionStatus",
+    "Admit",
+    "CalibrationUnavailable",
+    "Candidate",
+    "CpuSampler",
+    "Decision",
+    "Degrade",
+    "Joining",
+    "LayoutChange",
+    "LoadModel",
+    "Refuse",
+    "candidate_for",
+    "candidate_media",
+    "describe_conference",
+    "load_admission_calibration",
+    "member_media",
+    "process_cpu_seconds",
+    "room_shape",
+    "tier_of",
+]

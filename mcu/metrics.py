@@ -151,6 +151,7 @@ class ProtectionSnapshot:
     predicted_cores: float | None = None  # the capacity model's load of what runs now
     measured_cores: float | None = None  # the process's CPU over the last seconds
     ceiling_cores: float | None = None  # past this the MCU refuses new joins
+    degraded: Mapping[str, int] = field(default_factory=dict)  # step -> joins admitted degraded
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +333,13 @@ def _protection_families(p: ProtectionSnapshot) -> Iterator[Metric]:
                     p.faults, FAULT_REASONS)
     yield by_reason("fault_hangups", "Members hung up because their fault persisted, by reason.",
                     p.fault_hangups)
-    yield by_reason("abuse_refusals", "Calls and requests refused by the abuse limits and the capacity "
+    yield by_reason("refusals", "Calls and requests refused by the abuse limits and the capacity "
                     "model ([limits], [admission]), by reason.", p.refusals, REFUSAL_REASONS)
+    degraded = _counter("admission_degraded", "Joins admitted with a lower frame rate or picture "
+                        "for their views (the capacity model's degrade steps), by step.", ("step",))
+    for step in sorted({"fps", "tier"} | set(p.degraded)):
+        degraded.add_metric([step], p.degraded.get(step, 0))
+    yield degraded
     pins = _gauge("room_pin_failures_window", "Wrong PINs keyed in the room within limits.pin_window "
                   "(a room under attack stands out).", ROOM)
     for room, count in sorted(p.room_pin_failures.items()):

@@ -8,6 +8,7 @@ the members' RTP sockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -25,12 +26,21 @@ import uvloop
 
 import mcu
 from mcu.admin import AdminService, AdminStartError, start_admin
+from mcu.admission import (
+    AdmissionController,
+    Candidate,
+    Degrade,
+    Refuse,
+    candidate_for,
+    process_cpu_seconds,
+)
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup, Rejection
 from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
+from mcu.conference.video import VideoCap
 from mcu.config import Config, load_config
 from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
 from mcu.io.sip_transport import SipTransportShell, start_sip
@@ -38,6 +48,7 @@ from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
 from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
 from mcu.observe import Observer
+from mcu.plan.tiers import RESOLUTIONS
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import RtcpPacket, serialize_compound
 from mcu.sdp.address import check_addresses, with_addresses
@@ -97,9 +108,12 @@ class McuServer:
     def __init__(self, config: Config):
         self.config = config
         name = config.mcu.server.name
+        limits = config.mcu.limits
         self.ua = UserAgent(UaConfig(user_agent=f"{name}/{mcu.__version__}",
-                                     session_expires=config.mcu.sip.session_expires))
+                                     session_expires=config.mcu.sip.session_expires,
+                                     max_message_bytes=limits.sip_message_bytes, max_headers=limits.sip_headers))
         self.conference = Conference(config)
+        self.admission = AdmissionController.from_config(config)  # refuses joins past the CPU ceiling
         self.capabilities = Capabilities()
         self.profiles: Profiles = config.profiles
         self.call_guard = CallGuard(config.mcu.limits)
@@ -134,7 +148,8 @@ class McuServer:
         sip = self.config.mcu.sip
         listen = [(x.transport, x.host, x.port) for x in sip.listen]
         self.sip = await start_sip(self.ua, listen, sip.tls_cert or None, sip.tls_key or None,
-                                   on_event=self.on_sip_event, advertise_host=sip.advertise or None)
+                                   on_event=self.on_sip_event, advertise_host=sip.advertise or None,
+                                   tcp_connections_per_address=self.config.mcu.limits.tcp_connections_per_address)
         for x in sip.listen:
             info = self.sip.transport_info(x.transport)
             event(log, "sip.listening", transport=x.transport, addr=f"{info.host}:{info.port}")
@@ -181,14 +196,32 @@ class McuServer:
 
     # ------------------------------------------------------------------ SIP events
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Awaitable[None], on_failure: Callable[[], None]) -> None:
+        """Run a call's handler; a bug in it fails that call alone (`on_failure` answers it with an
+        error), logged once and counted."""
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:  # noqa: BLE001 - one call's failure must not leave it hanging
+                self._tick_error("call handler")
+                self.conference.faults.totals["call handler"] += 1
+                with contextlib.suppress(SipError):
+                    on_failure()
+                self._transmit()
+
+        task = asyncio.ensure_future(guarded())
         self._tasks.append(task)
         task.add_done_callback(self._tasks.remove)
 
+    def _fail_call(self, call_id: str) -> None:
+        try:
+            self.ua.reject(call_id, 500, "Server Internal Error")
+        finally:
+            self._end_call(call_id, "internal error")
+
     def on_sip_event(self, e: ev.Event) -> None:
         if isinstance(e, ev.IncomingCall):
-            self._spawn(self._incoming_call(e))
+            self._spawn(self._incoming_call(e), lambda: self._fail_call(e.call_id))
         elif isinstance(e, ev.CallAnswered):
             self._answered(e)
         elif isinstance(e, ev.CallFailed):
@@ -204,9 +237,9 @@ class McuServer:
             if digit is not None:
                 self._apply(self.conference.digits(e.call_id, [digit], self.now()))
         elif isinstance(e, ev.ReInvite):
-            self._spawn(self._reinvite(e))
+            self._spawn(self._reinvite(e), lambda: self.ua.reject(e.call_id, 500, "Server Internal Error"))
         elif isinstance(e, ev.UpdateReceived):
-            self._spawn(self._update(e))
+            self._spawn(self._update(e), lambda: self.ua.answer_update(e.call_id, 500, None, None))
         elif isinstance(e, ev.CallEstablished):
             self._established(e)
         elif isinstance(e, ev.RegistrationSucceeded):
@@ -276,14 +309,40 @@ class McuServer:
             self.calls.pop(e.call_id, None)
             self._reject(e.call_id, 488, refusal)
             return
+        video = self.config.mcu.video
+        decision = self._admit(e, candidate_for(self.conference, e.from_uri, e.from_display or "", result,
+                                                fps=video.fps, preset=video.preset))
+        if decision is None:
+            self._close_media(media)
+            self.calls.pop(e.call_id, None)
+            return
         self._apply_negotiation(media, result)
         media.member = self.conference.join(
             e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
             user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri,
-            source=source)
+            source=source, video_cap=decision if isinstance(decision, VideoCap) else None)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), "application/sdp")
         self.call_guard.answered(e.call_id, self.now())
         self._transmit()
+
+    def _admit(self, e: ev.IncomingCall, candidate: Candidate) -> VideoCap | bool | None:
+        """The capacity model's word on a caller: None if refused (503 sent), else a VideoCap for
+        a degraded join or True. Nothing awaits between this and the join, so calls cannot race
+        past the ceiling together."""
+        decision = self.admission.decide(self.conference, e.request_user or "", candidate)
+        if isinstance(decision, Refuse):
+            self.refusals["overload"] += 1
+            event(log, "call.rejected", logging.WARNING, room=e.request_user, status=decision.status,
+                  reason=decision.phrase, remote=_addr(e.remote_addr), admission=decision.reason,
+                  predicted_cores=round(decision.predicted_cores, 2), limit_cores=round(decision.limit_cores, 2))
+            self._reject(e.call_id, decision.status, decision.phrase, decision.retry_after)
+            return None
+        if isinstance(decision, Degrade):
+            size = RESOLUTIONS.get(decision.tier) if decision.tier else None
+            event(log, "call.degraded", room=e.request_user, remote=_addr(e.remote_addr), step=decision.step,
+                  fps=decision.fps, tier=decision.tier)
+            return VideoCap(int(decision.fps) if decision.fps else None, *(size or (None, None)))
+        return True
 
     async def _read_offer(self, body: bytes, what: str) -> SessionDescription | Rejection:
         """The SDP of an offer, within the size limits and with every host name resolved
@@ -291,7 +350,7 @@ class McuServer:
         try:
             offer = parse(body)
         except SdpParseError as exc:
-            event(log, "call.bad_sdp", logging.WARNING, what=what, error=str(exc))
+            event(log, "call.bad_sdp", logging.WARNING, call=what, error=str(exc))
             return Rejection(400, "Bad SDP")
         limits = self.config.mcu.limits
         if len(offer.media) > limits.sdp_media:
@@ -300,19 +359,24 @@ class McuServer:
         if len(offer.attributes) + sum(len(m.attributes) for m in offer.media) > limits.sdp_attributes:
             self.refusals["sdp size"] += 1
             return Rejection(488, f"More Than {limits.sdp_attributes} SDP Attributes")
-        check = check_addresses(offer)
+        check = check_addresses(offer, self._media_ip_version)
         if check.fault is not None:
-            event(log, "call.bad_media_address", logging.WARNING, what=what, reason=check.fault.reason)
+            event(log, "call.bad_media_address", logging.WARNING, call=what, reason=check.fault.reason)
             return Rejection(488, check.fault.reason)
         resolved = {}
         for name, version in check.names.items():
             address = await self._resolve(name, version)
             if address is None:
-                event(log, "call.media_address_unresolved", logging.WARNING, what=what, host=name,
+                event(log, "call.media_address_unresolved", logging.WARNING, call=what, host=name,
                       note="media goes to the address the site's packets come from")
             else:
                 resolved[name] = address
         return with_addresses(offer, resolved)
+
+    @property
+    def _media_ip_version(self) -> int:
+        """The IP version our RTP sockets speak (an offer of the other gets 488)."""
+        return 6 if ":" in self.config.mcu.rtp.host else 4
 
     async def _resolve(self, name: str, version: int) -> str | None:
         """An address of host `name` (IPv4 or IPv6), or None when it does not resolve in time."""
@@ -368,6 +432,8 @@ class McuServer:
             event(log, "config.reload_failed", logging.ERROR, problems=len(problems), first=problems[0])
             return problems
         self.conference.apply_config(config)
+        self.admission.reconfigure(config)
+        self.call_guard.limits = config.mcu.limits
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
@@ -395,6 +461,13 @@ class McuServer:
             raise DialError(f"room {room_number}: {rejection.status} {rejection.reason}")
         if self._requires_encryption(room_number):
             raise DialError(f"room {room_number} requires encryption, and dial-out offers plain RTP")
+        decision = self.admission.decide(self.conference, room_number,
+                                         candidate_for(self.conference, uri, display_name, dialled=True))
+        if isinstance(decision, Refuse):
+            self.refusals["overload"] += 1
+            raise DialError(f"room {room_number}: {decision.status} {decision.phrase} (predicted "
+                            f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
+                            f"try again in {decision.retry_after} s")
         media = CallMedia()
         try:
             for kind in MEDIA_KINDS:
@@ -446,6 +519,8 @@ class McuServer:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
         if self._requires_encryption(e.request_user):  # our offers are plain RTP
             self._reject(e.call_id, 488, "Encryption Required")
+            return
+        if self._admit(e, candidate_for(self.conference, e.from_uri, e.from_display or "")) is None:
             return
         media = CallMedia(e.call_id)
         self.calls[e.call_id] = media
@@ -749,6 +824,7 @@ class McuServer:
                 next_publish = now + PUBLISH_INTERVAL
                 video = self.tickers.get("video")
                 try:
+                    self.admission.sample(self.conference, now, process_cpu_seconds())
                     self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0,
                                           self._protection(now))
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
@@ -769,13 +845,19 @@ class McuServer:
 
 
     def _protection(self, now: float) -> ProtectionSnapshot:
-        faults, pins = self.conference.faults, self.conference.pin_guard
+        faults, pins, admission = self.conference.faults, self.conference.pin_guard, self.admission.status
         return ProtectionSnapshot(
             faults=dict(faults.totals), fault_hangups=dict(faults.hangups),
-            refusals=dict(self.call_guard.refusals + self.refusals),
+            refusals=dict(self.call_guard.refusals + self.refusals + self.ua.counters.refusals
+                          + (self.sip.refusals if self.sip else Counter())
+                          + (self.admin.http.refusals if self.admin and self.admin.http else Counter())),
             room_pin_failures=pins.room_failures(now), pin_lockouts=pins.lockouts,
             pin_locked_addresses=pins.locked_addresses(now),
-            unconfirmed_calls=self.call_guard.unconfirmed)
+            unconfirmed_calls=self.call_guard.unconfirmed,
+            predicted_cores=admission.predicted_cores if admission.enabled else None,
+            measured_cores=admission.measured_cores,
+            ceiling_cores=admission.ceiling_cores if admission.enabled else None,
+            degraded=dict(admission.degraded))
 
 
 def _config_files(config: Config) -> list[Path]:

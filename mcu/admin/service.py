@@ -73,7 +73,9 @@ async def start_admin(server: McuServer, config: Config) -> AdminService:
     scheme = "https" if tls else "http"
     host = admin.host or "127.0.0.1"
     context = AdminContext(server)
-    http = AdminHttp(context, token)
+    limits = config.mcu.limits
+    http = AdminHttp(context, token, requests_per_second=limits.admin_requests_per_second,
+                     burst=limits.admin_burst)
     try:
         listener = await asyncio.start_server(http.handle_connection, host, admin.port, ssl=tls,
                                               limit=MAX_HEADER_BYTES)

@@ -14,6 +14,7 @@ from mcu.conference.faults import Faults
 from mcu.conference.member import Member, MemberState
 from mcu.conference.pin import Admitted, PinGate, Refused, WrongPin
 from mcu.conference.room import Room
+from mcu.conference.video import VideoCap
 from mcu.config import Config
 from mcu.layout.model import ROLE_CHAIR, Site
 from mcu.log import event
@@ -88,7 +89,7 @@ class Conference:
 
     def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
              display_name: str, user_agent: str, remote: str, now: float, uri: str = "",
-             source: str = "") -> Member:
+             source: str = "", video_cap: VideoCap | None = None) -> Member:
         room = self.rooms[room_number]
         site = self.roster_site(uri, display_name)
         if site is not None:
@@ -97,7 +98,7 @@ class Conference:
             member_id=self._next_member_id, call_id=call_id, room=room_number,
             display_name=display_name, user_agent=user_agent, remote=remote,
             audio_media=negotiation.first("audio"), video_media=negotiation.first("video"),
-            joined_at=now, source=source,
+            joined_at=now, source=source, video_cap=video_cap,
         )
         self._next_member_id += 1
         if site is not None:

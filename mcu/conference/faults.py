@@ -18,7 +18,7 @@ from mcu.log import event
 log = logging.getLogger("mcu.faults")
 
 PERSIST_SECONDS = 10.0  # a member failing for this long without a second's break is hung up
-QUIET_SECONDS = 1.0  # a second without a fault ends a streak
+QUIET_SECONDS = 2.5  # this long without a fault ends a streak (send errors are checked each second)
 
 
 @dataclass

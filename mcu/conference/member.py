@@ -27,7 +27,7 @@ from mcu.rtp.session import KeyframeRequested, NackReceived, OutboundStream, Rtp
 from mcu.sdp.negotiate import ChosenCodec, MediaResult, all_srtp
 
 if TYPE_CHECKING:
-    from mcu.conference.video import VideoIn, VideoViewer
+    from mcu.conference.video import VideoCap, VideoIn, VideoViewer
 
 
 class MemberState(Enum):
@@ -127,6 +127,7 @@ class Member:
     deaf: bool = False
     joined_at: float = 0.0
     source: str = ""  # the signalling source address (host), for per-address abuse limits
+    video_cap: VideoCap | None = None  # admission degraded this member's views (lower fps/canvas)
     audio_in: AudioIn | None = field(init=False, default=None)
     audio_out: OutboundStream | None = field(init=False, default=None)
     audio_format: AudioFormat | None = field(init=False, default=None)

@@ -143,7 +143,7 @@ class Room:
             member.video_in = VideoIn(media, sender_ssrc=random.getrandbits(32))
         if media.we_send:
             v = self.video_settings
-            config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval)
+            config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval, member.video_cap)
             member.video_out = new_viewer(config, media.codecs[0].payload_type)
             member.add_rtcp("video", member.video_out.out)
 

@@ -168,15 +168,31 @@ class VideoIn:
             self.frames_decoded += 1
 
 
-def encoder_config_for(media: MediaResult, fps: int, preset: str, keyframe_interval: float) -> VideoEncoderConfig:
-    """The encoder settings a member needs: codec, canvas size within its limits, mode, bitrate."""
+@dataclass(frozen=True)
+class VideoCap:
+    """A lower frame rate or canvas for a member's views, when admission degrades a join."""
+
+    fps: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+
+
+def encoder_config_for(media: MediaResult, fps: int, preset: str, keyframe_interval: float,
+                       cap: VideoCap | None = None) -> VideoEncoderConfig:
+    """The encoder settings a member needs: codec, canvas size within its limits (and the cap
+    admission set for it), mode, bitrate."""
     codec = media.codecs[0]
     limits = media.video_limits
     width, height = CANVAS_TIERS[-1]
     for w, h in CANVAS_TIERS:
-        if limits is None or (w <= limits.max_width and h <= limits.max_height):
+        fits = limits is None or (w <= limits.max_width and h <= limits.max_height)
+        capped = cap is not None and cap.max_width is not None and cap.max_height is not None and (
+            w > cap.max_width or h > cap.max_height)
+        if fits and not capped:
             width, height = w, h
             break
+    if cap is not None and cap.fps is not None:
+        fps = min(fps, cap.fps)
     if codec.name.upper() == "H263":
         width, height = 352, 288  # H.263 baseline: CIF
     max_fps = int(limits.max_fps) if limits and limits.max_fps else fps

@@ -63,11 +63,16 @@ def check_connection(connection: Connection) -> tuple[str, int] | AddressFault |
     return None
 
 
-def check_addresses(sdp: SessionDescription) -> AddressCheck:
-    """Every connection line of `sdp` (session level and per media) that an active stream uses."""
+def check_addresses(sdp: SessionDescription, served_version: int | None = None) -> AddressCheck:
+    """Every connection line of `sdp` (session level and per media) that an active stream uses;
+    with `served_version`, an address type our media sockets do not speak is a fault too."""
     names: dict[str, int] = {}
     for connection in _connections(sdp):
         verdict = check_connection(connection)
+        if verdict is None or not isinstance(verdict, AddressFault):
+            version = ADDRESS_TYPES[connection.addrtype.upper()]
+            if served_version is not None and version != served_version:
+                verdict = AddressFault(f"IPv{version} Media Not Served Here (use IPv{served_version})")
         if isinstance(verdict, AddressFault):
             return AddressCheck(names, verdict)
         if verdict is not None:
