@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 CRLF = "\r\n"
+MAX_NUMBER_DIGITS = 32  # a 64-bit NTP sess-id has 20; Python refuses int() past 4300 digits
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 DEFAULT_DIRECTION = "sendrecv"
 
@@ -150,7 +151,7 @@ class MediaDescription(_AttributeList):
     @property
     def payload_types(self) -> list[int]:
         """Formats as RTP payload types (non-numeric formats, e.g. BFCP's '*', skipped)."""
-        return [int(f) for f in self.formats if f.isdigit()]
+        return [int(f) for f in self.formats if is_number(f)]
 
     def rtpmaps(self) -> dict[int, RtpMap]:
         """Parsed ``a=rtpmap`` lines by payload type; malformed ones are ignored."""
@@ -209,13 +210,19 @@ class SessionDescription(_AttributeList):
         return serialize(self)
 
 
+def is_number(text: str, max_digits: int = MAX_NUMBER_DIGITS) -> bool:
+    """ASCII digits only, and not too many: ``str.isdigit`` also accepts '²' and other digits
+    that ``int()`` refuses, and ``int()`` refuses more than 4300 digits."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 def parse_rtpmap(value: str) -> RtpMap | None:
     """Parse the value of an ``a=rtpmap`` attribute; None when malformed."""
     pt_text, _, rest = value.partition(" ")
     parts = rest.strip().split("/")
-    if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+    if not is_number(pt_text) or len(parts) < 2 or not is_number(parts[1]):
         return None
-    channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+    channels = int(parts[2]) if len(parts) > 2 and is_number(parts[2]) else 1
     return RtpMap(int(pt_text), parts[0], int(parts[1]), channels)
 
 
@@ -241,8 +248,10 @@ def format_fmtp_params(params: dict[str, str]) -> str:
 
 
 def _int(text: str, line: int, what: str) -> int:
-    if not text.isdigit():
-        raise SdpParseError(line, f"{what} {text!r} is not a non-negative integer")
+    if not is_number(text):
+        shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+        raise SdpParseError(line, f"{what} {shown!r} is not a non-negative integer of at most "
+                                  f"{MAX_NUMBER_DIGITS} ASCII digits")
     return int(text)
 
 

@@ -593,7 +593,7 @@ def rtcp_length(rng: random.Random, data: bytes) -> bytes:
         return data
     b0, pt, words = struct.unpack_from("!BBH", data)
     if rng.random() < 0.5:
-        words = rng.choice((0, 1, words + 1, max(0, words - 1), 0xFFFF))
+        words = rng.choice((0, 1, (words + 1) & 0xFFFF, max(0, words - 1), 0xFFFF))
     else:
         b0 = (b0 & 0xE0) | rng.randint(0, 31)
     return struct.pack("!BBH", b0, pt, words) + data[4:]
