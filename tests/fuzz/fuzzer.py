@@ -147,11 +147,16 @@ class Finding:
     key: str = ""
     count: int = 1
 
-    def describe(self, seed: int) -> str:
+    def describe(self, seed: int, shown: int = 4) -> str:
+        """The finding, and its suspects (the input itself, or those sent just before a log line),
+        newest first: the first is the likeliest."""
         out = [f"FINDING {self.what} (x{self.count}): {self.detail}"]
-        for s in self.suspects:
+        suspects = sorted(self.suspects, key=lambda s: -s.sent_at)
+        for s in suspects[:shown]:
             out.append("  input " + s.describe())
             out.append(f"    replay: python -m bench.fuzz --seed {seed} --index {s.index}")
+        if len(suspects) > shown:
+            out.append("  other suspects: " + " ".join(f"#{s.index}" for s in suspects[shown:]))
         return "\n".join(out)
 
 
@@ -165,6 +170,7 @@ class FuzzReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     planned: int = 0
+    mcu_log: str = ""
 
     @property
     def failures(self) -> list[Finding]:
@@ -394,6 +400,79 @@ class SipPipe:
         while pending.status is None and pending.token in self.pending and time.monotonic() < end:
             self.pump(0.02)
         return pending
+
+
+@dataclass
+class Exchange:
+    """One admin request in flight: its connection, what came back so far, its deadline."""
+
+    sock: socket.socket
+    item: FuzzInput
+    deadline: float
+    reply: bytes = b""
+
+
+class AdminPipe:
+    """Admin HTTP requests, one connection each, up to `window` in flight (a request that leaves
+    the server waiting for more body must not stall the run); `on_answer(item, status)`."""
+
+    def __init__(self, addr: tuple[str, int], on_answer, window: int = 8) -> None:  # type: ignore[no-untyped-def]
+        self.addr = addr
+        self.on_answer = on_answer
+        self.window = window
+        self.selector = selectors.DefaultSelector()
+        self.flying: dict[socket.socket, Exchange] = {}
+
+    def send(self, item: FuzzInput) -> None:
+        while len(self.flying) >= self.window:
+            self.pump(0.01)
+        try:
+            sock = socket.create_connection(self.addr, timeout=2.0)
+        except OSError as exc:
+            self.on_answer(item, f"connect {exc.strerror or type(exc).__name__}")
+            return
+        with contextlib.suppress(OSError):  # the server may refuse the rest of a huge request
+            sock.sendall(item.data)
+        sock.setblocking(False)
+        self.flying[sock] = Exchange(sock, item, time.monotonic() + ADMIN_TIMEOUT)
+        self.selector.register(sock, selectors.EVENT_READ)
+
+    def pump(self, seconds: float) -> None:
+        for key, _ in self.selector.select(seconds) if self.flying else ():
+            ex = self.flying[key.fileobj]  # type: ignore[index]
+            try:
+                chunk = ex.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            ex.reply += chunk
+            if not chunk or b"\r\n" in ex.reply:
+                self._done(ex)
+        now = time.monotonic()
+        for ex in [e for e in self.flying.values() if e.deadline <= now]:
+            self._done(ex)
+
+    def _done(self, ex: Exchange) -> None:
+        self.selector.unregister(ex.sock)
+        del self.flying[ex.sock]
+        ex.sock.close()
+        m = re.match(rb"HTTP/1\.1 (\d{3})", ex.reply)
+        status = m.group(1).decode() if m else ("no answer" if ex.deadline <= time.monotonic() else
+                                                 "closed" if not ex.reply else "garbled")
+        self.on_answer(ex.item, status)
+
+    def drain(self) -> None:
+        end = time.monotonic() + ADMIN_TIMEOUT + 0.5
+        while self.flying and time.monotonic() < end:
+            self.pump(0.05)
+
+    def close(self) -> None:
+        for ex in list(self.flying.values()):
+            self.selector.unregister(ex.sock)
+            ex.sock.close()
+        self.flying.clear()
+        self.selector.close()
 
 
 def sip_request(method: str, uri: str, *, token: str, local: str, call_id: str | None = None,
@@ -650,6 +729,7 @@ class Fuzzer:
         self.uri = f"sip:{ROOM}@127.0.0.1:{mcu.sip_port}"
         self.admin = ("127.0.0.1", mcu.admin_port)
         self.pipe = SipPipe(mcu.sip_port, self._on_answer)
+        self.admin_pipe = AdminPipe(self.admin, self._on_admin_answer)
         self.sinks = [*bind_pair(), *bind_pair()]  # where fuzz calls' media goes: audio and video RTP/RTCP
         self.sink_ports = (self.sinks[0].getsockname()[1], self.sinks[2].getsockname()[1])
         self.stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # media from an address nobody latched
@@ -682,6 +762,7 @@ class Fuzzer:
             self._send_in_dialog_plain("BYE")
         self.pipe.pump(0.5)
         self.pipe.close()
+        self.admin_pipe.close()
         for sock in (*self.sinks, self.stranger):
             sock.close()
 
@@ -698,6 +779,7 @@ class Fuzzer:
             self.one(index)
             self._watch()
         self.pipe.pump(SIP_TIMEOUT + 0.3)  # answers to the last inputs
+        self.admin_pipe.drain()
         self._watch()
         self.report.seconds = time.monotonic() - start
 
@@ -710,6 +792,7 @@ class Fuzzer:
             self._media(index, rng, rtcp=kind == "rtcp")
         else:
             self._admin(index, rng)
+        self.admin_pipe.pump(0.0)
 
     # -------------------------------------------------------------- SIP inputs
 
@@ -752,7 +835,9 @@ class Fuzzer:
             return
         outcome = str(pending.status) if pending.status else ("1xx only" if pending.provisional else "no answer")
         self.report.answers[f"{item.kind} {outcome}"] += 1
-        if pending.status == 500:
+        if pending.status == 500 and b"CSeq Out of Order" not in pending.response.partition(b"\r\n")[0]:
+            # (RFC 3261 12.2.2 answers an in-dialog CSeq lower than the last one with 500; our
+            # in-dialog inputs are pipelined, so they may arrive out of order.)
             self._finding("SIP 500 (the UA caught an exception)", f"{item.kind} {item.base}", [item],
                           pending.response.partition(b"\r\n")[0].decode("latin-1"))
         in_dialog = self.dialog is not None and self.dialog.call_id.encode() == headers.get(b"call-id")
@@ -920,11 +1005,14 @@ class Fuzzer:
             strategy, data = mut.mutate(rng, mut.HTTP_STRATEGIES, self._http(method, path, body))
         item = FuzzInput(index, "admin", f"{method} {path}", strategy, data, f"127.0.0.1:{self.admin[1]}")
         self._sent(item)
-        status = self._http_exchange(data)
+        self.admin_pipe.send(item)
+        self.admin_pipe.pump(0.0)
+        self.pipe.pump(0.0)
+
+    def _on_admin_answer(self, item: FuzzInput, status: str) -> None:
         self.report.answers[f"admin {status}"] += 1
         if status == "500":
             self._finding("admin 500 (a command raised)", item.base, [item])
-        self.pipe.pump(0.0)
 
     @staticmethod
     def _http(method: str, path: str, body: str) -> bytes:
@@ -983,8 +1071,9 @@ class Fuzzer:
             self.log_seen += 1
             if any(m in line for m in LOG_MARKERS):
                 excerpt = _log_excerpt(line)
-                self._finding("MCU log: " + _log_event(line), excerpt, self._suspects(now),
-                              key=_log_event(line) + "|" + excerpt.rsplit("\n", 1)[-1])
+                event = _log_event(line)
+                self._finding("MCU log: " + event, excerpt, self._suspects(now),
+                              key=re.sub(r"\d+", "N", event + "|" + excerpt.rsplit("\n", 1)[-1]))
         if self.mcu.proc.poll() is not None:
             self._finding("MCU exited", f"exit code {self.mcu.proc.returncode}", self._suspects(now))
             self.dead = True
@@ -1002,22 +1091,30 @@ class Fuzzer:
         return self.pipe.request(data, token.encode(), "OPTIONS", timeout=3.0).status
 
 
-def _log_event(line: str) -> str:
-    m = re.search(r'"event": "([^"]+)"', line)
-    return m.group(1) if m else line[:80].strip()
-
-
-def _log_excerpt(line: str) -> str:
-    """The log line without its traceback, plus the traceback's last frames."""
+def _log_doc(line: str) -> dict[str, str]:
     import json
 
     try:
         doc = json.loads(line)
     except ValueError:
-        return line.strip()[:1500]
-    error = doc.pop("error", "")
+        return {"event": line.strip()[:200]}
+    return doc if isinstance(doc, dict) else {"event": line.strip()[:200]}
+
+
+def _log_event(line: str) -> str:
+    """The log line's event, first line only (asyncio puts the task's repr after it)."""
+    return str(_log_doc(line).get("event", "")).splitlines()[0][:160] if line.strip() else ""
+
+
+def _log_excerpt(line: str) -> str:
+    """The log line's fields without the traceback, then the traceback's last frames."""
+    doc = _log_doc(line)
+    error = str(doc.pop("error", ""))
+    event = str(doc.pop("event", ""))
+    fields = " ".join(f"{k}={v}" for k, v in doc.items() if k not in ("ts",))
     frames = error.strip().splitlines()
-    return json.dumps(doc, ensure_ascii=False)[:600] + ("\n    " + "\n    ".join(frames[-9:]) if frames else "")
+    head = f"{fields} event={event[:400]!r}"
+    return head + ("\n    " + "\n    ".join(frames[-9:]) if frames else "")
 
 
 # ----------------------------------------------------------------------------- after the run
@@ -1085,4 +1182,5 @@ def run_fuzz(tmp_path: Path, seed: int, count: int, seconds: float,
         report.notes.append(f"stray SIP answers (matched no input): {fuzzer.pipe.stray}")
         for call in fuzzer.calls:
             report.notes.append(f"{call.name} received {dict(call.received)}")
+    report.mcu_log = mcu.log()
     return report

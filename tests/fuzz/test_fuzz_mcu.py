@@ -12,8 +12,8 @@ from tests.fuzz import mutators as mut
 from tests.fuzz.fuzzer import WEIGHTS, offer_sdp, run_fuzz, sip_request
 
 SEED = 20261207
-COUNT = 2500  # inputs at most ...
-SECONDS = 35.0  # ... within this many seconds of sending
+COUNT = 4000  # inputs at most ...
+SECONDS = 30.0  # ... within this many seconds of sending
 TABLES = {"sip": mut.SIP_STRATEGIES, "sdp": mut.SDP_STRATEGIES, "rtp": mut.RTP_STRATEGIES,
           "rtcp": mut.RTCP_STRATEGIES, "http": mut.HTTP_STRATEGIES}
 
@@ -36,6 +36,14 @@ def test_every_strategy_gives_bytes_and_the_same_bytes_for_the_same_seed() -> No
                 again = strategy(random.Random(f"{seed}/{name}"), bases[table_name])
                 assert isinstance(first, bytes), (table_name, name)
                 assert first == again, (table_name, name, seed)
+
+
+def test_stacked_strategies_never_raise() -> None:
+    bases = _bases()
+    for table_name, table in TABLES.items():
+        for seed in range(300):
+            _, data = mut.mutate(random.Random(f"{table_name}/{seed}"), table, bases[table_name], max_stack=3)
+            assert isinstance(data, bytes)
 
 
 def test_mutated_messages_name_only_loopback_addresses() -> None:
