@@ -851,7 +851,8 @@ class McuServer:
             refusals=dict(self.call_guard.refusals + self.refusals + self.ua.counters.refusals
                           + (self.sip.refusals if self.sip else Counter())
                           + (self.admin.http.refusals if self.admin and self.admin.http else Counter())),
-            room_pin_failures=pins.room_failures(now), pin_lockouts=pins.lockouts,
+            room_pin_failures={number: 0 for number in self.conference.rooms} | pins.room_failures(now),
+            pin_lockouts=pins.lockouts,
             pin_locked_addresses=pins.locked_addresses(now),
             unconfirmed_calls=self.call_guard.unconfirmed,
             predicted_cores=admission.predicted_cores if admission.enabled else None,

@@ -33,7 +33,7 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
     import shutil
 
     conf = Path(__file__).resolve().parents[1] / "conf"
-    for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
+    for name in ("endpoints.toml", "layouts.toml", "sites.toml", "calibration.toml"):
         shutil.copy(conf / name, tmp_path / name)
     rtp_base = 20000 + (sip_port % 100) * 400  # a private slice of ports per test MCU
     (tmp_path / "rooms.toml").write_text(rooms if rooms is not None else (

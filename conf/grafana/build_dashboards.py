@@ -228,7 +228,9 @@ def room() -> dict[str, Any]:
             target(f"rate(mcu_member_decoded_frames_total{{{m}}}[$__rate_interval])", "decoded"),
             target(f"rate(mcu_member_dropped_frames_total{{{m}}}[$__rate_interval])", "dropped"),
             target(f"sum by (type) (rate(mcu_member_rtcp_feedback_received_total{{{m}}}"
-                   "[$__rate_interval]))", "{{type}} received")], 15, 33, 5, 7),
+                   "[$__rate_interval]))", "{{type}} received"),
+            target(f"sum(rate(mcu_member_retransmitted_packets_total{{{m}}}[$__rate_interval]))",
+                   "packets sent again (NACK)")], 15, 33, 5, 7),
         panel("table", "Codec", [target(
             f"mcu_member_media_info{{{m}}} {join_name}", instant=True, table=True)],
             20, 33, 4, 7, transformations=[{"id": "organize", "options": {"excludeByName": {
@@ -292,6 +294,15 @@ def capacity() -> dict[str, Any]:
             target(f"sum by (instance) "
                    f"(rate(mcu_member_sent_packets_total{{{I}}}[$__rate_interval]))", "out")],
             12, 22, 12, 8, unit="pps"),
+        panel("timeseries", "Admission: predicted against measured cores", [
+            target(f"mcu_admission_predicted_cores{{{I}}}", "predicted {{instance}}"),
+            target(f"mcu_admission_measured_cores{{{I}}}", "measured {{instance}}"),
+            target(f"mcu_admission_ceiling_cores{{{I}}}", "ceiling {{instance}}")], 0, 30, 12, 8,
+            unit="none"),
+        panel("timeseries", "Refused calls and members' faults per minute", [
+            target(f"sum by (reason) (increase(mcu_refusals_total{{{I}}}[1m]))", "refused: {{reason}}"),
+            target(f"sum by (reason) (increase(mcu_faults_total{{{I}}}[1m]))", "fault: {{reason}}")],
+            12, 30, 12, 8, unit="none"),
     ]
     return dashboard("mcu-capacity", "MCU capacity", p, [instance_variable()],
                      "How CPU grows with sites and distinct views: size the box from this.",

@@ -20,6 +20,7 @@ from mcu.metrics import (
     ConferenceSnapshot,
     MediaKind,
     MemberSnapshot,
+    ProtectionSnapshot,
     RoomSnapshot,
     ViewSnapshot,
 )
@@ -171,7 +172,17 @@ class FakeMeeting:
         room = RoomSnapshot(self.room, "Giao ban trực tuyến Chính phủ", len(sites),
                             "voice-activated", "1+7", False)
         return ConferenceSnapshot(rooms=[room], members=members, views=views,
-                                  sip_dialogs=len(sites))
+                                  sip_dialogs=len(sites), protection=self._protection())
+
+    def _protection(self) -> ProtectionSnapshot:
+        """Troubles: one site's decoder keeps failing, an address floods calls and guesses PINs,
+        and the box runs past its admission ceiling."""
+        steps = self._steps if self.troubles else 0
+        return ProtectionSnapshot(
+            faults={"audio decode": 5 * steps}, refusals={"call rate": 4 * steps, "overload": steps},
+            room_pin_failures={self.room: 25 if self.troubles else 0},
+            pin_lockouts=steps // 10, predicted_cores=1.2, measured_cores=1.9 if self.troubles else 0.9,
+            ceiling_cores=1.7)
 
     @contextmanager
     def running(self, period: float = 0.1) -> Iterator[FakeMeeting]:

@@ -40,7 +40,9 @@ from tests.metrics.promcheck import (
 SCRAPES = 6
 EXPECTED_ALERTS = {"MCUDown", "MCUSiteSustainedLoss", "MCUAudioTicksLate",
                    "MCUEncoderBelowTargetFps", "MCUMemberFlapping", "MCUMemberNoMedia",
-                   "MCUConfigReloadFailed", "MCUEventLoopLag"}
+                   "MCUConfigReloadFailed", "MCUEventLoopLag", "MCUMemberFaults",
+                   "MCUCallsRefusedForAbuse", "MCUPinGuessing", "MCUOverloaded",
+                   "MCUJoinsRefusedForCapacity"}
 
 
 def promtool() -> str:
