@@ -132,3 +132,20 @@ def test_registration_needs_aor_registrar_and_an_existing_password_file(tmp_path
             '[[sip.register]]\naor = "sip:4100@x.example"\nregistrar = "sip:r.example"\npassword_file = "nope"\n')
     found = {(i.key, i.line) for i in issues_of(write(tmp_path, text))}
     assert found == {("sip.register[0].aor", 2), ("sip.register[1].password_file", 7)}
+
+
+def test_roster_profile_that_endpoints_toml_lacks_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    sites = (tmp_path / "sites.toml").read_text(encoding="utf-8")
+    (tmp_path / "sites.toml").write_text(sites.replace('profile = "lifesize"', 'profile = "lifesise"', 1),
+                                         encoding="utf-8")
+    (issue,) = issues_of(path)
+    line = next(i for i, text in enumerate((tmp_path / "sites.toml").read_text().splitlines(), 1)
+                if 'profile = "lifesise"' in text)
+    assert (Path(issue.file).name, issue.line) == ("sites.toml", line)
+    assert issue.key.endswith(".profile") and "lifesise" in issue.message and "lifesize" in issue.message
+
+
+def test_limits_are_validated(tmp_path: Path) -> None:
+    (issue,) = issues_of(write(tmp_path, "[limits]\nunconfirmed_calls = 0\n"))
+    assert (issue.key, issue.line) == ("limits.unconfirmed_calls", 2)
