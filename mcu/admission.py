@@ -74,7 +74,9 @@ DEFAULT_AUDIO_CODEC = "g722"  # what most room systems negotiate, when a newcome
 DEFAULT_VIDEO_TIER = "hd720"  # the MCU's largest canvas (conference.video.CANVAS_TIERS)
 REFUSAL_STATUS = 503
 REFUSAL_PHRASE = "MCU At Capacity"
-REASONS: tuple[str, ...] = ("ceiling", "reserve", "measured")
+REASONS: tuple[str, ...] = ("ceiling", "reserve", "measured", "behind")
+BEHIND_FRACTION = 0.05  # of frame times skipped or audio ticks late, in one second
+BEHIND_SECONDS = 3.0  # that long before new joins are refused for it
 STEPS: tuple[str, ...] = ("fps", "tier")
 MEASURE_WINDOW = 5.0  # seconds of process CPU averaged into the measured load
 PLANNER_AUDIO = {"pcmu": "g711", "pcma": "g711", "g711": "g711", "g722": "g722", "opus": "opus"}
@@ -391,6 +393,7 @@ class AdmissionStatus:
     degraded: Counter[str] = field(default_factory=Counter)  # by step
     error: str = ""  # why admission is off, for the operator (empty: on, or disabled by config)
     over_ceiling: bool = False
+    behind: bool = False  # frames skipped / audio ticks late right now (see falling_behind)
 
 
 class AdmissionController:
@@ -401,6 +404,7 @@ class AdmissionController:
         self.model = model
         self.settings = settings
         self.sampler = CpuSampler()
+        self._behind_since: float | None = None
         self.status = AdmissionStatus(
             enabled=settings.enabled and model is not None, ceiling_cores=settings.ceiling * cores,
             reserve_cores=settings.reserve * cores, error=error,
@@ -447,6 +451,10 @@ class AdmissionController:
         if model is None or not self.settings.enabled:
             return Admit(math.nan)
         limit = self.limit(candidate.priority)
+        if self.status.behind and not candidate.priority:
+            # The box already misses frame or audio deadlines, whatever the model says: only the
+            # chair and roster sites may still come in.
+            return self._refused(room_number, candidate, "behind", self.status.predicted_cores, limit)
         now = model.predict(conference)
         base = self._base(now)
         media = candidate_media(candidate, default_send_tier(conference), model.fps)
@@ -475,11 +483,31 @@ class AdmissionController:
             reason = "measured"
         else:
             reason = "ceiling"
+        return self._refused(room_number, candidate, reason, loaded, limit, predicted)
+
+    def _refused(self, room_number: str, candidate: Candidate, reason: str, loaded: float, limit: float,
+                 model_cores: float | None = None) -> Refuse:
         self.status.refusals[reason] += 1
         event(log, "admission.refused", logging.WARNING, room=room_number, reason=reason,
-              priority=candidate.priority, predicted_cores=round(loaded, 3), model_cores=round(predicted, 3),
+              priority=candidate.priority, predicted_cores=round(loaded, 3),
+              model_cores=round(model_cores if model_cores is not None else loaded, 3),
               limit_cores=round(limit, 3), retry_after=self.settings.retry_after)
         return Refuse(self.settings.retry_after, reason, loaded, limit)
+
+    def falling_behind(self, late_fraction: float, now: float) -> None:
+        """The share of video frame times skipped and audio ticks late over the last second (from
+        the server's tickers). Past BEHIND_FRACTION for BEHIND_SECONDS the box is behind: new
+        joins other than the chair's and the roster's are refused until it catches up."""
+        s = self.status
+        if late_fraction > BEHIND_FRACTION:
+            self._behind_since = now if self._behind_since is None else self._behind_since
+        else:
+            self._behind_since = None
+        behind = self._behind_since is not None and now - self._behind_since >= BEHIND_SECONDS
+        if behind != s.behind:
+            s.behind = behind
+            event(log, "admission.behind" if behind else "admission.caught_up",
+                  logging.WARNING if behind else logging.INFO, late_fraction=round(late_fraction, 3))
 
     def _steps(self, media: SiteMedia) -> list[tuple[str, SiteMedia]]:
         """The degrade steps that change this newcomer's picture, each on top of the ones before."""

@@ -132,6 +132,7 @@ class McuServer:
         self.registrations: dict[str, str] = {}  # registration id -> AOR
         self.admin: AdminService | None = None
         self.tickers: dict[str, Ticker] = {}  # "audio", "video": their schedules and late counts
+        self._tick_counts: dict[str, tuple[int, int]] = {}  # kind -> (missed, total) at the last look
         self.reloads = 0
         self.reload_failures = 0
         self._config_mtimes: dict[str, float] = {}
@@ -476,9 +477,11 @@ class McuServer:
             self._close_media(media)
             raise DialError(str(exc)) from None
         local = self._advertised_address(_host_of(uri))
+        site = self.conference.roster_site(uri, display_name)  # its profile shapes our offer
+        media.profile = (self.profiles.named(site.profile) if site else None) or self.profiles.default
         offer = create_offer(self.capabilities, local,
                              [(kind, media.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31))
+                             session_id=random.getrandbits(31), profile=media.profile)
         room = self.conference.rooms[room_number]
         try:
             call_id = self.ua.dial(uri, serialize(offer).encode(), "application/sdp", from_user=room_number,
@@ -535,9 +538,10 @@ class McuServer:
         if e.call_id not in self.calls:  # cancelled meanwhile
             self._close_media(media)
             return
+        media.profile = self.profiles.match(e.user_agent or "")
         offer = create_offer(self.capabilities, self._local_address(e),
                              [(kind, media.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31), profile=self.profiles.match(e.user_agent or ""))
+                             session_id=random.getrandbits(31), profile=media.profile)
         media.dialled = DialOut(e.request_user or "", e.from_uri, e.from_display or e.from_uri, offer,
                                 user_agent=e.user_agent or "", inbound=True)
         self.ua.answer(e.call_id, 200, serialize(offer).encode(), "application/sdp")
@@ -825,6 +829,7 @@ class McuServer:
                 video = self.tickers.get("video")
                 try:
                     self.admission.sample(self.conference, now, process_cpu_seconds())
+                    self.admission.falling_behind(self._late_fraction(), now)
                     self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0,
                                           self._protection(now))
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
@@ -843,6 +848,19 @@ class McuServer:
             except Exception:  # noqa: BLE001
                 self._tick_error("conference timers")
 
+
+    def _late_fraction(self) -> float:
+        """Share of video frame times skipped and of audio ticks late since the last call (the
+        larger), while any room has members: the box falling behind its deadlines."""
+        shares = []
+        for kind, ticker in self.tickers.items():
+            missed = ticker.skipped if kind == "video" else ticker.late
+            total = ticker.ticks + (ticker.skipped if kind == "video" else 0)
+            last = self._tick_counts.get(kind, (0, 0))
+            self._tick_counts[kind] = (missed, total)
+            if total > last[1]:
+                shares.append((missed - last[0]) / (total - last[1]))
+        return max(shares, default=0.0) if self.conference.members else 0.0
 
     def _protection(self, now: float) -> ProtectionSnapshot:
         faults, pins, admission = self.conference.faults, self.conference.pin_guard, self.admission.status

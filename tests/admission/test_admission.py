@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from mcu.admission import (
-    Admit,
     AdmissionController,
+    Admit,
     CalibrationUnavailable,
     Candidate,
     CpuSampler,
@@ -346,3 +346,22 @@ def test_a_reload_keeps_the_counters(tmp_path: Path) -> None:
     reloaded = load_config(write_test_config(tmp_path, 5999, extra="[admission]\nceiling = 0.5\n"))
     ctl.reconfigure(reloaded, cores=2)
     assert ctl.status.ceiling_cores == pytest.approx(1.0) and ctl.status.refusals["ceiling"] == 3
+
+
+def test_a_box_falling_behind_refuses_all_but_chair_and_roster(tmp_path: Path) -> None:
+    """Skipped frame times or late audio ticks past 5% for 3 s: the model may be optimistic (the
+    GIL, other work on the machine); new callers are refused until the box catches up."""
+    conf = conference(tmp_path)
+    join(conf, 1)
+    ctl = controller(10.0)  # the model alone would admit anyone
+    for t in (0.0, 1.0, 2.0):
+        ctl.falling_behind(0.2, t)
+    assert not ctl.status.behind, "3 s are needed"
+    ctl.falling_behind(0.2, 3.0)
+    assert ctl.status.behind
+    refused = ctl.decide(conf, "4100", video_candidate(conf, UNKNOWN_URI))
+    assert isinstance(refused, Refuse) and refused.reason == "behind"
+    assert isinstance(ctl.decide(conf, "4100", video_candidate(conf, ROSTER_URI)), Admit)
+    ctl.falling_behind(0.01, 4.0)
+    assert not ctl.status.behind
+    assert isinstance(ctl.decide(conf, "4100", video_candidate(conf, UNKNOWN_URI)), Admit)
