@@ -274,7 +274,7 @@ def _json_body(request: Request) -> dict[str, Any]:
         raise UnsupportedMediaType(f"send the arguments as a JSON object with Content-Type: {JSON_RESULT}")
     try:
         doc = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # [[[[... nests too deep
         raise BadArguments(f"malformed JSON body ({exc}); send a JSON object such as "
                            '{"layout": "speaker"}') from None
     if not isinstance(doc, dict):

@@ -189,7 +189,7 @@ class SipTransportShell:
             if proto is not None and proto.transport is not None:
                 try:
                     proto.transport.sendto(data, addr)
-                except OSError:
+                except (OSError, ValueError):  # ValueError: a Via/Contact of the other family or a name
                     self.send_errors += 1
             return
         conn = self.connections.get((info, addr))
