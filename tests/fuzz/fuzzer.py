@@ -56,7 +56,7 @@ COMPACT = {b"v": b"via", b"f": b"from", b"t": b"to", b"i": b"call-id", b"l": b"c
 # ----------------------------------------------------------------------------- the MCU
 
 
-def write_fuzz_config(tmp: Path, sip_port: int, admin_port: int) -> Path:
+def write_fuzz_config(tmp: Path, sip_port: int, admin_port: int, metrics_port: int) -> Path:
     """127.0.0.1 only: SIP UDP+TCP, rooms 4100 (open) and 4200 (PIN), admin API with a token,
     a loopback roster (dial-roster dials nobody real) and limits that let the fuzzer through."""
     import shutil
@@ -78,7 +78,8 @@ def write_fuzz_config(tmp: Path, sip_port: int, admin_port: int) -> Path:
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[[sip.listen]]\ntransport = "tcp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 199}\ninactivity_timeout = 60.0\n'
-        '[video]\nfps = 10\n[metrics]\nenabled = false\n'
+        '[video]\nfps = 10\n'
+        f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {metrics_port}\n'
         f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {admin_port}\ntoken_file = "admin.token"\n'
         + _limits_section(), encoding="utf-8")
     return path
@@ -107,8 +108,8 @@ class FuzzMcu(McuProcess):
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.sip_port = free_port()
         self.admin_port = free_port(socket.SOCK_STREAM)
-        self.metrics_port = None
-        self.config = write_fuzz_config(tmp_path, self.sip_port, self.admin_port)
+        self.metrics_port = free_port(socket.SOCK_STREAM)
+        self.config = write_fuzz_config(tmp_path, self.sip_port, self.admin_port, self.metrics_port)
         self.lines: list[str] = []
         repo = Path(__file__).resolve().parents[2]
         self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],
@@ -268,6 +269,7 @@ class SipPipe:
         self.conns: list[Conn] = []
         self.on_answer = on_answer
         self.stray = 0
+        self.byes_in: set[str] = set()  # Call-IDs the MCU hung up
 
     def close(self) -> None:
         for conn in list(self.conns):
@@ -362,6 +364,8 @@ class SipPipe:
         start, headers, _ = parse_sip(data)
         status = status_of(start)
         if status is None:  # a request from the MCU: BYE, refresh
+            if start.startswith(b"BYE "):
+                self.byes_in.add(headers.get(b"call-id", b"").decode("latin-1"))
             reply = answer_ok(data)
             with contextlib.suppress(OSError):
                 if conn is None:
@@ -374,8 +378,9 @@ class SipPipe:
             self.stray += 1
             return
         if status < 200:
+            if not pending.provisional:  # an INVITE: 100 Trying first, then a little more time, once
+                pending.deadline = max(pending.deadline, time.monotonic() + SIP_TIMEOUT)
             pending.provisional = True
-            pending.deadline = max(pending.deadline, time.monotonic() + SIP_TIMEOUT)  # INVITE: 100 first
             return
         pending.status, pending.response = status, data
         del self.pending[pending.token]
@@ -457,7 +462,7 @@ class AdminPipe:
         self.selector.unregister(ex.sock)
         del self.flying[ex.sock]
         ex.sock.close()
-        m = re.match(rb"HTTP/1\.1 (\d{3})", ex.reply)
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", ex.reply)
         status = m.group(1).decode() if m else ("no answer" if ex.deadline <= time.monotonic() else
                                                  "closed" if not ex.reply else "garbled")
         self.on_answer(ex.item, status)
@@ -1021,15 +1026,15 @@ class Fuzzer:
                 "Content-Type: application/json", f"Content-Length: {len(raw)}"]
         return ("\r\n".join(head) + "\r\n\r\n").encode() + raw
 
-    def _http_exchange(self, data: bytes) -> str:
+    def _http_exchange(self, data: bytes, addr: tuple[str, int] | None = None) -> str:
         try:
-            with socket.create_connection(self.admin, timeout=ADMIN_TIMEOUT) as s:
+            with socket.create_connection(addr or self.admin, timeout=ADMIN_TIMEOUT) as s:
                 s.settimeout(ADMIN_TIMEOUT)
                 with contextlib.suppress(OSError):
                     s.sendall(data)
                 reply = b""
                 end = time.monotonic() + ADMIN_TIMEOUT
-                while time.monotonic() < end and b"\r\n" not in reply:
+                while time.monotonic() < end and b"\r\n" not in reply:  # the status line is enough
                     chunk = s.recv(65536)
                     if not chunk:
                         break
@@ -1038,7 +1043,7 @@ class Fuzzer:
             return "no answer"
         except OSError as exc:
             return f"connection {exc.strerror or type(exc).__name__}"
-        m = re.match(rb"HTTP/1\.1 (\d{3})", reply)
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
         return m.group(1).decode() if m else ("closed" if not reply else "garbled")
 
     # -------------------------------------------------------------- watching the MCU
@@ -1133,12 +1138,24 @@ def health_checks(fuzzer: Fuzzer, report: FuzzReport) -> None:
     if status != 200:
         report.findings.append(Finding("no OPTIONS 200 after the run", f"got {status}"))
     for call in fuzzer.calls:
+        if call.call_id in fuzzer.pipe.byes_in:
+            report.notes.append(f"the MCU hung up media call {call.name} during the run (BYE)")
+            continue
         before = call.received["audio"]
         time.sleep(0.6)
         if call.received["audio"] - before < 10:
             report.findings.append(Finding(
                 f"media call {call.name} stopped receiving audio",
                 f"{call.received['audio'] - before} packets in 0.6 s (total {dict(call.received)})"))
+    # An operator can still look at the room the fuzz calls are in, and Prometheus can still scrape.
+    for path in ("/rooms", f"/rooms/{ROOM}/members"):
+        status = fuzzer._http_exchange(fuzzer._http("GET", path, ""))
+        if status != "200":
+            report.findings.append(Finding(f"admin GET {path} after the run answered {status}",
+                                           "the operator cannot list what the fuzz calls left in the room"))
+    status = fuzzer._http_exchange(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("127.0.0.1", mcu.metrics_port))
+    if status != "200":
+        report.findings.append(Finding(f"GET /metrics after the run answered {status}", "Prometheus cannot scrape"))
     restore = [("POST", f"/rooms/{ROOM}/unlock", "{}"), ("POST", f"/rooms/{ROOM}/members/all/unmute", "{}"),
                ("POST", f"/rooms/{ROOM}/members/all/undeaf", "{}")]
     for method, path, body in restore:  # admin inputs may have changed the room; an operator would undo it
