@@ -285,7 +285,11 @@ def serialize_packet(packet: RtcpPacket) -> bytes:
         body += b"".join(struct.pack("!I", s) for s in packet.ssrcs)
         return _header(PSFB_AFB, RTCP_PSFB, len(body)) + body
     if isinstance(packet, UnknownRtcp):
-        return _header(packet.count, packet.packet_type, len(packet.body)) + packet.body
+        pad = -len(packet.body) % 4  # a parsed body had its padding removed: pad it again (RFC 3550)
+        if not pad:
+            return _header(packet.count, packet.packet_type, len(packet.body)) + packet.body
+        body = packet.body + bytes(pad - 1) + bytes([pad])
+        return _HDR.pack(0xA0 | (packet.count & 0x1F), packet.packet_type, len(body) // 4) + body
     raise TypeError(f"not an RTCP packet: {type(packet).__name__}")
 
 
