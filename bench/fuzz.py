@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fuzz.fuzzer import run_fuzz  # noqa: E402
+from tests.fuzz.fuzzer import run_fuzz
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

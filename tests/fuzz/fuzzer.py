@@ -104,7 +104,7 @@ def _limits_section() -> str:
 class FuzzMcu(McuProcess):
     """McuProcess on the fuzz config (admin API on, with a token)."""
 
-    def __init__(self, tmp_path: Path) -> None:  # noqa: D107 - McuProcess's start, our config
+    def __init__(self, tmp_path: Path) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.sip_port = free_port()
         self.admin_port = free_port(socket.SOCK_STREAM)
@@ -209,7 +209,7 @@ def status_of(start: bytes) -> int | None:
 
 def split_stream(buffer: bytearray) -> list[bytes]:
     """Complete SIP messages at the front of a TCP buffer (by Content-Length)."""
-    out = []
+    out: list[bytes] = []
     while True:
         while buffer[:2] == b"\r\n":
             del buffer[:2]
@@ -1149,13 +1149,14 @@ def health_checks(fuzzer: Fuzzer, report: FuzzReport) -> None:
                 f"{call.received['audio'] - before} packets in 0.6 s (total {dict(call.received)})"))
     # An operator can still look at the room the fuzz calls are in, and Prometheus can still scrape.
     for path in ("/rooms", f"/rooms/{ROOM}/members"):
-        status = fuzzer._http_exchange(fuzzer._http("GET", path, ""))
-        if status != "200":
-            report.findings.append(Finding(f"admin GET {path} after the run answered {status}",
+        answer = fuzzer._http_exchange(fuzzer._http("GET", path, ""))
+        if answer != "200":
+            report.findings.append(Finding(f"admin GET {path} after the run answered {answer}",
                                            "the operator cannot list what the fuzz calls left in the room"))
-    status = fuzzer._http_exchange(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("127.0.0.1", mcu.metrics_port))
-    if status != "200":
-        report.findings.append(Finding(f"GET /metrics after the run answered {status}", "Prometheus cannot scrape"))
+    assert mcu.metrics_port is not None
+    answer = fuzzer._http_exchange(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("127.0.0.1", mcu.metrics_port))
+    if answer != "200":
+        report.findings.append(Finding(f"GET /metrics after the run answered {answer}", "Prometheus cannot scrape"))
     restore = [("POST", f"/rooms/{ROOM}/unlock", "{}"), ("POST", f"/rooms/{ROOM}/members/all/unmute", "{}"),
                ("POST", f"/rooms/{ROOM}/members/all/undeaf", "{}")]
     for method, path, body in restore:  # admin inputs may have changed the room; an operator would undo it
@@ -1164,14 +1165,14 @@ def health_checks(fuzzer: Fuzzer, report: FuzzReport) -> None:
     sites = [SyntheticEndpoint(91, "Check one", audio_codec="PCMU"), SyntheticEndpoint(92, "Check two", audio_codec="G722")]
     heard: dict[int, float] = {}
 
-    async def call() -> None:
+    async def fresh_call() -> None:
         async with in_calls(sites, f"sip:{ROOM}@127.0.0.1:{mcu.sip_port}"):
             await asyncio.sleep(2.5)
             heard[91] = sites[0].heard_tone(sites[1].tone_hz)
             heard[92] = sites[1].heard_tone(sites[0].tone_hz)
 
     try:
-        asyncio.run(asyncio.wait_for(call(), 30))
+        asyncio.run(asyncio.wait_for(fresh_call(), 30))
     except Exception as exc:  # noqa: BLE001 - the check reports what went wrong
         report.findings.append(Finding("a fresh call after the run failed", f"{type(exc).__name__}: {exc}"))
     else:

@@ -4,6 +4,7 @@ their module's named parse errors (the callers count and drop those), whatever t
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -59,11 +60,12 @@ def test_mutated_rtp_and_rtcp_raise_only_media_parse_errors() -> None:
            mut.RTP_HEADER.pack(0x90, 97, 1, 160, 0x1234) + b"\xbe\xde\x00\x01\x10\x80\x00\x00" + b"\x65" * 100]
     rtcp = [bytes.fromhex("81c90007") + bytes(28), bytes.fromhex("81cd0003") + bytes(12),
             bytes.fromhex("8fce0005") + bytes(8) + b"REMB" + bytes(8)]
+    use: Callable[[bytes], object]
     for i in range(INPUTS):
         rng = random.Random(f"media/{i}")
         if i % 2:
             name, data = mut.mutate(rng, mut.RTP_STRATEGIES, rng.choice(rtp), 3)
-            use = lambda d: RtpPacket.parse(d).header_extensions()  # noqa: E731
+            use = lambda d: RtpPacket.parse(d).header_extensions()
         else:
             name, data = mut.mutate(rng, mut.RTCP_STRATEGIES, rng.choice(rtcp), 3)
             use = parse_compound
