@@ -434,7 +434,7 @@ class McuServer:
             return problems
         self.conference.apply_config(config)
         self.admission.reconfigure(config)
-        self.call_guard.limits = config.mcu.limits
+        self._apply_limits(config)
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
@@ -443,6 +443,17 @@ class McuServer:
         self._config_mtimes = _mtimes(config)
         event(log, "config.reloaded", rooms=len(config.rooms))
         return []
+
+    def _apply_limits(self, config: Config) -> None:
+        """A reloaded [limits] section takes effect for the next call, message and request."""
+        limits = config.mcu.limits
+        self.call_guard.limits = limits
+        self.ua.config.max_message_bytes, self.ua.config.max_headers = limits.sip_message_bytes, limits.sip_headers
+        if self.sip is not None:
+            self.sip.connection_limit.per_address = limits.tcp_connections_per_address
+        if self.admin is not None and self.admin.http is not None:
+            bucket = self.admin.http.rate_limit
+            bucket.rate, bucket.burst = limits.admin_requests_per_second, limits.admin_burst
 
     async def _watch_config(self) -> None:
         """Reload when an operator saves a config file (polled: works on every filesystem)."""

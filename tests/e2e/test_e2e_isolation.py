@@ -249,3 +249,15 @@ def _free_udp_port() -> int:
     from tests.helpers import free_port
 
     return free_port()
+
+
+def test_reloaded_limits_apply_to_the_next_call(tmp_path: Path) -> None:
+    path = write_test_config(tmp_path, sip_port=_free_udp_port())
+    server = McuServer(load_config(path))
+    path.write_text(path.read_text() + "[limits]\nsip_headers = 40\nunconfirmed_calls = 1\npin_failures = 2\n")
+    assert server.reload_config() == []
+    assert server.ua.config.max_headers == 40
+    assert server.call_guard.new_call("c1", "10.0.0.1", 0.0) is None
+    assert server.call_guard.new_call("c2", "10.0.0.1", 0.0) is not None, "one unconfirmed call now"
+    assert server.conference.pin_guard.limits.pin_failures == 2
+    server.pool.shutdown()
