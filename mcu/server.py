@@ -34,8 +34,10 @@ from mcu.admission import (
     candidate_for,
     process_cpu_seconds,
 )
+from mcu.calls.control import DialError
+from mcu.calls.refusal import Refusal, Rejection
 from mcu.conference.abuse import CallGuard
-from mcu.conference.engine import Conference, Hangup, Rejection
+from mcu.conference.engine import Conference, Hangup
 from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.room import Room
@@ -258,7 +260,7 @@ class McuServer:
             return
         rejection = self.conference.admission(e.request_user, source, now)
         if rejection is not None:
-            if rejection.retry_after is not None:
+            if rejection.refusal is Refusal.PIN_LOCKOUT:
                 self.refusals["pin lockout"] += 1
                 self._log_refusal(source, e, rejection.status, rejection.reason)
             else:
@@ -352,18 +354,18 @@ class McuServer:
             offer = parse(body)
         except SdpParseError as exc:
             event(log, "call.bad_sdp", logging.WARNING, call=what, error=str(exc))
-            return Rejection(400, "Bad SDP")
+            return Rejection(Refusal.BAD_OFFER, "Bad SDP")
         limits = self.config.mcu.limits
         if len(offer.media) > limits.sdp_media:
             self.refusals["sdp size"] += 1
-            return Rejection(488, f"More Than {limits.sdp_media} Media Sections")
+            return Rejection(Refusal.TOO_LARGE, f"More Than {limits.sdp_media} Media Sections")
         if len(offer.attributes) + sum(len(m.attributes) for m in offer.media) > limits.sdp_attributes:
             self.refusals["sdp size"] += 1
-            return Rejection(488, f"More Than {limits.sdp_attributes} SDP Attributes")
+            return Rejection(Refusal.TOO_LARGE, f"More Than {limits.sdp_attributes} SDP Attributes")
         check = check_addresses(offer, self._media_ip_version)
         if check.fault is not None:
             event(log, "call.bad_media_address", logging.WARNING, call=what, reason=check.fault.reason)
-            return Rejection(488, check.fault.reason)
+            return Rejection(Refusal.BAD_MEDIA_ADDRESS, check.fault.reason)
         resolved = {}
         for name, version in check.names.items():
             address = await self._resolve(name, version)
@@ -420,6 +422,9 @@ class McuServer:
         self._end_call(call_id, reason)
         self._transmit()
         return True
+
+    def has_call(self, call_id: str) -> bool:
+        return call_id in self.calls
 
     def reload_config(self) -> list[str]:
         """Validate the config files again and apply them at the next tick; on error keep the
@@ -600,11 +605,11 @@ class McuServer:
         A new codec, payload type or clock rate rebuilds the member's pipelines for that media."""
         media = self.calls.get(call_id)
         if media is None or media.negotiation is None or not body:
-            return Rejection(488, "Not Acceptable Here")
+            return Rejection(Refusal.NO_COMMON_MEDIA, "Not Acceptable Here")
         offer = await self._read_offer(body, f"re-offer in {call_id}")
         media = self.calls.get(call_id)
         if isinstance(offer, Rejection) or media is None or media.negotiation is None:
-            return offer if isinstance(offer, Rejection) else Rejection(481, "Call Gone")
+            return offer if isinstance(offer, Rejection) else Rejection(Refusal.GONE, "Call Gone")
         ports = [media.transports[m.media].rtp_port if m.media in media.transports and m.port else 0
                  for m in offer.media]
         previous = media.negotiation.local
@@ -612,10 +617,10 @@ class McuServer:
         result = negotiate(offer, self.capabilities, host, ports, media.profile or self.profiles.default,
                            previous=previous)
         if result.all_rejected:
-            return Rejection(488, "No Common Media")
+            return Rejection(Refusal.NO_COMMON_MEDIA, "No Common Media")
         member = media.member
         if member is not None and self._requires_encryption(member.room) and not result.encrypted:
-            return Rejection(488, "Encryption Required")  # no downgrade to plain RTP
+            return Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no downgrade to plain RTP
         self._apply_negotiation(media, result)
         if member is not None:
             self.conference.renegotiated(member, result)
@@ -913,10 +918,6 @@ def _mtimes(config: Config) -> dict[str, float]:
         except OSError:
             out[str(path)] = -1.0
     return out
-
-
-class DialError(Exception):
-    """A dial-out could not be started; the message says why."""
 
 
 def _host_of(uri: str) -> str:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from mcu.admin.errors import BadArguments, Conflict, NotFound, Unprocessable
 from mcu.admin.snapshot import i420_to_png
 from mcu.admin.table import PATH, PNG_RESULT, Arg, Command
+from mcu.calls.alias import same_site
+from mcu.calls.control import DialError
 from mcu.conference.member import Member
 from mcu.conference.room import Room
 from mcu.config import ROOM_NUMBER
@@ -24,7 +26,7 @@ from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
 
 if TYPE_CHECKING:
-    from mcu.server import McuServer
+    from mcu.calls.control import MeetingControl
 
 log = logging.getLogger("mcu.admin")
 
@@ -39,7 +41,7 @@ JITTER_MS_PER_S = 1000.0
 class AdminContext:
     """What the commands act on, plus the admin API's own memory of roster dial-outs."""
 
-    server: McuServer
+    server: MeetingControl
     # room -> roster site id -> SIP call id of the last dial to it (for redial)
     dialled: dict[str, dict[str, str]] = field(default_factory=dict)
     # room -> region index of the hand-set floor pin
@@ -73,16 +75,6 @@ def _targets(room: Room, target: str) -> list[Member]:
     return [_member(room, int(target))]
 
 
-def _site_key(uri: str) -> str:
-    """`user@host:port` of a SIP URI, for matching a member to a roster site."""
-    try:
-        parsed = SipUri.parse(uri.strip().strip("<>"))
-        host, port = parsed.host_port()
-    except (SipError, ValueError):
-        return uri.strip().lower()
-    return f"{parsed.user or ''}@{host}:{port}".lower()
-
-
 def _member_of_site(ctx: AdminContext, room: Room, site_id: str) -> Member | None:
     """The member in `room` that is roster site `site_id`: the call we dialled, else by URI."""
     call_id = ctx.dialled.get(room.number, {}).get(site_id)
@@ -92,9 +84,8 @@ def _member_of_site(ctx: AdminContext, room: Room, site_id: str) -> Member | Non
     site = ctx.server.config.layouts.site(site_id)
     if site is None:
         return None
-    key = _site_key(site.uri)
-    for m in room.members.values():
-        if key in (_site_key(m.remote), _site_key(m.display_name)):
+    for m in room.members.values():  # the conference matched callers to the roster when they joined
+        if m.site_id == site_id or same_site(site.uri, m.remote):
             return m
     return None
 
@@ -358,7 +349,6 @@ def _check_admission(ctx: AdminContext, room: Room) -> None:
 
 
 async def _dial(ctx: AdminContext, room: Room, uri: str, name: str, site_id: str | None, who: str) -> str:
-    from mcu.server import DialError
 
     try:
         call_id = await ctx.server.dial(room.number, uri, name)
@@ -381,7 +371,7 @@ async def cmd_dial(ctx: AdminContext, args: dict[str, Any]) -> Any:
 def _site_connected(ctx: AdminContext, room: Room, site_id: str) -> bool:
     """In the room, or our call to it is still ringing."""
     call_id = ctx.dialled.get(room.number, {}).get(site_id)
-    if call_id is not None and call_id in ctx.server.calls:
+    if call_id is not None and ctx.server.has_call(call_id):
         return True
     return _member_of_site(ctx, room, site_id) is not None
 

@@ -16,7 +16,7 @@ from mcu.config import Config
 from mcu.log import event
 
 if TYPE_CHECKING:
-    from mcu.server import McuServer
+    from mcu.calls.control import MeetingControl
 
 log = logging.getLogger("mcu.admin")
 
@@ -56,7 +56,7 @@ def _tls_context(cert: str, key: str, config: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-async def start_admin(server: McuServer, config: Config) -> AdminService:
+async def start_admin(server: MeetingControl, config: Config) -> AdminService:
     """Start the API as configured in [admin]; raise AdminStartError (say why) when it must not.
 
     Disabled in config: returns a service that listens nowhere. `admin.tls_cert`, `admin.tls_key`

@@ -11,19 +11,14 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from mcu.calls.refusal import Refusal, Rejection
 from mcu.config import LimitsSection
 
-REFUSE_RATE = "call rate"
+REFUSE_RATE = "call rate"  # metric labels (mcu_refusals_total{reason})
 REFUSE_UNCONFIRMED = "unconfirmed calls"
 REFUSE_PIN_LOCKOUT = "pin lockout"
-
-
-@dataclass(frozen=True)
-class AbuseRefusal:
-    status: int
-    reason: str  # the SIP reason phrase
-    kind: str  # REFUSE_* (metric label)
-    retry_after: int
+LABELS = {Refusal.RATE_LIMITED: REFUSE_RATE, Refusal.UNCONFIRMED: REFUSE_UNCONFIRMED,
+          Refusal.PIN_LOCKOUT: REFUSE_PIN_LOCKOUT}
 
 
 class TokenBucket:
@@ -58,13 +53,13 @@ class CallGuard:
         self._answered: dict[str, float] = {}  # call id -> when we sent the 200
         self.refusals: Counter[str] = Counter()
 
-    def new_call(self, call_id: str, address: str, now: float) -> AbuseRefusal | None:
-        """An INVITE from `address`: None if it may go on (it then counts as unconfirmed)."""
+    def new_call(self, call_id: str, address: str, now: float) -> Rejection | None:
+        """A new call from `address`: None if it may go on (it then counts as unconfirmed)."""
         if not self._rate.take(address, now):
-            return self._refuse(REFUSE_RATE, "Too Many Calls From Your Address")
+            return self._refuse(Refusal.RATE_LIMITED, "Too Many Calls From Your Address")
         open_calls = sum(1 for addr, _ in self._unconfirmed.values() if addr == address)
         if open_calls >= self.limits.unconfirmed_calls:
-            return self._refuse(REFUSE_UNCONFIRMED, "Too Many Unconfirmed Calls")
+            return self._refuse(Refusal.UNCONFIRMED, "Too Many Unconfirmed Calls")
         self._unconfirmed[call_id] = (address, now)
         return None
 
@@ -91,9 +86,9 @@ class CallGuard:
     def unconfirmed(self) -> int:
         return len(self._unconfirmed)
 
-    def _refuse(self, kind: str, reason: str) -> AbuseRefusal:
-        self.refusals[kind] += 1
-        return AbuseRefusal(503, reason, kind, self.limits.retry_after)
+    def _refuse(self, refusal: Refusal, reason: str) -> Rejection:
+        self.refusals[LABELS[refusal]] += 1
+        return Rejection(refusal, reason, self.limits.retry_after)
 
 
 @dataclass
@@ -156,13 +151,13 @@ class PinGuard:
             return False
         return True
 
-    def admission(self, address: str, now: float) -> AbuseRefusal | None:
-        """403 for an address in its cool-down (checked before a PIN room answers it)."""
+    def admission(self, address: str, now: float) -> Rejection | None:
+        """Refused (403) while the address is in its cool-down (checked before a PIN room answers)."""
         if not self.locked_out(address, now):
             return None
         self.refusals += 1
         retry = max(1, round(self._locked_until[address] - now))
-        return AbuseRefusal(403, "Too Many Wrong PINs", REFUSE_PIN_LOCKOUT, retry)
+        return Rejection(Refusal.PIN_LOCKOUT, "Too Many Wrong PINs", retry)
 
     def room_failures(self, now: float) -> dict[str, int]:
         """Wrong PINs per room within the window (rooms under attack stand out)."""

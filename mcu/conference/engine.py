@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from mcu.calls.alias import same_site
+from mcu.calls.refusal import Refusal, Rejection
 from mcu.conference.abuse import PinGuard
 from mcu.conference.faults import Faults
 from mcu.conference.member import Member, MemberState
@@ -21,13 +23,6 @@ from mcu.log import event
 from mcu.sdp.negotiate import MediaResult, NegotiationResult
 
 log = logging.getLogger("mcu.conference")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    status: int
-    reason: str
-    retry_after: int | None = None  # seconds, for a Retry-After header
 
 
 @dataclass(frozen=True)
@@ -76,15 +71,13 @@ class Conference:
         """Why a call from `source` (an address) to `room_number` cannot join, or None if it may."""
         room = self.rooms.get(room_number or "")
         if room is None:
-            return Rejection(404, "Room Not Found")
+            return Rejection(Refusal.NOT_FOUND, "Room Not Found")
         if room.locked:
-            return Rejection(403, "Room Locked")
+            return Rejection(Refusal.LOCKED, "Room Locked")
         if room.full:
-            return Rejection(486, "Room Full")
+            return Rejection(Refusal.FULL, "Room Full")
         if source and (room.spec.pin or room.spec.chair_pin):
-            lockout = self.pin_guard.admission(source, now)
-            if lockout is not None:
-                return Rejection(lockout.status, lockout.reason, lockout.retry_after)
+            return self.pin_guard.admission(source, now)
         return None
 
     def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
@@ -127,7 +120,7 @@ class Conference:
     def roster_site(self, uri: str, display_name: str = "") -> Site | None:
         """The roster entry of a caller or callee: same user@host as its SIP URI, else same name."""
         for site in self.roster:
-            if uri and _same_address(site.uri, uri):
+            if uri and same_site(site.uri, uri):
                 return site
         return next((site for site in self.roster if display_name and site.name == display_name), None)
 
@@ -205,21 +198,3 @@ class Conference:
 def _codec_name(media: MediaResult | None) -> str:
     codec = media.codec if media is not None and media.accepted else None
     return f"{codec.name}/{codec.clock_rate} pt {codec.payload_type}" if codec else "none"
-
-
-def _same_address(a: str, b: str) -> bool:
-    """Two SIP URIs name the same site: same user and host, and same port when both give one."""
-    (user_a, host_a, port_a), (user_b, host_b, port_b) = _address(a), _address(b)
-    return bool(host_a) and (user_a, host_a) == (user_b, host_b) and (not port_a or not port_b or port_a == port_b)
-
-
-def _address(uri: str) -> tuple[str, str, str]:
-    """(user, host, port) of a SIP URI, lower-case, without scheme or parameters."""
-    text = uri.strip().strip("<>").lower().removeprefix("sips:").removeprefix("sip:")
-    text = text.split(";", 1)[0].split("?", 1)[0]
-    user, _, hostport = text.rpartition("@")
-    if hostport.startswith("["):
-        host, _, rest = hostport.partition("]")
-        return user, host + "]", rest.removeprefix(":")
-    host, _, port = hostport.partition(":")
-    return user, host, port

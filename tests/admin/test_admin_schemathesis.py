@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from admin_helpers import TOKEN, RunningMcu, SippUac, write_admin_config
 
-from mcu.server import DialError
+from mcu.calls.control import DialError
 from mcu.sip.uri import SipUri
 
 pytestmark = pytest.mark.peer

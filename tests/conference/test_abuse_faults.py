@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mcu.conference.abuse import (
-    REFUSE_PIN_LOCKOUT,
-    REFUSE_RATE,
-    REFUSE_UNCONFIRMED,
-    CallGuard,
-    PinGuard,
-    TokenBucket,
-)
+from mcu.calls.refusal import Refusal
+from mcu.conference.abuse import REFUSE_RATE, CallGuard, PinGuard, TokenBucket
 from mcu.conference.faults import Faults
 from mcu.config import LimitsSection
 
@@ -32,7 +26,7 @@ def test_call_rate_per_address_gets_503_with_retry_after() -> None:
     assert guard.new_call("c1", "10.0.0.9", 0.0) is None
     assert guard.new_call("c2", "10.0.0.9", 0.0) is None
     refusal = guard.new_call("c3", "10.0.0.9", 0.0)
-    assert refusal is not None and refusal.status == 503 and refusal.kind == REFUSE_RATE
+    assert refusal is not None and refusal.status == 503 and refusal.refusal is Refusal.RATE_LIMITED
     assert refusal.retry_after == LIMITS.retry_after
     assert guard.new_call("c4", "10.0.0.10", 0.0) is None, "other addresses are not limited"
     assert guard.refusals[REFUSE_RATE] == 1
@@ -42,7 +36,7 @@ def test_unconfirmed_calls_are_capped_until_acked_or_ended() -> None:
     guard = CallGuard(replace(LIMITS, unconfirmed_calls=2, call_burst=100))
     assert guard.new_call("c1", "a", 0.0) is None and guard.new_call("c2", "a", 0.0) is None
     refusal = guard.new_call("c3", "a", 0.0)
-    assert refusal is not None and refusal.kind == REFUSE_UNCONFIRMED
+    assert refusal is not None and refusal.status == 503 and refusal.refusal is Refusal.UNCONFIRMED
     guard.confirmed("c1")  # ACK arrived
     assert guard.new_call("c4", "a", 0.1) is None
     guard.ended("c2")  # CANCEL / BYE
@@ -68,7 +62,7 @@ def test_wrong_pins_lock_an_address_out_across_calls_and_only_that_address() -> 
     outcomes = [pins.wrong_pin("1.2.3.4", "4200", t) for t in (0.0, 1.0, 2.0)]
     assert [o.locked_out for o in outcomes] == [False, False, True]
     refusal = pins.admission("1.2.3.4", 3.0)
-    assert refusal is not None and refusal.status == 403 and refusal.kind == REFUSE_PIN_LOCKOUT
+    assert refusal is not None and refusal.status == 403 and refusal.refusal is Refusal.PIN_LOCKOUT
     assert refusal.retry_after == 99
     assert pins.admission("5.6.7.8", 3.0) is None, "a real site elsewhere still gets in"
     assert pins.wrong_pin("5.6.7.8", "4200", 4.0).room_alarm, "the fourth wrong PIN in the room"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcu.conference.engine import Conference, _same_address
+from mcu.calls.alias import same_site as _same_address
+from mcu.conference.engine import Conference
 from mcu.config import load_config
 from tests.helpers import write_test_config
 
@@ -25,3 +26,11 @@ def test_roster_site_gives_name_and_chair(tmp_path: Path) -> None:
     assert conference.roster_site(chair.uri) == chair
     assert conference.roster_site("sip:unknown@nowhere.example", province.name) == province
     assert conference.roster_site("sip:unknown@nowhere.example", "Someone") is None
+
+
+def test_aliases_of_every_protocol_reduce_to_one_site_key() -> None:
+    from mcu.calls.alias import site_key
+
+    assert site_key("h323:LaoCai@10.1.2.3") == site_key("sip:laocai@10.1.2.3:5060")[:2] + ("",)
+    assert _same_address("h323:laocai@10.1.2.3", "sip:LaoCai@10.1.2.3")
+    assert _same_address("tel:+842143840000@gw.example", "sip:+842143840000@gw.example;user=phone")
