@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
@@ -35,24 +35,22 @@ from mcu.admission import (
     process_cpu_seconds,
 )
 from mcu.calls.control import DialError
+from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
-from mcu.conference.member import Member
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
 from mcu.conference.video import VideoCap
 from mcu.config import Config, load_config
-from mcu.io.rtp_transport import PortAllocator, PortRangeExhaustedError, RtpTransport
+from mcu.io.rtp_transport import PortRangeExhaustedError
 from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
 from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
 from mcu.observe import Observer
 from mcu.plan.tiers import RESOLUTIONS
-from mcu.rtp.packet import RtpPacket
-from mcu.rtp.rtcp import RtcpPacket, serialize_compound
 from mcu.sdp.address import check_addresses, with_addresses
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import (
@@ -62,7 +60,7 @@ from mcu.sdp.negotiate import (
     negotiate,
     process_answer,
 )
-from mcu.sdp.profiles import EndpointProfile, Profiles
+from mcu.sdp.profiles import Profiles
 from mcu.sdp.session import SdpParseError, SessionDescription, parse, serialize
 from mcu.sip import events as ev
 from mcu.sip.errors import SipError
@@ -79,19 +77,6 @@ PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
 MEDIA_KINDS = ("audio", "video")
 RESOLVE_TIMEOUT = 2.0  # s to resolve a host name in SDP; past it the stream waits for latching
 REFUSAL_LOG_INTERVAL = 60.0  # s between two log lines about one address's refused calls
-
-
-@dataclass
-class CallMedia:
-    """The sockets and SDP state of one call."""
-
-    call_id: str = ""  # known once the INVITE is sent (dial-out) or received
-    transports: dict[str, RtpTransport] = field(default_factory=dict)  # by media kind
-    negotiation: NegotiationResult | None = None
-    member: Member | None = None
-    dialled: DialOut | None = None  # set for calls the MCU placed
-    profile: EndpointProfile | None = None  # the interop profile its offers and answers follow
-    send_errors: int = 0  # the transports' send errors seen at the last housekeeping
 
 
 @dataclass(frozen=True)
@@ -121,9 +106,9 @@ class McuServer:
         self.call_guard = CallGuard(config.mcu.limits)
         self.refusals: Counter[str] = Counter()  # what the server refused, beyond the call guard's
         self._refusals_logged: dict[str, float] = {}  # address -> when we last logged a refusal
-        rtp = config.mcu.rtp
-        self.ports = PortAllocator(rtp.port_min, rtp.port_max)
-        self.calls: dict[str, CallMedia] = {}
+        self.media_plane = MediaPlane(config.mcu.rtp, self.conference, self.now,
+                                on_timeout=lambda call_id: self.hangup(call_id, "media inactivity timeout"))
+        self.calls: dict[str, Leg] = self.media_plane.legs  # every call's media, by call id
         self.sip: SipTransportShell | None = None
         # Compose and encode run here: PyAV and the _mix kernels release the GIL.
         self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="video")
@@ -271,7 +256,7 @@ class McuServer:
         if e.body is None:
             await self._offer_in_answer(e)
             return
-        media = CallMedia(e.call_id)
+        media = Leg(e.call_id)
         self.calls[e.call_id] = media  # from here a CANCEL or BYE ends it (see the checks below)
         offer = await self._read_offer(e.body, f"call from {_addr(e.remote_addr)}")
         if e.call_id not in self.calls:
@@ -286,19 +271,19 @@ class McuServer:
             ports = []
             for m in offer.media:
                 if m.media in MEDIA_KINDS and m.media not in media.transports and m.port:
-                    transport = await self._open_rtp(media, m.media, m.has("rtcp-mux"))
+                    transport = await self.media_plane.open_rtp(media, m.media, m.has("rtcp-mux"))
                     media.transports[m.media] = transport
                     ports.append(transport.rtp_port)
                 else:
                     ports.append(0)
         except PortRangeExhaustedError as exc:
             event(log, "rtp.ports_exhausted", logging.ERROR, error=str(exc))
-            self._close_media(media)
+            self.media_plane.close(media)
             self.calls.pop(e.call_id, None)
             self._reject(e.call_id, 503, "Out Of Media Ports")
             return
         if e.call_id not in self.calls:  # the caller gave up (CANCEL) while we opened sockets
-            self._close_media(media)
+            self.media_plane.close(media)
             return
         media.profile = profile = self.profiles.match(e.user_agent or "")
         result = negotiate(offer, self.capabilities, self._local_address(e), ports, profile)
@@ -308,7 +293,7 @@ class McuServer:
         if refusal is not None:
             event(log, "call.rejected", room=e.request_user, status=488, reason=refusal,
                   remote=_addr(e.remote_addr))
-            self._close_media(media)
+            self.media_plane.close(media)
             self.calls.pop(e.call_id, None)
             self._reject(e.call_id, 488, refusal)
             return
@@ -316,10 +301,10 @@ class McuServer:
         decision = self._admit(e, candidate_for(self.conference, e.from_uri, e.from_display or "", result,
                                                 fps=video.fps, preset=video.preset))
         if decision is None:
-            self._close_media(media)
+            self.media_plane.close(media)
             self.calls.pop(e.call_id, None)
             return
-        self._apply_negotiation(media, result)
+        self.media_plane.apply(media, result)
         media.member = self.conference.join(
             e.call_id, e.request_user or "", result, display_name=e.from_display or e.from_uri,
             user_agent=e.user_agent or "", remote=_addr(e.remote_addr), now=self.now(), uri=e.from_uri,
@@ -440,6 +425,7 @@ class McuServer:
         self.conference.apply_config(config)
         self.admission.reconfigure(config)
         self._apply_limits(config)
+        self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
@@ -485,12 +471,12 @@ class McuServer:
             raise DialError(f"room {room_number}: {decision.status} {decision.phrase} (predicted "
                             f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
                             f"try again in {decision.retry_after} s")
-        media = CallMedia()
+        media = Leg()
         try:
             for kind in MEDIA_KINDS:
-                media.transports[kind] = await self._open_rtp(media, kind, rtcp_mux=False)
+                media.transports[kind] = await self.media_plane.open_rtp(media, kind, rtcp_mux=False)
         except PortRangeExhaustedError as exc:
-            self._close_media(media)
+            self.media_plane.close(media)
             raise DialError(str(exc)) from None
         local = self._advertised_address(_host_of(uri))
         site = self.conference.roster_site(uri, display_name)  # its profile shapes our offer
@@ -503,7 +489,7 @@ class McuServer:
             call_id = self.ua.dial(uri, serialize(offer).encode(), "application/sdp", from_user=room_number,
                                    display_name=room.spec.name or None)
         except SipError as exc:
-            self._close_media(media)
+            self.media_plane.close(media)
             raise DialError(f"cannot dial {uri}: {exc}") from None
         media.call_id = call_id
         media.dialled = DialOut(room_number, uri, display_name or uri, offer)
@@ -525,7 +511,7 @@ class McuServer:
             self._end_call(e.call_id, "unusable SDP answer")
             self._transmit()
             return
-        self._apply_negotiation(media, result)
+        self.media_plane.apply(media, result)
         media.member = self.conference.join(
             e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=self.now(), uri=dialled.uri)
@@ -541,18 +527,18 @@ class McuServer:
             return
         if self._admit(e, candidate_for(self.conference, e.from_uri, e.from_display or "")) is None:
             return
-        media = CallMedia(e.call_id)
+        media = Leg(e.call_id)
         self.calls[e.call_id] = media
         try:
             for kind in MEDIA_KINDS:
-                media.transports[kind] = await self._open_rtp(media, kind, rtcp_mux=False)
+                media.transports[kind] = await self.media_plane.open_rtp(media, kind, rtcp_mux=False)
         except PortRangeExhaustedError:
-            self._close_media(media)
+            self.media_plane.close(media)
             self.calls.pop(e.call_id, None)
             self._reject(e.call_id, 503, "Out Of Media Ports")
             return
         if e.call_id not in self.calls:  # cancelled meanwhile
-            self._close_media(media)
+            self.media_plane.close(media)
             return
         media.profile = self.profiles.match(e.user_agent or "")
         offer = create_offer(self.capabilities, self._local_address(e),
@@ -621,85 +607,18 @@ class McuServer:
         member = media.member
         if member is not None and self._requires_encryption(member.room) and not result.encrypted:
             return Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no downgrade to plain RTP
-        self._apply_negotiation(media, result)
+        self.media_plane.apply(media, result)
         if member is not None:
             self.conference.renegotiated(member, result)
         return result
-
-    def _apply_negotiation(self, media: CallMedia, result: NegotiationResult) -> None:
-        """Point each kept socket at the address in SDP until latching sees the real source; when
-        a re-offer moves the endpoint (its SDP address or port changed), latch again."""
-        before = media.negotiation
-        media.negotiation = result
-        for kind, transport in list(media.transports.items()):
-            line = result.first(kind)
-            if line is None or not line.accepted:
-                transport.close()
-                del media.transports[kind]
-                continue
-            remote = (line.remote_address, line.remote_port)
-            if not line.remote_port or line.remote_address in ("0.0.0.0", "::"):
-                pass  # on hold (RFC 2543 style): keep what we had
-            else:
-                old = before.first(kind) if before is not None else None
-                moved = old is not None and (old.remote_address, old.remote_port) != remote
-                if moved or not transport.latched_rtp:
-                    rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)
-                    transport.relatch(remote, (line.remote_address, rtcp_port))
-            transport.set_srtp(line.srtp)  # SDES keys of an RTP/SAVP line (a re-offer may rekey)
-            # On hold the far end may send nothing: do not time it out for that.
-            transport.set_inactivity_timeout(
-                None if line.on_hold else self.config.mcu.rtp.inactivity_timeout)
-
-    async def _open_rtp(self, media: CallMedia, kind: str, rtcp_mux: bool) -> RtpTransport:
-        """A media socket of one call; its packets go straight to the call's member."""
-        def on_rtp(packet: RtpPacket, addr: tuple[str, int], now: float) -> None:
-            if media.member is None:
-                return
-            if kind == "audio":
-                media.member.receive_audio(packet, now)
-            else:
-                media.member.receive_video(packet, now)
-
-        def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
-            member = media.member
-            if member is None:
-                return
-            for reason in member.receive_rtcp(kind, packets, now):
-                if kind == "video":
-                    self.conference.rooms[member.room].keyframe_requested(member.member_id, reason, now)
-            retransmits, transport = member.take_retransmits(), media.transports.get(kind)
-            for packet in retransmits if transport is not None else ():
-                transport.send_rtp(packet)
-
-        def on_timeout(transport: RtpTransport) -> None:
-            event(log, "call.media_timeout", logging.WARNING, call_id=media.call_id, kind=kind,
-                  seconds=self.config.mcu.rtp.inactivity_timeout)
-            self.hangup(media.call_id, "media inactivity timeout")
-
-        def on_error(what: str, exc: BaseException) -> None:  # the member's packet made us fail
-            member = media.member
-            self.conference.faults.record(media.call_id, f"{kind} {what}", self.now(), exc,
-                                          room=member.room if member else None,
-                                          member=member.member_id if member else None)
-
-        rtp = self.config.mcu.rtp
-        return await RtpTransport.open(self.ports, on_rtp, on_rtcp, on_timeout, host=rtp.host,
-                                       rtcp_mux=rtcp_mux, inactivity_timeout=rtp.inactivity_timeout,
-                                       clock=self.now, on_error=on_error)
 
     def _end_call(self, call_id: str, reason: str) -> None:
         self.call_guard.ended(call_id)
         media = self.calls.pop(call_id, None)
         if media is None:
             return
-        self._close_media(media)
+        self.media_plane.close(media)
         self.conference.leave(call_id, reason)
-
-    def _close_media(self, media: CallMedia) -> None:
-        for transport in media.transports.values():
-            transport.close()
-        media.transports.clear()
 
     def _reject(self, call_id: str, status: int, reason: str, retry_after: int | None = None) -> None:
         headers = [("Retry-After", str(retry_after))] if retry_after is not None else None
@@ -761,7 +680,7 @@ class McuServer:
     async def _audio_room(self, room: Room, now: float) -> None:
         started = time.perf_counter()
         for member, packet in room.audio_tick(now):
-            self._send(member, "audio", packet)
+            self.media_plane.send(member, "audio", packet)
         self.metrics.observe_audio_tick(room.number, time.perf_counter() - started,
                                         late=self.tickers["audio"].last_was_late)
 
@@ -798,37 +717,7 @@ class McuServer:
             self.metrics.observe_compose(room.number, job.encoder.compose_seconds)
             self.metrics.observe_encode(room.number, job.encoder.view_id, job.encoder.encode_seconds)
             for member, packet in room.video_packets(job, picture, sent_at):
-                self._send(member, "video", packet)
-
-    def _member_housekeeping(self, media: CallMedia, now: float, publish: bool) -> None:
-        """One member's periodic work: sender reports, video feedback, and its send errors
-        charged to it (a socket that keeps failing is that member's fault, nobody else's)."""
-        member = media.member
-        if member is None:
-            return
-        if publish:
-            for kind, report in member.sender_reports(now).items():
-                transport = media.transports.get(kind)
-                if transport is not None:
-                    transport.send_rtcp(report)
-            errors = sum(sum(t.counters.send_errors.values()) for t in media.transports.values())
-            if errors > media.send_errors:
-                media.send_errors = errors
-                names = sorted({name for t in media.transports.values() for name in t.counters.send_errors})
-                self.conference.faults.record(media.call_id, f"send {','.join(names)}", now,
-                                              room=member.room, member=member.member_id)
-        transport = media.transports.get("video")
-        if member.video_in is not None and transport is not None:
-            member.video_in.handle_timer(now)
-            if member.video_in.feedback:
-                transport.send_rtcp(serialize_compound(member.video_in.feedback))
-                member.video_in.feedback.clear()
-
-    def _send(self, member: Member, kind: str, packet: bytes) -> None:
-        media = self.calls.get(member.call_id)
-        transport = media.transports.get(kind) if media else None
-        if transport is not None:
-            transport.send_rtp(packet)
+                self.media_plane.send(member, "video", packet)
 
     async def _housekeeping(self) -> None:
         """Timers of the conference and its members, every 100 ms; a failing step is logged once and
@@ -856,7 +745,7 @@ class McuServer:
                     self.hangup(call_id, "no ACK within limits.answer_timeout")
             for media in list(self.calls.values()):
                 try:
-                    self._member_housekeeping(media, now, publish)
+                    self.media_plane.housekeeping(media, now, publish)
                 except Exception as exc:  # noqa: BLE001 - charged to that member alone
                     self.conference.faults.record(media.call_id, "housekeeping", now, exc)
             try:
