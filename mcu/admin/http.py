@@ -106,7 +106,9 @@ class Response:
 
 
 def json_response(status: int, doc: Any, extra: tuple[tuple[str, str], ...] = ()) -> Response:
-    return Response(status, json.dumps(doc, ensure_ascii=False, default=str).encode() + b"\n", JSON_RESULT, extra)
+    # "replace": a name from the wire may hold lone surrogates (undecodable bytes kept by the parser)
+    body = json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8", "replace") + b"\n"
+    return Response(status, body, JSON_RESULT, extra)
 
 
 class _Route:
@@ -274,7 +276,7 @@ def _json_body(request: Request) -> dict[str, Any]:
         raise UnsupportedMediaType(f"send the arguments as a JSON object with Content-Type: {JSON_RESULT}")
     try:
         doc = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # [[[[... nests too deep
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5000-digit number, [[[[... too deep
         raise BadArguments(f"malformed JSON body ({exc}); send a JSON object such as "
                            '{"layout": "speaker"}') from None
     if not isinstance(doc, dict):

@@ -84,6 +84,7 @@ class Conference:
              display_name: str, user_agent: str, remote: str, now: float, uri: str = "",
              source: str = "", video_cap: VideoCap | None = None) -> Member:
         room = self.rooms[room_number]
+        display_name = as_text(display_name)
         site = self.roster_site(uri, display_name)
         if site is not None:
             display_name = site.name  # the roster's name (with its diacritics) labels the tile
@@ -193,6 +194,12 @@ class Conference:
         event(log, "member.joined", room=member.room, member=member.member_id,
               name=member.display_name, user_agent=member.user_agent, remote=member.remote, chair=chair,
               encrypted=member.encrypted)
+
+
+def as_text(name: str) -> str:
+    """A name from the wire as text every output takes (logs, JSON, labels): bytes that were not
+    UTF-8 (kept as lone surrogates by the SIP parser) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _codec_name(media: MediaResult | None) -> str:

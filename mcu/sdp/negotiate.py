@@ -48,6 +48,7 @@ from .session import (
     SessionDescription,
     Timing,
     format_fmtp_params,
+    is_number,
     parse,
     parse_fmtp_params,
     serialize,
@@ -245,7 +246,7 @@ def _ssrcs(m: MediaDescription) -> tuple[int, ...]:
     out: list[int] = []
     for value in m.values("ssrc"):
         head = value.split(" ", 1)[0]
-        if head.isdigit() and int(head) not in out:
+        if is_number(head) and int(head) not in out:
             out.append(int(head))
     return tuple(out)
 
@@ -253,8 +254,8 @@ def _ssrcs(m: MediaDescription) -> tuple[int, ...]:
 def _rtcp_port(m: MediaDescription) -> int | None:
     value = m.first("rtcp")
     if value:
-        head = value.split()[0]
-        if head.isdigit():
+        head = value.split()[0] if value.split() else ""
+        if is_number(head) and int(head) < 65536:
             return int(head)
     return m.port + 1 if m.port else None
 
@@ -307,9 +308,9 @@ def _choose_audio(offered: list[_Offered], capabilities: Capabilities) -> _Choic
             if o.name != name:
                 continue
             spec = CODECS[name]
+            if o.clock_rate != spec.clock_rate:
+                continue  # e.g. PCMU/8010: not the codec we have (RFC 3551 fixes its clock)
             if name == OPUS:
-                if o.clock_rate != spec.clock_rate:
-                    continue
                 fmtp = capabilities.opus_fmtp
             else:
                 fmtp = None
