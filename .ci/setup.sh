@@ -30,6 +30,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   need_cmd promtool prometheus
   need_cmd ffmpeg ffmpeg
   need_cmd openssl openssl
+  need_cmd tshark tshark
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 fi
 if [ "$what" = bench ]; then
