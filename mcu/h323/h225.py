@@ -491,8 +491,8 @@ class Empty:
 
     body = BODY_EMPTY
 
-    def to_asn(self) -> None:
-        return None
+    def to_asn(self) -> int:
+        return 0  # NULL
 
     @classmethod
     def from_asn(cls, value: Any) -> Empty:

@@ -16,8 +16,8 @@ from typing import Any
 
 from . import per
 from .capabilities import (
-    Codec,
     CapabilitySpec,
+    Codec,
     RemoteCapabilities,
     capability_table,
     codec_from_data_type,
