@@ -55,6 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mcu.calls.streams import Streams
 from mcu.conference.engine import Conference
 from mcu.conference.member import Member, MemberState
 from mcu.conference.room import Room
@@ -65,7 +66,6 @@ from mcu.log import event
 from mcu.plan.calibration import Calibration, load_calibration
 from mcu.plan.cpu import LayoutSpec, MeetingShape, meeting_cpu
 from mcu.plan.tiers import AUDIO_ONLY, DEFAULT_FPS, PRESETS, RESOLUTIONS, SiteMedia, tier_rank
-from mcu.sdp.negotiate import NegotiationResult
 from mcu.tomlfile import ConfigError
 
 log = logging.getLogger("mcu.admission")
@@ -145,7 +145,7 @@ class Candidate:
 
 
 def candidate_for(conference: Conference, uri: str, display_name: str = "",
-                  negotiation: NegotiationResult | None = None, *, fps: int = 30,
+                  negotiation: Streams | None = None, *, fps: int = 30,
                   preset: str = "ultrafast", dialled: bool = False) -> Candidate:
     """The candidate for a caller (or callee): roster and chair from sites.toml, media from the
     negotiation when there is one (the tier the room would send it, as Room.add will)."""

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from mcu.calls.streams import Streams
 from mcu.conference.engine import Conference
 from mcu.conference.room import Room, VideoJob
 from mcu.conference.video import EncodedPicture
@@ -101,7 +102,7 @@ class _Site:
         result = negotiate(serialize(offer).encode(), Capabilities(), "127.0.0.1",
                            [50000 + 4 * number + 2 * i for i in range(len(lines))])
         self.call_id = f"replay-{number}"
-        self.member = conference.join(self.call_id, room, result, display_name=f"Site {number}",
+        self.member = conference.join(self.call_id, room, Streams.of_sdp(result), display_name=f"Site {number}",
                                       user_agent="synthetic-endpoint/0.1",
                                       remote=f"127.0.0.1:{base}", now=now, uri=f"sip:{number}@127.0.0.1")
         audio = result.first("audio")

@@ -21,6 +21,7 @@ from mcu.admission import candidate_for
 from mcu.calls.control import DialError
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
+from mcu.calls.streams import Streams
 from mcu.conference.pin import parse_dtmf_info
 from mcu.conference.video import VideoCap
 from mcu.io.rtp_transport import PortRangeExhaustedError
@@ -212,8 +213,9 @@ class SipCalls:
             self._refuse_leg(leg, e, Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required"))
             return
         video = host.config.mcu.video
+        streams = Streams.of_sdp(result)
         decision = host.admit(e.call_id, room, remote, candidate_for(
-            host.conference, e.from_uri, e.from_display or "", result, fps=video.fps, preset=video.preset))
+            host.conference, e.from_uri, e.from_display or "", streams, fps=video.fps, preset=video.preset))
         if isinstance(decision, Rejection):
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
@@ -221,7 +223,7 @@ class SipCalls:
             return
         host.media_plane.apply(leg, result)
         leg.member = host.conference.join(
-            e.call_id, room, result, display_name=e.from_display or e.from_uri, user_agent=e.user_agent or "",
+            e.call_id, room, streams, display_name=e.from_display or e.from_uri, user_agent=e.user_agent or "",
             remote=remote, now=host.now(), uri=e.from_uri, source=e.remote_addr[0], video_cap=decision)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
@@ -338,7 +340,7 @@ class SipCalls:
             return
         host.media_plane.apply(leg, result)
         leg.member = host.conference.join(
-            e.call_id, dialled.room, result, display_name=dialled.display_name, user_agent=dialled.user_agent,
+            e.call_id, dialled.room, Streams.of_sdp(result), display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=host.now(), uri=dialled.uri)
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
@@ -438,7 +440,7 @@ class SipCalls:
             return Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no downgrade to plain RTP
         host.media_plane.apply(leg, result)
         if member is not None:
-            host.conference.renegotiated(member, result)
+            host.conference.renegotiated(member, Streams.of_sdp(result))
         return result
 
 

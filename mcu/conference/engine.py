@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mcu.calls.alias import same_site
 from mcu.calls.refusal import Refusal, Rejection
+from mcu.calls.streams import Stream, Streams
 from mcu.conference.abuse import PinGuard
 from mcu.conference.faults import Faults
 from mcu.conference.member import Member, MemberState
@@ -20,7 +21,6 @@ from mcu.conference.video import VideoCap
 from mcu.config import Config
 from mcu.layout.model import ROLE_CHAIR, Site
 from mcu.log import event
-from mcu.sdp.negotiate import MediaResult, NegotiationResult
 
 log = logging.getLogger("mcu.conference")
 
@@ -80,7 +80,7 @@ class Conference:
             return self.pin_guard.admission(source, now)
         return None
 
-    def join(self, call_id: str, room_number: str, negotiation: NegotiationResult, *,
+    def join(self, call_id: str, room_number: str, streams: Streams, *,
              display_name: str, user_agent: str, remote: str, now: float, uri: str = "",
              source: str = "", video_cap: VideoCap | None = None) -> Member:
         room = self.rooms[room_number]
@@ -91,7 +91,7 @@ class Conference:
         member = Member(
             member_id=self._next_member_id, call_id=call_id, room=room_number,
             display_name=display_name, user_agent=user_agent, remote=remote,
-            audio_media=negotiation.first("audio"), video_media=negotiation.first("video"),
+            audio_media=streams.get("audio"), video_media=streams.get("video"),
             joined_at=now, source=source, video_cap=video_cap,
         )
         self._next_member_id += 1
@@ -110,9 +110,9 @@ class Conference:
             self._admit(member, chair=False)
         return member
 
-    def renegotiated(self, member: Member, result: NegotiationResult) -> None:
+    def renegotiated(self, member: Member, streams: Streams) -> None:
         """A re-INVITE or UPDATE changed the member's session: its pipelines follow."""
-        rebuilt = self.rooms[member.room].renegotiated(member, result)
+        rebuilt = self.rooms[member.room].renegotiated(member, streams)
         if rebuilt:
             event(log, "member.media_changed", room=member.room, member=member.member_id,
                   kinds=",".join(rebuilt), audio=_codec_name(member.audio_media),
@@ -202,6 +202,6 @@ def as_text(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _codec_name(media: MediaResult | None) -> str:
+def _codec_name(media: Stream | None) -> str:
     codec = media.codec if media is not None and media.accepted else None
     return f"{codec.name}/{codec.clock_rate} pt {codec.payload_type}" if codec else "none"

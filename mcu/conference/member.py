@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mcu.calls.streams import Codec, Stream, all_encrypted
 from mcu.media.errors import CorruptAudioError
 from mcu.media.registry import get_audio_codec
 from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
@@ -24,7 +25,6 @@ from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import RtcpPacket
 from mcu.rtp.session import KeyframeRequested, NackReceived, OutboundStream, RtpSession, RttMeasured
-from mcu.sdp.negotiate import ChosenCodec, MediaResult, all_srtp
 
 if TYPE_CHECKING:
     from mcu.conference.video import VideoCap, VideoIn, VideoViewer
@@ -44,14 +44,14 @@ class AudioFormat:
     clock_rate: int
 
     @classmethod
-    def of(cls, codec: ChosenCodec) -> AudioFormat:
+    def of(cls, codec: Codec) -> AudioFormat:
         return cls(codec.name, codec.clock_rate)
 
 
 class AudioIn:
     """RTP in to 20 ms frames at the room rate, and RFC 4733 digits."""
 
-    def __init__(self, media: MediaResult):
+    def __init__(self, media: Stream):
         codec = media.codecs[0]
         self.payload_type = codec.payload_type
         self.telephone_event_pt = media.telephone_event.payload_type if media.telephone_event else None
@@ -101,7 +101,7 @@ class AudioIn:
         return [e.digit for e in self.dtmf.handle_timer(now) if isinstance(e, DtmfEnd)]
 
 
-def media_key(media: MediaResult | None) -> tuple | None:
+def media_key(media: Stream | None) -> tuple | None:
     """What a member's pipelines for one media line depend on: when it changes they are rebuilt."""
     if media is None or not media.accepted or not media.codecs:
         return None
@@ -118,8 +118,8 @@ class Member:
     display_name: str
     user_agent: str
     remote: str  # the caller's address, for logs
-    audio_media: MediaResult | None
-    video_media: MediaResult | None
+    audio_media: Stream | None
+    video_media: Stream | None
     chair: bool = False
     site_id: str | None = None  # the roster entry (sites.toml) this member is, when known
     state: MemberState = MemberState.JOINED
@@ -157,7 +157,7 @@ class Member:
         self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
         self.add_rtcp("audio", self.audio_out)
 
-    def set_audio(self, media: MediaResult | None) -> bool:
+    def set_audio(self, media: Stream | None) -> bool:
         """A re-offer's audio line. A new codec, payload type or clock rate (or DTMF payload type)
         rebuilds the pipelines in and out (a new outbound SSRC: a new stream); otherwise they stay,
         and so do their jitter buffer and numbering. True when rebuilt."""
@@ -172,7 +172,7 @@ class Member:
     @property
     def encrypted(self) -> bool:
         """Every media line of the call is SRTP (SDES keys negotiated)."""
-        return all_srtp((self.audio_media, self.video_media))
+        return all_encrypted((self.audio_media, self.video_media))
 
     @property
     def hears(self) -> bool:

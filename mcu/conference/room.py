@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcu.calls.streams import Streams
 from mcu.conference.audio import EVERYONE, AudioMixer, MixResult
 from mcu.conference.faults import Faults
 from mcu.conference.member import AudioFormat, Member, MemberState, media_key
@@ -37,7 +38,6 @@ from mcu.media.base import AudioEncoder
 from mcu.media.batch_resample import BatchResampler
 from mcu.media.registry import get_audio_codec
 from mcu.media.resample import Resampler
-from mcu.sdp.negotiate import NegotiationResult
 
 FRAME_MS = 20
 log = logging.getLogger("mcu.room")
@@ -147,10 +147,10 @@ class Room:
             member.video_out = new_viewer(config, media.codecs[0].payload_type)
             member.add_rtcp("video", member.video_out.out)
 
-    def renegotiated(self, member: Member, result: NegotiationResult) -> list[str]:
+    def renegotiated(self, member: Member, streams: Streams) -> list[str]:
         """A re-offer was answered: rebuild what its new codecs need; returns the kinds rebuilt."""
-        rebuilt = ["audio"] if member.set_audio(result.first("audio")) else []
-        video = result.first("video")
+        rebuilt = ["audio"] if member.set_audio(streams.get("audio")) else []
+        video = streams.get("video")
         before, member.video_media = member.video_media, video
         wants_in = video is not None and video.we_receive and member.video_in is None
         wants_out = video is not None and video.we_send and member.video_out is None

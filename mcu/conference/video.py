@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mcu.calls.streams import Stream
 from mcu.layout.compose import Planes, TileKey, compose
 from mcu.layout.engine import (
     Assignment,
@@ -48,7 +49,6 @@ from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import Fir, Nack, Pli, RtcpPacket
 from mcu.rtp.session import OutboundStream
 from mcu.rtp.vp8 import Vp8Depacketizer, Vp8Payloader
-from mcu.sdp.negotiate import MediaResult
 
 VIDEO_CLOCK = 90000
 MTU_PAYLOAD = 1200
@@ -80,7 +80,7 @@ def _payloader(config: VideoEncoderConfig):  # type: ignore[no-untyped-def]
 class VideoIn:
     """One member's incoming video: assembled always, decoded only while shown."""
 
-    def __init__(self, media: MediaResult, sender_ssrc: int):
+    def __init__(self, media: Stream, sender_ssrc: int):
         codec = media.codecs[0]
         self.payload_type = codec.payload_type
         self.codec = codec.name
@@ -177,7 +177,7 @@ class VideoCap:
     max_height: int | None = None
 
 
-def encoder_config_for(media: MediaResult, fps: int, preset: str, keyframe_interval: float,
+def encoder_config_for(media: Stream, fps: int, preset: str, keyframe_interval: float,
                        cap: VideoCap | None = None) -> VideoEncoderConfig:
     """The encoder settings a member needs: codec, canvas size within its limits (and the cap
     admission set for it), mode, bitrate."""

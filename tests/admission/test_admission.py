@@ -39,6 +39,7 @@ from mcu.admission import (
     member_media,
     tier_of,
 )
+from mcu.calls.streams import Streams
 from mcu.conference.engine import Conference
 from mcu.config import AdmissionSection, load_config
 from mcu.media.frames import alloc_i420
@@ -46,7 +47,7 @@ from mcu.plan.calibration import DEFAULT_CALIBRATION, load_calibration
 from mcu.plan.cpu import LayoutSpec, MeetingShape, meeting_cpu
 from mcu.plan.tiers import SiteMedia
 from mcu.sdp.codecs import Capabilities
-from mcu.sdp.negotiate import NegotiationResult, negotiate
+from mcu.sdp.negotiate import negotiate
 from mcu.tomlfile import ConfigError
 from tests.helpers import write_test_config
 from tests.plan.plan_helpers import unit_cal
@@ -60,9 +61,9 @@ ROSTER_URI = "sip:bo-tttt@sites.example.net"  # conf/sites.toml: a participant
 UNKNOWN_URI = "sip:somebody@elsewhere.example"
 
 
-def offer(video: bool = True) -> NegotiationResult:
-    return negotiate(HEAD + AUDIO + (VIDEO_720 if video else ""), Capabilities(), "127.0.0.1",
-                     [30000, 30002] if video else [30000])
+def offer(video: bool = True) -> Streams:
+    return Streams.of_sdp(negotiate(HEAD + AUDIO + (VIDEO_720 if video else ""), Capabilities(), "127.0.0.1",
+                                    [30000, 30002] if video else [30000]))
 
 
 def conference(tmp_path: Path, rooms: str | None = None, extra: str = "") -> Conference:

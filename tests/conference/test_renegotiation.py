@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcu.calls.streams import Streams
 from mcu.conference.member import Member
 from mcu.conference.room import Room
 from mcu.conference.video import VideoCap, encoder_config_for
 from mcu.config import Room as RoomSpec
 from mcu.layout import load_config_dir
 from mcu.sdp.codecs import Capabilities
-from mcu.sdp.negotiate import NegotiationResult, negotiate
+from mcu.sdp.negotiate import negotiate
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 HEAD = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -23,8 +24,8 @@ H264 = ("m=video 4002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
 VP8 = "m=video 4002 RTP/AVP 100\r\na=rtpmap:100 VP8/90000\r\n"
 
 
-def answer(lines: str) -> NegotiationResult:
-    return negotiate(HEAD + lines, Capabilities(), "127.0.0.1", [30000, 30002])
+def answer(lines: str) -> Streams:
+    return Streams.of_sdp(negotiate(HEAD + lines, Capabilities(), "127.0.0.1", [30000, 30002]))
 
 
 def joined(lines: str) -> tuple[Room, Member]:
