@@ -152,6 +152,7 @@ class ProtectionSnapshot:
     measured_cores: float | None = None  # the process's CPU over the last seconds
     ceiling_cores: float | None = None  # past this the MCU refuses new joins
     degraded: Mapping[str, int] = field(default_factory=dict)  # step -> joins admitted degraded
+    admission_refusals: Mapping[str, int] = field(default_factory=dict)  # why the model refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +341,12 @@ def _protection_families(p: ProtectionSnapshot) -> Iterator[Metric]:
     for step in sorted({"fps", "tier"} | set(p.degraded)):
         degraded.add_metric([step], p.degraded.get(step, 0))
     yield degraded
+    refused = _counter("admission_refusals", "Joins the capacity model refused, by reason: ceiling (the "
+                       "model past the ceiling), reserve (kept for chair and roster), measured (the "
+                       "measured load past it), behind (frames skipped or audio late now).", ("reason",))
+    for reason in sorted({"ceiling", "reserve", "measured", "behind"} | set(p.admission_refusals)):
+        refused.add_metric([reason], p.admission_refusals.get(reason, 0))
+    yield refused
     pins = _gauge("room_pin_failures_window", "Wrong PINs keyed in the room within limits.pin_window "
                   "(a room under attack stands out).", ROOM)
     for room, count in sorted(p.room_pin_failures.items()):

@@ -436,7 +436,7 @@ class McuServer:
             predicted_cores=admission.predicted_cores if admission.enabled else None,
             measured_cores=admission.measured_cores,
             ceiling_cores=admission.ceiling_cores if admission.enabled else None,
-            degraded=dict(admission.degraded))
+            degraded=dict(admission.degraded), admission_refusals=dict(admission.refusals))
 
 
 def _config_files(config: Config) -> list[Path]:
