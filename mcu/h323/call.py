@@ -515,10 +515,10 @@ class H323Call:
         h245_address = getattr(body, "h245_address", None)
         if not message.info.h245_tunnelling:
             self.tunnelling = False
-        if h245_address is not None and not self.tunnelling and not self.h245_connected_:
-            if self.h245_remote is None:
-                self.h245_remote = h245_address
-                self._events.append(H245ChannelWanted(h245_address))
+        separate = not self.tunnelling and not self.h245_connected_
+        if h245_address is not None and separate and self.h245_remote is None:
+            self.h245_remote = h245_address
+            self._events.append(H245ChannelWanted(h245_address))
         if isinstance(body, h225.Connect):
             self._setup_deadline = None
             self.state = STATE_ACTIVE

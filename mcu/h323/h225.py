@@ -620,10 +620,8 @@ def parse_signalling(data: bytes) -> SignallingMessage:
     message = parse_q931(data)
     info = decode_user_information(message.require_user_user())
     expected = Q931_TYPE_OF_BODY.get(info.body.body)
-    if expected is not None and expected != message.message_type:
-        # H.225.0 v4 endpoints send "empty" and Facility UUIEs in other messages too
-        if info.body.body not in (BODY_EMPTY, BODY_FACILITY):
-            raise H225UnexpectedError(
-                f"{info.body.body} UUIE inside a Q.931 {message.name} message"
-            )
+    # H.225.0 v4 endpoints send "empty" and Facility UUIEs in other messages too
+    tolerated = info.body.body in (BODY_EMPTY, BODY_FACILITY)
+    if expected is not None and expected != message.message_type and not tolerated:
+        raise H225UnexpectedError(f"{info.body.body} UUIE inside a Q.931 {message.name} message")
     return SignallingMessage(message, info)

@@ -33,9 +33,9 @@ def _patch_pycrate() -> None:
     global _patched
     if _patched:
         return
-    from pycrate_asn1rt.asnobj_construct import _CONSTRUCT
-    from pycrate_asn1rt.codecs import ASN1CodecPER
-    from pycrate_asn1rt.utils import T_UINT, TYPE_SET
+    from pycrate_asn1rt.asnobj_construct import _CONSTRUCT  # type: ignore[import-untyped]
+    from pycrate_asn1rt.codecs import ASN1CodecPER  # type: ignore[import-untyped]
+    from pycrate_asn1rt.utils import T_UINT, TYPE_SET  # type: ignore[import-untyped]
 
     original = _CONSTRUCT._to_per
 
@@ -116,7 +116,7 @@ def _h225_user_information() -> Any:
     obj = _types.get("h225")
     if obj is None:
         _patch_pycrate()
-        from pycrate_asn1dir import H225  # imported on first use: about 0.25 s
+        from pycrate_asn1dir import H225  # type: ignore[import-untyped]  # first use: ~0.25 s
 
         obj = _types["h225"] = H225.H323_MESSAGES.H323_UserInformation
     return obj
@@ -126,7 +126,7 @@ def _h245_message() -> Any:
     obj = _types.get("h245")
     if obj is None:
         _patch_pycrate()
-        from pycrate_asn1dir import H245
+        from pycrate_asn1dir import H245  # type: ignore[import-untyped]
 
         obj = _types["h245"] = H245.MULTIMEDIA_SYSTEM_CONTROL.MultimediaSystemControlMessage
     return obj
@@ -136,7 +136,7 @@ def _h245_open_logical_channel() -> Any:
     obj = _types.get("olc")
     if obj is None:
         _patch_pycrate()
-        from pycrate_asn1dir import H245
+        from pycrate_asn1dir import H245  # type: ignore[import-untyped]
 
         obj = _types["olc"] = H245.MULTIMEDIA_SYSTEM_CONTROL.OpenLogicalChannel
     return obj

@@ -324,15 +324,15 @@ class Q931Message:
             )
         return contents[1:]
 
+    @user_user.setter
+    def user_user(self, per: bytes) -> None:
+        self.set(IE_USER_USER, bytes((USER_USER_PROTOCOL_X208,)) + per)
+
     def require_user_user(self) -> bytes:
         per = self.user_user
         if per is None:
             raise Q931MissingUserUserError(f"{self.name} carries no H.225.0 user-user IE")
         return per
-
-    @user_user.setter
-    def user_user(self, per: bytes) -> None:
-        self.set(IE_USER_USER, bytes((USER_USER_PROTOCOL_X208,)) + per)
 
     @property
     def display(self) -> str | None:
@@ -411,10 +411,10 @@ class Q931Message:
                 raise Q931BadCallReferenceError(
                     f"call reference {self.call_reference} does not fit {length} octets"
                 )
-            reference = bytearray(self.call_reference.to_bytes(length, "big"))
+            raw = bytearray(self.call_reference.to_bytes(length, "big"))
             if self.from_destination:
-                reference[0] |= CALL_REFERENCE_FLAG
-            reference = bytes(reference)
+                raw[0] |= CALL_REFERENCE_FLAG
+            reference = bytes(raw)
         if not 0 <= self.message_type <= 0x7F:
             raise Q931BadMessageTypeError(f"message type 0x{self.message_type:x}")
         head = bytes((PROTOCOL_DISCRIMINATOR_Q931, length)) + reference

@@ -6,6 +6,7 @@ for tshark."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from mcu.h323 import events as ev
@@ -13,7 +14,6 @@ from mcu.h323.call import H323Call, H323Config
 from mcu.h323.capabilities import CapabilitySpec
 from mcu.h323.h225 import ENDPOINT_TERMINAL, Alias, VendorInfo
 from mcu.h323.h245 import TERMINAL_TYPE_TERMINAL
-import random
 
 MCU_IP = "127.0.0.1"
 TERMINAL_IP = "127.0.0.2"

@@ -4,8 +4,8 @@ H323Call; a call completes in each H.245 mode, then commands, DTMF and hang-up f
 from __future__ import annotations
 
 import pytest
-
 from harness import MCU_PORTS, TERMINAL_PORTS, call_pair
+
 from mcu.h323 import events as ev
 from mcu.h323 import h225, q931
 from mcu.h323.call import H323Call, H323Config
@@ -15,10 +15,10 @@ from mcu.h323.refusal import Refusal
 from mcu.h323.tpkt import encode_tpkt
 
 MODES = {
-    "fast-connect-tunnelled": dict(fast_start=True, tunnelling=True),
-    "fast-connect-separate-h245": dict(fast_start=True, tunnelling=False),
-    "tunnelled-h245": dict(fast_start=False, tunnelling=True),
-    "separate-h245": dict(fast_start=False, tunnelling=False),
+    "fast-connect-tunnelled": {"fast_start": True, "tunnelling": True},
+    "fast-connect-separate-h245": {"fast_start": True, "tunnelling": False},
+    "tunnelled-h245": {"fast_start": False, "tunnelling": True},
+    "separate-h245": {"fast_start": False, "tunnelling": False},
 }
 
 

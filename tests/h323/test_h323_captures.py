@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pcaplib import read_segments, tcp_streams
 
 from mcu.h323 import capabilities as caps
 from mcu.h323 import h225, h245, q931
 from mcu.h323.errors import H225DecodeError, H323Error
 from mcu.h323.tpkt import TpktFramer
-from pcaplib import read_segments, tcp_streams
 
 VECTORS = Path(__file__).parent / "vectors"
 CALLGEN = ("10.1.3.143", 32803, "10.1.6.18", 1720)

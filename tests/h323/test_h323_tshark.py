@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from harness import MCU_H245_PORT, MCU_PORTS, SIGNALLING_PORT, call_pair
-from mcu.h323.refusal import Refusal
 from pcaplib import PcapWriter
 from test_h323_call import MODES
+
+from mcu.h323.refusal import Refusal
 
 # the fields tshark names for what each mode must carry
 EXPECTED = {
