@@ -9,50 +9,17 @@ line and key, all at once, and a failed load never replaces a running config.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 import types
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcu.conference.spec import AudioSection, LimitsSection, Room, VideoSection
 from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
 from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
+from mcu.settings import host_address, in_range, one_of, setting
 from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
-
-Check = Callable[[Any], "str | None"]
-
-
-def setting(default: Any, check: Check | None = None, *, factory: Callable[[], Any] | None = None) -> Any:
-    """A config field with a default and an optional check returning an error message."""
-    meta = {"check": check} if check else {}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def one_of(*choices: Any) -> Check:
-    return lambda v: None if v in choices else f"must be one of {', '.join(map(repr, choices))}"
-
-
-def in_range(low: float, high: float) -> Check:
-    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
-
-
-def host_address(value: str) -> str | None:
-    if value in ("", "localhost"):
-        return None
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return "must be an IPv4 or IPv6 address"
-    return None
-
-
-ROOM_NUMBER = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
-PIN = re.compile(r"^[0-9]{0,16}$")
 
 
 @dataclass(frozen=True)
@@ -115,22 +82,6 @@ class RtpSection:
 
 
 @dataclass(frozen=True)
-class AudioSection:
-    rate: int = setting(48000, one_of(8000, 16000, 48000))
-    mix_size: int = setting(3, in_range(1, 10))
-    hold_ms: int = setting(600, in_range(0, 10000))
-
-
-@dataclass(frozen=True)
-class VideoSection:
-    fps: int = setting(30, in_range(1, 60))
-    keyframe_interval: float = setting(10.0, in_range(1, 600))
-    keyframe_min_interval: float = setting(1.0, in_range(0.1, 60))
-    preset: str = setting("ultrafast", one_of("ultrafast", "superfast", "veryfast", "faster", "fast"))
-    fit: str = setting("letterbox", one_of("letterbox", "crop"))
-
-
-@dataclass(frozen=True)
 class MetricsSection:
     enabled: bool = True
     host: str = setting("127.0.0.1", host_address)
@@ -145,29 +96,6 @@ class AdminSection:
     token_file: str = "admin.token"
     tls_cert: str = ""
     tls_key: str = ""
-
-
-@dataclass(frozen=True)
-class LimitsSection:
-    """Abuse limits: what one source address (or one request) may cost the MCU."""
-
-    calls_per_second: float = setting(2.0, in_range(0.1, 1000))  # new INVITEs per address, sustained
-    call_burst: int = setting(10, in_range(1, 10000))  # ... and in a burst
-    unconfirmed_calls: int = setting(4, in_range(1, 1000))  # calls per address answered but not ACKed
-    answer_timeout: float = setting(5.0, in_range(0.5, 31))  # s an answered call may wait for its ACK
-    retry_after: int = setting(30, in_range(1, 3600))  # seconds, in 503 and 403 refusals
-    pin_failures: int = setting(10, in_range(1, 10000))  # wrong PINs per address per pin_window
-    pin_window: float = setting(600.0, in_range(1, 86400))
-    pin_lockout: float = setting(600.0, in_range(1, 86400))  # s an address is refused after that
-    room_pin_alarm: int = setting(20, in_range(1, 100000))  # wrong PINs per room per pin_window
-    pin_entry_timeout: float = setting(60.0, in_range(5, 600))  # s a caller may take to key the PIN
-    sip_message_bytes: int = setting(65535, in_range(1500, 1 << 20))
-    sip_headers: int = setting(100, in_range(10, 10000))
-    sdp_media: int = setting(8, in_range(1, 64))  # m= sections in one SDP
-    sdp_attributes: int = setting(256, in_range(8, 10000))  # a= lines in one SDP
-    tcp_connections_per_address: int = setting(16, in_range(1, 10000))
-    admin_requests_per_second: float = setting(20.0, in_range(0.1, 10000))  # per client address
-    admin_burst: int = setting(40, in_range(1, 100000))
 
 
 @dataclass(frozen=True)
@@ -206,19 +134,6 @@ class McuConfig:
     limits: LimitsSection = setting(None, factory=LimitsSection)
     admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
-
-
-@dataclass(frozen=True)
-class Room:
-    number: str = setting("", lambda v: None if ROOM_NUMBER.match(v) else "must be 1-32 letters, digits, '_', '.' or '-'")
-    name: str = ""
-    pin: str = setting("", lambda v: None if PIN.match(v) else "must be up to 16 digits")
-    chair_pin: str = setting("", lambda v: None if PIN.match(v) else "must be up to 16 digits")
-    layout: str = "grid"
-    mode: str = setting("auto", one_of("auto", "voice", "lecture", "fixed"))
-    max_members: int = setting(100, in_range(1, 1000))
-    self_view: bool = False  # members on screen see themselves too: one encode for the room
-    encryption: str = setting("optional", one_of("optional", "required"))  # required: SRTP calls only
 
 
 @dataclass(frozen=True)

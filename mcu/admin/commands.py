@@ -18,10 +18,10 @@ from mcu.calls.alias import same_site
 from mcu.calls.control import DialError
 from mcu.conference.member import Member
 from mcu.conference.room import Room
-from mcu.config import ROOM_NUMBER
 from mcu.layout.engine import set_mode, set_pins
 from mcu.layout.model import Layout, RoomMode
 from mcu.log import event
+from mcu.settings import ROOM_NUMBER
 from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
 

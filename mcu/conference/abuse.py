@@ -12,7 +12,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from mcu.calls.refusal import Refusal, Rejection
-from mcu.config import LimitsSection
+from mcu.conference.spec import LimitsSection
 
 REFUSE_RATE = "call rate"  # metric labels (mcu_refusals_total{reason})
 REFUSE_UNCONFIRMED = "unconfirmed calls"

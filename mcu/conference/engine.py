@@ -7,7 +7,9 @@ Decisions come back as plain values (a SIP status to reject with, calls to hang 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from mcu.calls.alias import same_site
 from mcu.calls.refusal import Refusal, Rejection
@@ -17,12 +19,33 @@ from mcu.conference.faults import Faults
 from mcu.conference.member import Member, MemberState
 from mcu.conference.pin import Admitted, PinGate, Refused, WrongPin
 from mcu.conference.room import Room
+from mcu.conference.spec import AudioSection, LimitsSection, VideoSection
+from mcu.conference.spec import Room as RoomSpec
 from mcu.conference.video import VideoCap
-from mcu.config import Config
-from mcu.layout.model import ROLE_CHAIR, Site
+from mcu.layout.model import ROLE_CHAIR, LayoutConfig, Site
 from mcu.log import event
 
 log = logging.getLogger("mcu.conference")
+
+
+class _Sections(Protocol):
+    @property
+    def audio(self) -> AudioSection: ...
+    @property
+    def video(self) -> VideoSection: ...
+    @property
+    def limits(self) -> LimitsSection: ...
+
+
+class ConferenceConfig(Protocol):
+    """What the conference is built from (mcu.config.Config is one): rooms, layouts, settings."""
+
+    @property
+    def rooms(self) -> Mapping[str, RoomSpec]: ...
+    @property
+    def layouts(self) -> LayoutConfig: ...
+    @property
+    def mcu(self) -> _Sections: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +55,7 @@ class Hangup:
 
 
 class Conference:
-    def __init__(self, config: Config):
+    def __init__(self, config: ConferenceConfig):
         audio = config.mcu.audio
         self.faults = Faults()
         self.pin_guard = PinGuard(config.mcu.limits)
@@ -48,7 +71,7 @@ class Conference:
         self._next_member_id = 1
         self.pin_failures = 0
 
-    def apply_config(self, config: Config) -> None:
+    def apply_config(self, config: ConferenceConfig) -> None:
         """A reloaded config: new rooms open, changed rooms take their new settings and layouts at
         their next frame; removed rooms close to new callers but keep the meeting in progress."""
         audio = config.mcu.audio

@@ -20,6 +20,8 @@ from mcu.conference.faults import Faults
 from mcu.conference.member import AudioFormat, Member, MemberState, media_key
 from mcu.conference.prompts import PromptPlayer
 from mcu.conference.speaker import SpeakerSelector
+from mcu.conference.spec import Room as RoomSpec
+from mcu.conference.spec import VideoSection
 from mcu.conference.video import (
     EncodedPicture,
     RoomVideo,
@@ -29,8 +31,6 @@ from mcu.conference.video import (
     layout_member,
     new_viewer,
 )
-from mcu.config import Room as RoomSpec
-from mcu.config import VideoSection
 from mcu.layout.compose import Planes, TileJob, TileKey, plan_tiles
 from mcu.layout.model import Fit, Layout, LayoutConfig
 from mcu.log import event
