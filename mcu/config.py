@@ -73,6 +73,16 @@ class SipSection:
 
 
 @dataclass(frozen=True)
+class H323Section:
+    """H.323 call signalling (H.225.0 over TCP; H.245 tunnelled, on its own connection or by fast
+    connect). Dial-out targets are written h323:room@host[:port]."""
+
+    enabled: bool = True
+    host: str = setting("0.0.0.0", host_address)
+    port: int = setting(1720, in_range(1, 65535))
+
+
+@dataclass(frozen=True)
 class RtpSection:
     host: str = setting("0.0.0.0", host_address)
     advertise: str = setting("", host_address)
@@ -126,6 +136,7 @@ class McuConfig:
     server: ServerSection = setting(None, factory=ServerSection)
     log: LogSection = setting(None, factory=LogSection)
     sip: SipSection = setting(None, factory=SipSection)
+    h323: H323Section = setting(None, factory=H323Section)
     rtp: RtpSection = setting(None, factory=RtpSection)
     audio: AudioSection = setting(None, factory=AudioSection)
     video: VideoSection = setting(None, factory=VideoSection)

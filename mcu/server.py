@@ -34,6 +34,7 @@ from mcu.admission import (
     process_cpu_seconds,
 )
 from mcu.calls.control import DialError
+from mcu.calls.h323_adapter import H323_PREFIX, H323Calls
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
@@ -75,6 +76,8 @@ class McuServer:
                                 on_timeout=lambda call_id: self.hangup(call_id, "media inactivity timeout"))
         self.calls: dict[str, Leg] = self.media_plane.legs  # every call's media, by call id
         self.sip_calls = SipCalls(self, config, user_agent=f"{config.mcu.server.name}/{mcu.__version__}")
+        self.h323_calls = H323Calls(self, config, config.mcu.server.name, mcu.__version__)
+        self.adapters: dict[str, SipCalls | H323Calls] = {"sip": self.sip_calls, "h323": self.h323_calls}
         self.ua = self.sip_calls.ua
         self.sip: SipTransportShell | None = None
         # Compose and encode run here: PyAV and the _mix kernels release the GIL.
@@ -99,6 +102,7 @@ class McuServer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.sip = await self.sip_calls.start(self.config)
+        await self.h323_calls.start()
         rtp = self.config.mcu.rtp
         event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
         self.metrics.set_config_info(_config_info(self.config))
@@ -121,10 +125,11 @@ class McuServer:
     async def stop(self) -> None:
         if self.admin is not None:
             await self.admin.stop()
-        for call_id in list(self.calls):
-            self.sip_calls.hangup(call_id)
+        for call_id, leg in list(self.calls.items()):
+            self.adapters[leg.protocol].hangup(call_id)
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
+        await self.h323_calls.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -164,7 +169,7 @@ class McuServer:
         if call_id not in self.calls:
             return False
         event(log, "call.hangup", call_id=call_id, reason=reason)
-        self.sip_calls.hangup(call_id)
+        self.adapters[self.calls[call_id].protocol].hangup(call_id)
         self.end_call(call_id, reason)
         self.sip_calls.transmit()
         return True
@@ -231,6 +236,8 @@ class McuServer:
             raise DialError(f"room {room_number}: {decision.status} {decision.phrase} (predicted "
                             f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
                             f"try again in {decision.retry_after} s")
+        if uri.lower().startswith(H323_PREFIX):
+            return await self.h323_calls.dial(room_number, uri, display_name)
         return await self.sip_calls.dial(room_number, uri, display_name)
 
     def has_call(self, call_id: str) -> bool:
@@ -293,7 +300,8 @@ class McuServer:
     def apply(self, hangups: list[Hangup]) -> None:
         for hangup in hangups:
             event(log, "call.hangup", call_id=hangup.call_id, reason=hangup.reason)
-            self.sip_calls.hangup(hangup.call_id)
+            leg = self.calls.get(hangup.call_id)
+            self.adapters[leg.protocol if leg else "sip"].hangup(hangup.call_id)
             self.end_call(hangup.call_id, hangup.reason)
         if hangups:
             self.sip_calls.transmit()

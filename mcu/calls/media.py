@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mcu.io.rtp_transport import PortAllocator, RtpTransport
 from mcu.log import event
 from mcu.rtp.packet import RtpPacket
-from mcu.rtp.rtcp import RtcpPacket, serialize_compound
+from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
 
 if TYPE_CHECKING:
     from mcu.conference.engine import Conference
@@ -40,6 +40,8 @@ class Leg:
     dialled: Any = None  # the adapter's record of a call the MCU placed (None: an incoming call)
     profile: EndpointProfile | None = None  # the interop profile its offers and answers follow
     send_errors: int = 0  # the transports' send errors seen at the last housekeeping
+    protocol: str = "sip"  # the signalling adapter that owns the call
+    on_keyframe_request: Callable[[], None] | None = None  # asks in signalling too (H.245)
 
 
 class MediaPlane:
@@ -146,5 +148,8 @@ class MediaPlane:
         if member.video_in is not None and transport is not None:
             member.video_in.handle_timer(now)
             if member.video_in.feedback:
+                if leg.on_keyframe_request is not None and any(
+                        isinstance(f, (Pli, Fir)) for f in member.video_in.feedback):
+                    leg.on_keyframe_request()
                 transport.send_rtcp(serialize_compound(member.video_in.feedback))
                 member.video_in.feedback.clear()

@@ -1,0 +1,320 @@
+"""H.323 as the second way in: calls of the sans-I/O H.323 cores (mcu.h323) become legs.
+
+An H.323 room system calls a room by alias (dialedDigits or h323-ID "4100", the Called Party
+Number, or "4100##mcu.example"); the same neutral call layer as SIP screens it (abuse limits,
+room admission, the capacity model), its media runs on the same RTP plane, and it hears and sees
+the same mix and composite. H.245's logical channels become the conference's Streams; DTMF comes
+as UserInputIndication, keyframe requests as videoFastUpdatePicture, both ways.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from mcu.admission import candidate_for
+from mcu.calls.control import DialError
+from mcu.calls.media import Leg
+from mcu.calls.refusal import Refusal, Rejection
+from mcu.calls.streams import Codec, Stream, Streams
+from mcu.h323 import h225
+from mcu.h323 import refusal as h323_refusal
+from mcu.h323.call import H323Call, H323Config
+from mcu.h323.capabilities import G711A, G711U, G722, H264, CapabilitySpec
+from mcu.h323.events import (
+    H245_LISTEN,
+    CallEnded,
+    DtmfReceived,
+    Event,
+    H245ChannelWanted,
+    IncomingCall,
+    KeyframeRequested,
+    MediaNegotiated,
+    MediaPorts,
+    NegotiatedStream,
+    ProtocolViolation,
+)
+from mcu.io.h323_transport import H323Connection, H323Shell
+from mcu.io.rtp_transport import PortRangeExhaustedError
+from mcu.log import event
+from mcu.sdp.codecs import CODECS
+from mcu.sdp.h264 import VideoLimits, frame_macroblocks
+
+if TYPE_CHECKING:
+    from mcu.calls.sip_adapter import CallHost
+    from mcu.config import Config
+
+log = logging.getLogger("mcu.h323")
+
+H323_PREFIX = "h323:"
+KINDS = ("audio", "video")
+ROOM_HOST_SEPARATOR = "##"  # "4100##mcu.example": room 4100 on that MCU
+CANVASES = ((1280, 720), (640, 360), (352, 288))  # as mcu.conference.video.CANVAS_TIERS
+H264_LEVEL_MAX_FS = {71: 3600, 64: 1620, 57: 1620, 50: 792, 43: 396}  # H.241 level -> max frame MBs
+
+# The neutral refusal as H.323 says it (Q.850 cause and ReleaseCompleteReason, mcu.h323.refusal).
+REFUSALS = {
+    Refusal.NOT_FOUND: h323_refusal.Refusal.NOT_FOUND,
+    Refusal.LOCKED: h323_refusal.Refusal.LOCKED,
+    Refusal.FULL: h323_refusal.Refusal.FULL,
+    Refusal.PIN_LOCKOUT: h323_refusal.Refusal.FORBIDDEN,
+    Refusal.RATE_LIMITED: h323_refusal.Refusal.OVERLOAD,
+    Refusal.UNCONFIRMED: h323_refusal.Refusal.OVERLOAD,
+    Refusal.OVERLOAD: h323_refusal.Refusal.OVERLOAD,
+    Refusal.OUT_OF_PORTS: h323_refusal.Refusal.UNAVAILABLE,
+    Refusal.NO_COMMON_MEDIA: h323_refusal.Refusal.INCOMPATIBLE_MEDIA,
+    Refusal.ENCRYPTION_REQUIRED: h323_refusal.Refusal.INCOMPATIBLE_MEDIA,
+    Refusal.BAD_MEDIA_ADDRESS: h323_refusal.Refusal.PROTOCOL_ERROR,
+    Refusal.TOO_LARGE: h323_refusal.Refusal.PROTOCOL_ERROR,
+    Refusal.BAD_OFFER: h323_refusal.Refusal.PROTOCOL_ERROR,
+    Refusal.GONE: h323_refusal.Refusal.NORMAL,
+    Refusal.INTERNAL: h323_refusal.Refusal.UNAVAILABLE,
+}
+
+
+class H323Calls:
+    """The H.323 listener and every H.323 call, as legs of the host's call layer."""
+
+    def __init__(self, host: CallHost, config: Config, product: str, version: str) -> None:
+        self.host = host
+        self.settings = config.mcu.h323
+        self.core_config = H323Config(
+            display=config.mcu.server.name, vendor=h225.VendorInfo(product, version),
+            capabilities=CapabilitySpec(audio=[G722, G711U, G711A], video=[H264]))
+        self.shell: H323Shell | None = None
+        self.address: tuple[str, int] | None = None
+        self.calls: dict[str, H323Connection] = {}  # leg id -> its connection
+        self.violations = 0
+
+    async def start(self) -> None:
+        """Listen for H.323 calls; a port that cannot be bound leaves the MCU running SIP only."""
+        self.shell = H323Shell(self._new_core, self.on_event)
+        if not self.settings.enabled:
+            return
+        try:
+            self.address = await self.shell.listen(self.settings.host, self.settings.port)
+        except OSError as exc:
+            event(log, "h323.cannot_listen", logging.ERROR, port=self.settings.port, error=str(exc),
+                  hint="another process holds the port; the MCU runs without H.323")
+            return
+        event(log, "h323.listening", addr=f"{self.address[0]}:{self.address[1]}")
+
+    async def close(self) -> None:
+        if self.shell is not None:
+            await self.shell.close()
+
+    def _new_core(self, peer: tuple[str, int]) -> H323Call:
+        return H323Call(self.core_config, peer)
+
+    def hangup(self, call_id: str) -> None:
+        connection = self.calls.get(call_id)
+        if connection is not None and connection.core is not None and self.shell is not None:
+            self.shell.feed(connection, lambda core, now: core.hangup(now))
+
+    # ------------------------------------------------------------------ events of the cores
+
+    def on_event(self, connection: H323Connection, e: Event) -> None:
+        host = self.host
+        if isinstance(e, IncomingCall):
+            connection.call_id = f"h323-{e.call_id}"
+            self.calls[connection.call_id] = connection
+            host.spawn(self._incoming_call(connection, e), lambda: self._refuse(connection, Rejection(
+                Refusal.INTERNAL, "internal error")))
+        elif isinstance(e, H245ChannelWanted):
+            assert self.shell is not None
+            host.spawn(self.shell.open_h245(connection, e.address), lambda: None)
+        elif isinstance(e, MediaNegotiated):
+            self._negotiated(connection, e.streams)
+        elif isinstance(e, DtmfReceived):
+            host.apply(host.conference.digits(connection.call_id, [e.digit], host.now()))
+        elif isinstance(e, KeyframeRequested):
+            leg = host.calls.get(connection.call_id)
+            if leg is not None and leg.member is not None:
+                room = host.conference.rooms[leg.member.room]
+                room.keyframe_requested(leg.member.member_id, "fir", host.now())
+        elif isinstance(e, ProtocolViolation):
+            self.violations += 1
+            event(log, "h323.protocol_violation", logging.WARNING, call_id=connection.call_id,
+                  reason=e.reason, detail=e.detail[:200])
+        elif isinstance(e, CallEnded):
+            self.calls.pop(connection.call_id, None)
+            host.end_call(connection.call_id, e.detail or (e.reason or e.refusal.value))
+
+    async def _incoming_call(self, connection: H323Connection, e: IncomingCall) -> None:
+        host, call_id = self.host, connection.call_id
+        remote = f"{e.remote_address[0]}:{e.remote_address[1]}"
+        room = self._room_of(e)
+        rejection = host.screen(call_id, room, e.remote_address[0], remote)
+        name = e.display or next((a.value for a in e.source_aliases if a.kind == h225.ALIAS_H323_ID), "")
+        uri = self._uri_of(e)
+        if rejection is None:
+            rejection = host.admit(call_id, room, remote, candidate_for(host.conference, uri, name))
+            if not isinstance(rejection, Rejection):
+                rejection = None  # degrading an H.323 join's views is left to the room's defaults
+        if rejection is None and host.requires_encryption(room):
+            rejection = Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no H.235 yet
+        if rejection is not None:
+            self._refuse(connection, rejection)
+            return
+        leg = Leg(call_id, protocol="h323")
+        leg.dialled = _Incoming(room, name or uri, uri, _product(e.vendor), e.remote_address[0])
+        host.calls[call_id] = leg
+        try:
+            ports = await self._open_media(leg, e.remote_address[0])
+        except PortRangeExhaustedError:
+            host.calls.pop(call_id, None)
+            host.media_plane.close(leg)
+            self._refuse(connection, Rejection(Refusal.OUT_OF_PORTS, "Out Of Media Ports"))
+            return
+        if call_id not in host.calls or connection.closed:  # released meanwhile
+            host.media_plane.close(leg)
+            return
+        h245_address = None
+        if e.h245_mode == H245_LISTEN:
+            assert self.shell is not None
+            h245_address = await self.shell.listen_h245(connection, ports["audio"].address)
+        assert self.shell is not None
+        self.shell.feed(connection, lambda core, now: core.accept(ports, now, h245_address=h245_address))
+        host.answered(call_id)
+        host.confirmed(call_id)  # H.225 has no ACK: Connect confirms the call
+
+    async def _open_media(self, leg: Leg, peer_host: str) -> dict[str, MediaPorts]:
+        address = self.host.advertised_address(peer_host)
+        ports = {}
+        for kind in KINDS:
+            transport = await self.host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
+            leg.transports[kind] = transport
+            ports[kind] = MediaPorts(address, transport.rtp_port, transport.rtcp_port)
+        return ports
+
+    def _negotiated(self, connection: H323Connection, negotiated: dict[tuple[str, str], NegotiatedStream]) -> None:
+        """The open logical channels changed: the leg's media and the member follow."""
+        host = self.host
+        leg = host.calls.get(connection.call_id)
+        if leg is None:
+            return
+        streams = Streams({key: _stream(i, ns) for i, (key, ns) in enumerate(negotiated.items())})
+        host.media_plane.apply(leg, streams)  # type: ignore[arg-type]
+        leg.on_keyframe_request = lambda: self._ask_keyframe(connection)
+        if leg.member is not None:
+            host.conference.renegotiated(leg.member, streams)
+            return
+        info: _Incoming = leg.dialled
+        leg.member = host.conference.join(
+            leg.call_id, info.room, streams, display_name=info.name, user_agent=info.product,
+            remote=info.uri, now=host.now(), uri=info.uri, source=info.source)
+
+    def _ask_keyframe(self, connection: H323Connection) -> None:
+        if self.shell is not None:  # H.323 terminals take videoFastUpdatePicture, not RTCP PLI
+            self.shell.feed(connection, lambda core, now: core.request_keyframe(now))
+
+    def _refuse(self, connection: H323Connection, rejection: Rejection) -> None:
+        self.calls.pop(connection.call_id, None)
+        if self.shell is not None:
+            refusal = REFUSALS[rejection.refusal]
+            self.shell.feed(connection, lambda core, now: core.reject(refusal, now))
+
+    def _room_of(self, e: IncomingCall) -> str:
+        """The room a Setup asks for: the first of its destination aliases, Called Party Number
+        or `room##host` forms that names one of our rooms, else the first given (-> not found)."""
+        wanted = [a.value for a in e.destination_aliases] + ([e.called_number] if e.called_number else [])
+        wanted = [w.split(ROOM_HOST_SEPARATOR, 1)[0].split("@", 1)[0] for w in wanted if w]
+        return next((w for w in wanted if w in self.host.conference.rooms), wanted[0] if wanted else "")
+
+    @staticmethod
+    def _uri_of(e: IncomingCall) -> str:
+        alias = next((a.value for a in e.source_aliases if a.value), "") or (e.calling_number or "")
+        return f"{H323_PREFIX}{alias}@{e.remote_address[0]}"
+
+    # ------------------------------------------------------------------ dial-out
+
+    async def dial(self, room_number: str, uri: str, display_name: str) -> str:
+        """Call `h323:alias@host[:port]` (or `h323:host`) into a room; returns the leg id."""
+        host = self.host
+        if self.shell is None:
+            raise DialError("H.323 is not running on this MCU ([h323] enabled = false)")
+        alias, target, port = _parse_h323_uri(uri)
+        leg = Leg(protocol="h323")
+        try:
+            ports = await self._open_media(leg, target)
+        except PortRangeExhaustedError as exc:
+            host.media_plane.close(leg)
+            raise DialError(str(exc)) from None
+        destination = [h225.Alias(h225.ALIAS_H323_ID, alias)] if alias else []
+        core = H323Call.dial(self.core_config, (target, port), destination, ports, host.now())
+        try:
+            connection = await self.shell.connect(target, port, core)
+        except OSError as exc:
+            host.media_plane.close(leg)
+            raise DialError(f"cannot reach {target}:{port}: {exc.strerror or exc}") from None
+        leg.call_id = connection.call_id = f"h323-{core.call_id.hex()}"
+        leg.dialled = _Incoming(room_number, display_name or uri, uri, "", target)
+        host.calls[leg.call_id] = leg
+        self.calls[leg.call_id] = connection
+        event(log, "call.dialling", room=room_number, uri=uri, call_id=leg.call_id)
+        return leg.call_id
+
+
+class _Incoming:
+    """Who the call is with, kept until its media is negotiated and it joins."""
+
+    __slots__ = ("name", "product", "room", "source", "uri")
+
+    def __init__(self, room: str, name: str, uri: str, product: str, source: str) -> None:
+        self.room, self.name, self.uri, self.product, self.source = room, name, uri, product, source
+
+
+def _product(vendor: h225.VendorInfo | None) -> str:
+    """What interop profiles match on (conf/endpoints.toml), like a SIP User-Agent."""
+    if vendor is None:
+        return "H.323"
+    return " ".join(p for p in (vendor.product, vendor.version) if p) or "H.323"
+
+
+def _parse_h323_uri(uri: str) -> tuple[str, str, int]:
+    """(alias, host, port) of h323:alias@host[:port] or h323:host[:port]."""
+    text = uri.strip().removeprefix(H323_PREFIX)
+    alias, _, hostport = text.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        host, _, port = hostport.partition(":")
+    if not host:
+        raise DialError(f"{uri!r} has no host; write h323:alias@host[:port]")
+    try:
+        return alias, host, int(port) if port else 1720
+    except ValueError:
+        raise DialError(f"{uri!r}: the port must be a number") from None
+
+
+def _stream(index: int, negotiated: NegotiatedStream) -> Stream:
+    """One H.245 stream (a send and/or a receive logical channel) as the conference's Stream."""
+    channel = negotiated.send or negotiated.receive
+    assert channel is not None
+    codec = channel.codec
+    spec = CODECS[codec.name]
+    chosen = Codec(channel.payload_type, codec.name, spec.clock_rate, 1, spec.real_sample_rate,
+                   packetization_mode=0 if codec.name == "H264" else None)
+    send, receive = negotiated.send, negotiated.receive
+    direction = "sendrecv" if send and receive else "sendonly" if send else "recvonly"
+    remote = send.remote_rtp if send is not None else None
+    rtcp = (send.remote_rtcp if send is not None else None) or (receive.remote_rtcp if receive else None)
+    return Stream(
+        index=index, kind=negotiated.kind, proto="RTP/AVP", accepted=True,
+        local_port=negotiated.local.rtp_port, remote_port=remote[1] if remote else 0,
+        remote_address=remote[0] if remote else None, remote_rtcp_port=rtcp[1] if rtcp else None,
+        codecs=(chosen,), direction=direction,
+        remote_direction={"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly"}[direction],
+        dtmf="info", video_limits=_video_limits(codec) if negotiated.kind == "video" else None)
+
+
+def _video_limits(codec: object) -> VideoLimits | None:
+    """The largest canvas the terminal's H.264 level takes (H.241 level -> H.264 max frame size)."""
+    level = getattr(codec, "level", None)
+    max_fs = H264_LEVEL_MAX_FS.get(level or 0) if getattr(codec, "name", "") == "H264" else None
+    if max_fs is None:
+        return None
+    width, height = next(((w, h) for w, h in CANVASES if frame_macroblocks(w, h) <= max_fs), CANVASES[-1])
+    return VideoLimits(max_width=width, max_height=height, max_fps=30.0, max_fs=max_fs)
+
