@@ -257,7 +257,7 @@ class SipCalls:
         if len(offer.attributes) + sum(len(m.attributes) for m in offer.media) > limits.sdp_attributes:
             self.host.count_refusal("sdp size")
             return Rejection(Refusal.TOO_LARGE, f"More Than {limits.sdp_attributes} SDP Attributes")
-        check = check_addresses(offer, 6 if ":" in self.host.config.mcu.rtp.host else 4)
+        check = check_addresses(offer)
         if check.fault is not None:
             event(log, "call.bad_media_address", logging.WARNING, call=what, reason=check.fault.reason)
             return Rejection(Refusal.BAD_MEDIA_ADDRESS, check.fault.reason)

@@ -66,7 +66,9 @@ def sipp(port: int, scenario: Path | str, service: str, transport: str = "u1", c
 
 @pytest.fixture(scope="module")
 def mcu(tmp_path_factory: pytest.TempPathFactory):
-    with McuProcess(tmp_path_factory.mktemp("mcu")) as process:
+    # sipp places every call from one address: give it the limits a trusted front door would get
+    limits = "[limits]\ncalls_per_second = 100\ncall_burst = 100\nunconfirmed_calls = 100\n"
+    with McuProcess(tmp_path_factory.mktemp("mcu"), extra=limits) as process:
         yield process
 
 
