@@ -73,7 +73,8 @@ def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int
 class BenchMcu:
     """The MCU under test, started on a config written into `folder`."""
 
-    def __init__(self, scenario: Scenario, folder: Path) -> None:
+    def __init__(self, scenario: Scenario, folder: Path, extra: str = "") -> None:
+        """`extra`: more TOML for mcu.toml (e.g. an [admission] section)."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
             shutil.copy(REPO / "conf" / name, folder / name)
@@ -82,7 +83,7 @@ class BenchMcu:
         rtp_base = 30000 + (self.sip_port % 10) * RTP_PORTS
         (folder / "rooms.toml").write_text(rooms_toml(scenario), encoding="utf-8")
         self.config = folder / "mcu.toml"
-        self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base),
+        self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base) + extra,
                                encoding="utf-8")
         self.log_path = folder / "mcu.log"
         self.room_uri = f"sip:{scenario.room.number}@127.0.0.1:{self.sip_port}"

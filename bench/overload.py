@@ -32,8 +32,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -42,17 +40,10 @@ from pathlib import Path
 from bench import procstat
 from bench.loadgen import GeneratorProcess, MemberPlan, plan_members, split_plan
 from bench.mcu_run import (
-    READY_EVENT,
     REPO,
-    RTP_PORTS,
-    START_TIMEOUT,
     BenchMcu,
-    McuStartError,
-    free_port,
-    mcu_toml,
     metric_delta,
     metric_sum,
-    rooms_toml,
 )
 from bench.scenario import Scenario, load_scenario, parse_scenario
 from mcu.layout import load_config_dir
@@ -99,28 +90,8 @@ class OverloadMcu(BenchMcu):
 
     def __init__(self, scenario: Scenario, folder: Path, admission: str, calibration: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
-            shutil.copy(REPO / "conf" / name, folder / name)
         shutil.copy(calibration, folder / "calibration.toml")
-        self.sip_port = free_port()
-        self.metrics_port = free_port()
-        rtp_base = 30000 + (self.sip_port % 10) * RTP_PORTS
-        (folder / "rooms.toml").write_text(rooms_toml(scenario), encoding="utf-8")
-        self.config = folder / "mcu.toml"
-        self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base) + admission,
-                               encoding="utf-8")
-        self.log_path = folder / "mcu.log"
-        self.room_uri = f"sip:{scenario.room.number}@127.0.0.1:{self.sip_port}"
-        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],
-                                     cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while READY_EVENT not in self.log_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise McuStartError(f"mcu serve did not become ready; see {self.log_path}:\n"
-                                    + self.log_text()[-2000:])
-            time.sleep(0.1)
+        super().__init__(scenario, folder, extra=admission)
 
 
 @dataclass
