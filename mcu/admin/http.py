@@ -32,6 +32,7 @@ from mcu.admin.errors import (
 )
 from mcu.admin.openapi import OPENAPI_PATH, build_openapi
 from mcu.admin.table import JSON_RESULT, Command, check_args
+from mcu.calls.ratelimit import RateLimit
 from mcu.log import event
 
 log = logging.getLogger("mcu.admin")
@@ -46,46 +47,6 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
 DEFAULT_REQUESTS_PER_SECOND = 20.0
 DEFAULT_BURST = 40
 REFUSAL_RATE = "admin_rate"  # key of AdminHttp.refusals
-
-
-class RateLimit:
-    """A token bucket per client address: `rate` requests per second sustained, `burst` at once.
-
-    Time comes in as `now`. Buckets that have filled up again are forgotten once more than
-    `max_clients` are kept, so many addresses cannot grow it without bound.
-    """
-
-    def __init__(self, rate: float = DEFAULT_REQUESTS_PER_SECOND, burst: int = DEFAULT_BURST,
-                 max_clients: int = 4096) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError(f"rate must be above 0 and burst at least 1 (got {rate}, {burst})")
-        self.rate = rate
-        self.burst = burst
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
-
-    def take(self, client: str, now: float) -> float:
-        """0.0 when `client` may make a request now (one token taken); else the seconds until
-        it may (nothing taken)."""
-        tokens, at = self._buckets.get(client, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[client] = (tokens - 1.0, now)
-            if len(self._buckets) > self.max_clients:
-                self._forget_full(now)
-            return 0.0
-        self._buckets[client] = (tokens, now)
-        return (1.0 - tokens) / self.rate
-
-    def _forget_full(self, now: float) -> None:
-        full = [c for c, (tokens, at) in self._buckets.items()
-                if tokens + (now - at) * self.rate >= self.burst]
-        for client in full:
-            del self._buckets[client]
-
-    @property
-    def clients(self) -> int:
-        return len(self._buckets)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Why a call is refused, in words every signalling protocol can say.
 
 The conference and the limits decide with a `Refusal`; each protocol adapter maps it to its own
-code: a SIP status (RFC 3261 21) or a Q.931 cause (ITU-T Q.850) with an H.225 release reason.
+code: a SIP status (RFC 3261 21), or a Q.850 cause with an H.225 release reason
+(mcu.calls.h323_adapter.REFUSALS).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from enum import Enum
 
 
 class Refusal(Enum):
-    """Each reason a call is refused; CODES gives its SIP status and Q.850 cause."""
+    """Each reason a call is refused; SIP_STATUS gives its SIP status (the H.323 adapter maps it
+    to a Q.850 cause through mcu.h323.refusal)."""
 
     NOT_FOUND = "not found"
     LOCKED = "locked"
@@ -31,29 +33,25 @@ class Refusal(Enum):
 
     @property
     def sip_status(self) -> int:
-        return CODES[self][0]
-
-    @property
-    def q850_cause(self) -> int:
-        return CODES[self][1]
+        return SIP_STATUS[self]
 
 
-CODES: dict[Refusal, tuple[int, int]] = {  # (SIP status, Q.850 cause)
-    Refusal.NOT_FOUND: (404, 1),  # unallocated number
-    Refusal.LOCKED: (403, 21),  # call rejected
-    Refusal.FULL: (486, 17),  # user busy
-    Refusal.PIN_LOCKOUT: (403, 21),
-    Refusal.RATE_LIMITED: (503, 42),  # switching equipment congestion
-    Refusal.UNCONFIRMED: (503, 42),
-    Refusal.OVERLOAD: (503, 42),
-    Refusal.OUT_OF_PORTS: (503, 47),  # resource unavailable
-    Refusal.NO_COMMON_MEDIA: (488, 65),  # bearer capability not implemented
-    Refusal.ENCRYPTION_REQUIRED: (488, 65),
-    Refusal.BAD_MEDIA_ADDRESS: (488, 100),  # invalid information element contents
-    Refusal.TOO_LARGE: (488, 100),
-    Refusal.BAD_OFFER: (400, 100),
-    Refusal.GONE: (481, 81),  # invalid call reference
-    Refusal.INTERNAL: (500, 41),  # temporary failure
+SIP_STATUS: dict[Refusal, int] = {
+    Refusal.NOT_FOUND: 404,
+    Refusal.LOCKED: 403,
+    Refusal.FULL: 486,
+    Refusal.PIN_LOCKOUT: 403,
+    Refusal.RATE_LIMITED: 503,
+    Refusal.UNCONFIRMED: 503,
+    Refusal.OVERLOAD: 503,
+    Refusal.OUT_OF_PORTS: 503,
+    Refusal.NO_COMMON_MEDIA: 488,
+    Refusal.ENCRYPTION_REQUIRED: 488,
+    Refusal.BAD_MEDIA_ADDRESS: 488,
+    Refusal.TOO_LARGE: 488,
+    Refusal.BAD_OFFER: 400,
+    Refusal.GONE: 481,
+    Refusal.INTERNAL: 500,
 }
 
 

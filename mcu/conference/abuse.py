@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from mcu.calls.ratelimit import RateLimit
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.conference.spec import LimitsSection
 
@@ -21,41 +22,19 @@ LABELS = {Refusal.RATE_LIMITED: REFUSE_RATE, Refusal.UNCONFIRMED: REFUSE_UNCONFI
           Refusal.PIN_LOCKOUT: REFUSE_PIN_LOCKOUT}
 
 
-class TokenBucket:
-    """`rate` tokens per second up to `burst`, one bucket per key; idle keys are forgotten."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
-
-    def take(self, key: str, now: float) -> bool:
-        tokens, at = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._buckets) > 10_000:
-            self._forget_full(now)
-        return allowed
-
-    def _forget_full(self, now: float) -> None:
-        refill = self.burst / self.rate
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
-
-
 class CallGuard:
     """New calls per address (token bucket) and calls an address has open but not confirmed."""
 
     def __init__(self, limits: LimitsSection) -> None:
         self.limits = limits
-        self._rate = TokenBucket(limits.calls_per_second, limits.call_burst)
+        self._rate = RateLimit(limits.calls_per_second, limits.call_burst)
         self._unconfirmed: dict[str, tuple[str, float]] = {}  # call id -> (address, since)
         self._answered: dict[str, float] = {}  # call id -> when we sent the 200
         self.refusals: Counter[str] = Counter()
 
     def new_call(self, call_id: str, address: str, now: float) -> Rejection | None:
         """A new call from `address`: None if it may go on (it then counts as unconfirmed)."""
-        if not self._rate.take(address, now):
+        if self._rate.take(address, now):  # seconds to wait: none left in the burst
             return self._refuse(Refusal.RATE_LIMITED, "Too Many Calls From Your Address")
         open_calls = sum(1 for addr, _ in self._unconfirmed.values() if addr == address)
         if open_calls >= self.limits.unconfirmed_calls:
