@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Dial a roster site id or a sip: URI into a running MCU's room "
                                       "through its admin API; options as for `mcu ctl dial`.")
     dial.add_argument("room", help="room number, e.g. 4100")
-    dial.add_argument("target", help="roster site id or sip:/sips: URI")
+    dial.add_argument("target", help="roster site id, sip:/sips: URI or h323:alias@host[:port]")
     dial.add_argument("rest", nargs=argparse.REMAINDER, help="more `mcu ctl dial` options")
     dial.set_defaults(func=lambda a: main(["ctl", "dial", a.room, a.target, *a.rest]))
 

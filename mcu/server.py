@@ -33,8 +33,9 @@ from mcu.admission import (
     candidate_for,
     process_cpu_seconds,
 )
+from mcu.calls.alias import H323_SCHEME
 from mcu.calls.control import DialError
-from mcu.calls.h323_adapter import H323_PREFIX, H323Calls
+from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
@@ -236,7 +237,7 @@ class McuServer:
             raise DialError(f"room {room_number}: {decision.status} {decision.phrase} (predicted "
                             f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
                             f"try again in {decision.retry_after} s")
-        if uri.lower().startswith(H323_PREFIX):
+        if uri.lower().startswith(H323_SCHEME):
             return await self.h323_calls.dial(room_number, uri, display_name)
         return await self.sip_calls.dial(room_number, uri, display_name)
 

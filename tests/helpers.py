@@ -48,7 +48,7 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 399}\n'
         f'inactivity_timeout = {inactivity_timeout}\n'
         + (f'[metrics]\nenabled = true\nport = {metrics_port}\n' if metrics_port else '[metrics]\nenabled = false\n')
-        + '[admin]\nenabled = false\n'
+        + ("" if "[admin]" in extra else '[admin]\nenabled = false\n')
         + ("" if "[h323]" in extra else '[h323]\nenabled = false\n') + extra,
         encoding="utf-8",
     )

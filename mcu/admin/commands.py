@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mcu.admin.errors import BadArguments, Conflict, NotFound, Unprocessable
 from mcu.admin.snapshot import i420_to_png
 from mcu.admin.table import PATH, PNG_RESULT, Arg, Command
-from mcu.calls.alias import same_site
+from mcu.calls.alias import H323_SCHEME, h323_target, same_site
 from mcu.calls.control import DialError
 from mcu.conference.member import Member
 from mcu.conference.room import Room
@@ -338,7 +338,13 @@ def _resolve_dial_target(ctx: AdminContext, target: str) -> tuple[str, str, str 
         if not uri.host:
             raise BadArguments(f"{target!r} has no host; write sip:user@host[:port]")
         return target, "", None
-    raise BadArguments(f"{target!r} is neither a roster site id (sites.toml) nor a sip:/sips: URI")
+    if target.lower().startswith(H323_SCHEME):
+        try:
+            h323_target(target)
+        except ValueError as exc:
+            raise BadArguments(str(exc)) from None
+        return target, "", None
+    raise BadArguments(f"{target!r} is neither a roster site id (sites.toml) nor a sip:, sips: or h323: URI")
 
 
 def _check_admission(ctx: AdminContext, room: Room) -> None:
@@ -471,7 +477,7 @@ COMMANDS: tuple[Command, ...] = (
             (ROOM, replace(TARGET, help="member id, roster site id, or 'auto' to follow the speaker again")),
             "give the floor by hand (pins the floor region), or 'auto' to give it back to voice switching"),
     Command("dial", cmd_dial, "POST", "/rooms/{room}/dial",
-            (ROOM, Arg("target", str, "roster site id or sip:/sips: URI", max_length=256),
+            (ROOM, Arg("target", str, "roster site id, sip:/sips: URI or h323:alias@host", max_length=256),
              Arg("name", str, "display name for a URI", required=False, max_length=128)),
             "call a site into the room"),
     Command("dial-roster", cmd_dial_roster, "POST", "/rooms/{room}/dial-roster", (ROOM,),

@@ -11,6 +11,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 SCHEMES = ("sips:", "sip:", "h323:", "tel:")
+H323_SCHEME = "h323:"
+H323_PORT = 1720  # H.225.0 call signalling
+
+
+class H323Target(NamedTuple):
+    alias: str  # "" when the host alone is dialled
+    host: str  # IPv6 literals without brackets
+    port: int
 
 
 class SiteKey(NamedTuple):
@@ -40,3 +48,22 @@ def same_site(a: str, b: str) -> bool:
     ka, kb = site_key(a), site_key(b)
     return bool(ka.host) and (ka.user, ka.host) == (kb.user, kb.host) and (
         not ka.port or not kb.port or ka.port == kb.port)
+
+
+def h323_target(uri: str) -> H323Target:
+    """The parts of a dial target `h323:alias@host[:port]` or `h323:host[:port]`; ValueError says
+    what is wrong, in the words an operator can act on."""
+    text = uri.strip()
+    if not text.lower().startswith(H323_SCHEME):
+        raise ValueError(f"{uri!r} is not an H.323 target; write h323:alias@host[:port]")
+    alias, _, hostport = text[len(H323_SCHEME):].rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        host, _, port = hostport.partition(":")
+    if not host or any(c.isspace() for c in text):
+        raise ValueError(f"{uri!r} has no host; write h323:alias@host[:port]")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"{uri!r}: the port must be a number from 1 to 65535")
+    return H323Target(alias, host, int(port) if port else H323_PORT)

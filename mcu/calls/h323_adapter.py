@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from mcu.admission import candidate_for
+from mcu.calls.alias import H323_SCHEME, h323_target
 from mcu.calls.control import DialError
 from mcu.calls.media import Leg
 from mcu.calls.refusal import Refusal, Rejection
@@ -23,12 +24,15 @@ from mcu.h323.call import H323Call, H323Config
 from mcu.h323.capabilities import G711A, G711U, G722, H264, CapabilitySpec
 from mcu.h323.events import (
     H245_LISTEN,
+    BitrateLimited,
+    CallAnswered,
     CallEnded,
     DtmfReceived,
     Event,
     H245ChannelWanted,
     IncomingCall,
     KeyframeRequested,
+    MediaActivity,
     MediaNegotiated,
     MediaPorts,
     NegotiatedStream,
@@ -39,6 +43,7 @@ from mcu.io.rtp_transport import PortRangeExhaustedError
 from mcu.log import event
 from mcu.sdp.codecs import CODECS
 from mcu.sdp.h264 import VideoLimits, frame_macroblocks
+from mcu.sdp.profiles import EndpointProfile
 
 if TYPE_CHECKING:
     from mcu.calls.sip_adapter import CallHost
@@ -46,10 +51,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mcu.h323")
 
-H323_PREFIX = "h323:"
 KINDS = ("audio", "video")
 ROOM_HOST_SEPARATOR = "##"  # "4100##mcu.example": room 4100 on that MCU
 CANVASES = ((1280, 720), (640, 360), (352, 288))  # as mcu.conference.video.CANVAS_TIERS
+MAX_FPS = 30.0
+BITRATE_UNITS_PER_KBPS = 10  # H.245 maxBitRate counts 100 bit/s
 H264_LEVEL_MAX_FS = {71: 3600, 64: 1620, 57: 1620, 50: 792, 43: 396}  # H.241 level -> max frame MBs
 
 # The neutral refusal as H.323 says it (Q.850 cause and ReleaseCompleteReason, mcu.h323.refusal).
@@ -84,6 +90,8 @@ class H323Calls:
         self.shell: H323Shell | None = None
         self.address: tuple[str, int] | None = None
         self.calls: dict[str, H323Connection] = {}  # leg id -> its connection
+        self.channels: dict[str, dict[tuple[str, str], NegotiatedStream]] = {}  # leg id -> open channels
+        self.bitrate_caps: dict[str, int] = {}  # leg id -> flowControlCommand limit on our video, kbps
         self.violations = 0
 
     async def start(self) -> None:
@@ -120,6 +128,8 @@ class H323Calls:
             self.calls[connection.call_id] = connection
             host.spawn(self._incoming_call(connection, e), lambda: self._refuse(connection, Rejection(
                 Refusal.INTERNAL, "internal error")))
+        elif isinstance(e, CallAnswered):
+            self._answered(connection, e)
         elif isinstance(e, H245ChannelWanted):
             assert self.shell is not None
             host.spawn(self.shell.open_h245(connection, e.address), lambda: None)
@@ -132,12 +142,18 @@ class H323Calls:
             if leg is not None and leg.member is not None:
                 room = host.conference.rooms[leg.member.room]
                 room.keyframe_requested(leg.member.member_id, "fir", host.now())
+        elif isinstance(e, BitrateLimited):
+            self._limit_bitrate(connection, e)
+        elif isinstance(e, MediaActivity):
+            event(log, "h323.media_activity", call_id=connection.call_id, kind=e.kind, active=e.active)
         elif isinstance(e, ProtocolViolation):
             self.violations += 1
             event(log, "h323.protocol_violation", logging.WARNING, call_id=connection.call_id,
                   reason=e.reason, detail=e.detail[:200])
         elif isinstance(e, CallEnded):
             self.calls.pop(connection.call_id, None)
+            self.channels.pop(connection.call_id, None)
+            self.bitrate_caps.pop(connection.call_id, None)
             host.end_call(connection.call_id, e.detail or (e.reason or e.refusal.value))
 
     async def _incoming_call(self, connection: H323Connection, e: IncomingCall) -> None:
@@ -157,7 +173,9 @@ class H323Calls:
             self._refuse(connection, rejection)
             return
         leg = Leg(call_id, protocol="h323")
-        leg.dialled = _Incoming(room, name or uri, uri, _product(e.vendor), e.remote_address[0])
+        product = _product(e.vendor)
+        leg.profile = host.profiles.match(product)
+        leg.dialled = _Incoming(room, name or uri, uri, product, e.remote_address[0])
         host.calls[call_id] = leg
         try:
             ports = await self._open_media(leg, e.remote_address[0])
@@ -193,8 +211,11 @@ class H323Calls:
         leg = host.calls.get(connection.call_id)
         if leg is None:
             return
-        streams = Streams({key: _stream(i, ns) for i, (key, ns) in enumerate(negotiated.items())})
-        host.media_plane.apply(leg, streams)  # type: ignore[arg-type]
+        self.channels[leg.call_id] = negotiated
+        cap = self.bitrate_caps.get(leg.call_id)
+        streams = Streams({key: _stream(i, ns, cap if key[0] == "video" else None, leg.profile)
+                           for i, (key, ns) in enumerate(negotiated.items())})
+        host.media_plane.apply(leg, streams, close_missing=False)  # type: ignore[arg-type]
         leg.on_keyframe_request = lambda: self._ask_keyframe(connection)
         if leg.member is not None:
             host.conference.renegotiated(leg.member, streams)
@@ -203,6 +224,29 @@ class H323Calls:
         leg.member = host.conference.join(
             leg.call_id, info.room, streams, display_name=info.name, user_agent=info.product,
             remote=info.uri, now=host.now(), uri=info.uri, source=info.source)
+
+    def _answered(self, connection: H323Connection, e: CallAnswered) -> None:
+        """Our dial-out was answered: the callee's product id picks its interop profile."""
+        leg = self.host.calls.get(connection.call_id)
+        if leg is not None and isinstance(leg.dialled, _Incoming):
+            leg.dialled.product = _product(e.vendor)
+            leg.profile = self.host.profiles.match(leg.dialled.product)
+            event(log, "call.answered", call_id=leg.call_id, user_agent=leg.dialled.product)
+
+    def _limit_bitrate(self, connection: H323Connection, e: BitrateLimited) -> None:
+        """flowControlCommand: the terminal (or a gatekeeper's bandwidth change) caps what we send
+        it; its view gets an encoder at that rate (audio is fixed-rate G.7xx and stays)."""
+        if e.kind not in (None, "video"):
+            return
+        call_id = connection.call_id
+        if e.kbps is None:
+            self.bitrate_caps.pop(call_id, None)
+        else:
+            self.bitrate_caps[call_id] = e.kbps
+        event(log, "h323.bitrate_limited", call_id=call_id, kbps=e.kbps)
+        channels = self.channels.get(call_id)
+        if channels is not None:
+            self._negotiated(connection, channels)
 
     def _ask_keyframe(self, connection: H323Connection) -> None:
         if self.shell is not None:  # H.323 terminals take videoFastUpdatePicture, not RTCP PLI
@@ -224,7 +268,7 @@ class H323Calls:
     @staticmethod
     def _uri_of(e: IncomingCall) -> str:
         alias = next((a.value for a in e.source_aliases if a.value), "") or (e.calling_number or "")
-        return f"{H323_PREFIX}{alias}@{e.remote_address[0]}"
+        return f"{H323_SCHEME}{alias}@{e.remote_address[0]}"
 
     # ------------------------------------------------------------------ dial-out
 
@@ -233,7 +277,10 @@ class H323Calls:
         host = self.host
         if self.shell is None:
             raise DialError("H.323 is not running on this MCU ([h323] enabled = false)")
-        alias, target, port = _parse_h323_uri(uri)
+        try:
+            alias, target, port = h323_target(uri)
+        except ValueError as exc:
+            raise DialError(str(exc)) from None
         leg = Leg(protocol="h323")
         try:
             ports = await self._open_media(leg, target)
@@ -271,25 +318,11 @@ def _product(vendor: h225.VendorInfo | None) -> str:
     return " ".join(p for p in (vendor.product, vendor.version) if p) or "H.323"
 
 
-def _parse_h323_uri(uri: str) -> tuple[str, str, int]:
-    """(alias, host, port) of h323:alias@host[:port] or h323:host[:port]."""
-    text = uri.strip().removeprefix(H323_PREFIX)
-    alias, _, hostport = text.rpartition("@")
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port = rest.removeprefix(":")
-    else:
-        host, _, port = hostport.partition(":")
-    if not host:
-        raise DialError(f"{uri!r} has no host; write h323:alias@host[:port]")
-    try:
-        return alias, host, int(port) if port else 1720
-    except ValueError:
-        raise DialError(f"{uri!r}: the port must be a number") from None
-
-
-def _stream(index: int, negotiated: NegotiatedStream) -> Stream:
-    """One H.245 stream (a send and/or a receive logical channel) as the conference's Stream."""
+def _stream(index: int, negotiated: NegotiatedStream, cap_kbps: int | None = None,
+            profile: EndpointProfile | None = None) -> Stream:
+    """One H.245 stream (a send and/or a receive logical channel) as the conference's Stream;
+    what we send stays within the channel's maxBitRate, the terminal's flowControlCommand and
+    its interop profile (conf/endpoints.toml, matched on the H.225 product id)."""
     channel = negotiated.send or negotiated.receive
     assert channel is not None
     codec = channel.codec
@@ -300,21 +333,28 @@ def _stream(index: int, negotiated: NegotiatedStream) -> Stream:
     direction = "sendrecv" if send and receive else "sendonly" if send else "recvonly"
     remote = send.remote_rtp if send is not None else None
     rtcp = (send.remote_rtcp if send is not None else None) or (receive.remote_rtcp if receive else None)
+    limits = [k for k in (send.codec.max_bitrate // BITRATE_UNITS_PER_KBPS if send else 0, cap_kbps) if k]
     return Stream(
         index=index, kind=negotiated.kind, proto="RTP/AVP", accepted=True,
         local_port=negotiated.local.rtp_port, remote_port=remote[1] if remote else 0,
         remote_address=remote[0] if remote else None, remote_rtcp_port=rtcp[1] if rtcp else None,
         codecs=(chosen,), direction=direction,
         remote_direction={"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly"}[direction],
-        dtmf="info", video_limits=_video_limits(codec) if negotiated.kind == "video" else None)
+        dtmf="info", max_send_kbps=min(limits) if limits else None,
+        keyframe_min_interval=profile.keyframe_min_interval if profile else None,
+        video_limits=_video_limits(codec, profile) if negotiated.kind == "video" else None)
 
 
-def _video_limits(codec: object) -> VideoLimits | None:
-    """The largest canvas the terminal's H.264 level takes (H.241 level -> H.264 max frame size)."""
+def _video_limits(codec: object, profile: EndpointProfile | None = None) -> VideoLimits | None:
+    """The largest canvas the terminal takes: its H.264 level (H.241 level -> H.264 max frame
+    size), within its profile's max_resolution and max_fps."""
     level = getattr(codec, "level", None)
     max_fs = H264_LEVEL_MAX_FS.get(level or 0) if getattr(codec, "name", "") == "H264" else None
-    if max_fs is None:
+    cap_w, cap_h = profile.max_resolution if profile and profile.max_resolution else CANVASES[0]
+    max_fps = profile.max_fps if profile and profile.max_fps else MAX_FPS
+    if max_fs is None and (cap_w, cap_h, max_fps) == (*CANVASES[0], MAX_FPS):
         return None
-    width, height = next(((w, h) for w, h in CANVASES if frame_macroblocks(w, h) <= max_fs), CANVASES[-1])
-    return VideoLimits(max_width=width, max_height=height, max_fps=30.0, max_fs=max_fs)
-
+    fits = [(w, h) for w, h in CANVASES if w <= cap_w and h <= cap_h
+            and (max_fs is None or frame_macroblocks(w, h) <= max_fs)]
+    width, height = fits[0] if fits else CANVASES[-1]
+    return VideoLimits(max_width=width, max_height=height, max_fps=max_fps, max_fs=max_fs)

@@ -92,13 +92,17 @@ class MediaPlane:
                                        rtcp_mux=rtcp_mux, inactivity_timeout=self.rtp.inactivity_timeout,
                                        clock=self.clock, on_error=on_error)
 
-    def apply(self, leg: Leg, result: NegotiationResult) -> None:
+    def apply(self, leg: Leg, result: NegotiationResult, close_missing: bool = True) -> None:
         """Point each kept socket at the negotiated address until latching sees the real source;
-        when a re-offer moves the endpoint (its address or port changed), latch again."""
+        when a re-offer moves the endpoint (its address or port changed), latch again.
+        `close_missing`: a kind the result lacks is closed (SDP answers every line at once; H.245
+        opens its channels one by one, so its adapter keeps the others' sockets waiting)."""
         before = leg.negotiation
         leg.negotiation = result
         for kind, transport in list(leg.transports.items()):
             line = result.first(kind)
+            if line is None and not close_missing:
+                continue
             if line is None or not line.accepted:
                 transport.close()
                 del leg.transports[kind]

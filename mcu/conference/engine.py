@@ -139,7 +139,8 @@ class Conference:
         if rebuilt:
             event(log, "member.media_changed", room=member.room, member=member.member_id,
                   kinds=",".join(rebuilt), audio=_codec_name(member.audio_media),
-                  video=_codec_name(member.video_media))
+                  video=_codec_name(member.video_media),
+                  video_kbps=member.video_out.config.bitrate // 1000 if member.video_out else 0)
 
     def roster_site(self, uri: str, display_name: str = "") -> Site | None:
         """The roster entry of a caller or callee: same user@host as its SIP URI, else same name."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcu.calls.streams import Streams
+from mcu.calls.streams import Stream, Streams
 from mcu.conference.audio import EVERYONE, AudioMixer, MixResult
 from mcu.conference.faults import Faults
 from mcu.conference.member import AudioFormat, Member, MemberState, media_key
@@ -142,13 +142,17 @@ class Room:
         if media.we_receive:
             member.video_in = VideoIn(media, sender_ssrc=random.getrandbits(32))
         if media.we_send:
-            v = self.video_settings
-            config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval, member.video_cap)
-            member.video_out = new_viewer(config, media.codecs[0].payload_type)
-            member.add_rtcp("video", member.video_out.out)
+            self._attach_video_out(member, media)
+
+    def _attach_video_out(self, member: Member, media: Stream) -> None:
+        v = self.video_settings
+        config = encoder_config_for(media, v.fps, v.preset, v.keyframe_interval, member.video_cap)
+        member.video_out = new_viewer(config, media.codecs[0].payload_type)
+        member.add_rtcp("video", member.video_out.out)
 
     def renegotiated(self, member: Member, streams: Streams) -> list[str]:
-        """A re-offer was answered: rebuild what its new codecs need; returns the kinds rebuilt."""
+        """A re-offer was answered: rebuild what its new codecs need; returns the kinds rebuilt.
+        A new send bit rate alone (an H.245 flowControlCommand) rebuilds only its encoder."""
         rebuilt = ["audio"] if member.set_audio(streams.get("audio")) else []
         video = streams.get("video")
         before, member.video_media = member.video_media, video
@@ -156,6 +160,10 @@ class Room:
         wants_out = video is not None and video.we_send and member.video_out is None
         if media_key(before) != media_key(video) or wants_in or wants_out:
             self._attach_video(member)
+            rebuilt.append("video")
+        elif video is not None and video.we_send and before is not None and (
+                before.max_send_kbps != video.max_send_kbps):
+            self._attach_video_out(member, video)
             rebuilt.append("video")
         return rebuilt
 

@@ -52,6 +52,9 @@ from mcu.rtp.vp8 import Vp8Depacketizer, Vp8Payloader
 
 VIDEO_CLOCK = 90000
 MTU_PAYLOAD = 1200
+DEFAULT_VIDEO_KBPS = 1500  # when the peer states no limit
+MIN_VIDEO_KBPS = 64  # below this the encoder cannot hold a picture; a tighter cap is not honoured
+MAX_VIDEO_KBPS = 4000
 STALL_SECONDS = 2.0  # a member whose picture is older than this gets a name card
 KEYFRAME_ASK_INTERVAL = 0.5  # seconds between our PLI/FIR to one sender
 KEYFRAME_RETRY = 1.0  # s without a decoded picture from a shown sender before we ask again
@@ -197,8 +200,8 @@ def encoder_config_for(media: Stream, fps: int, preset: str, keyframe_interval: 
         width, height = 352, 288  # H.263 baseline: CIF
     max_fps = int(limits.max_fps) if limits and limits.max_fps else fps
     out_fps = max(1, min(fps, max_fps))
-    kbps = media.max_send_kbps or 1500
-    bitrate = max(128, min(kbps, 4000)) * 1000
+    kbps = media.max_send_kbps or DEFAULT_VIDEO_KBPS
+    bitrate = max(MIN_VIDEO_KBPS, min(kbps, MAX_VIDEO_KBPS)) * 1000
     return VideoEncoderConfig(
         codec=codec.name.upper() if codec.name.upper() != "H263-2000" else "H263-1998",
         width=width, height=height, fps=out_fps, bitrate=bitrate,

@@ -42,13 +42,16 @@ _SITE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SIP_URI_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+_H323_URI_RE = re.compile(r"^h323:([^@\s]+@)?[^@\s]+$")  # h323:alias@host[:port] or h323:host
+_SITE_URI_RE = re.compile(f"{_SIP_URI_RE.pattern}|{_H323_URI_RE.pattern}")
 _SLUG_HINT = ": use lower-case ASCII letters, digits, '-', '_', '.'"
 
 _REGION_KEYS = ("x", "y", "w", "h", "floor", "reserved", "z")
 _LAYOUT_KEYS = ("description", "background", "regions")
 _SWITCHING_KEYS = tuple(f.name for f in fields(Switching))
 _STYLE_KEYS = tuple(f.name for f in fields(Style))
-_SITE_KEYS = ("id", "uri", "name", "role", "order", "profile")
+_SITE_KEYS = ("id", "uri", "name", "role", "order", "profile", "protocol")
+PROTOCOLS = ("sip", "h323")
 MAX_BORDER_PX = 32
 MAX_HISTORY = 64
 
@@ -241,8 +244,14 @@ def parse_sites(text: str, file: str = SITES_FILE) -> tuple[tuple[Site, ...], li
             if key not in table:
                 rep.add(path, f"missing required key {key!r}")
         site_id = _unique_site_key(rep, path, table, "id", _SITE_ID_RE, _SLUG_HINT, "site id", seen_ids, i)
+        protocol = _choice(rep, path + ("protocol",), table.get("protocol", "sip"), PROTOCOLS)
+        if protocol == "h323" and isinstance(table.get("uri"), str) and not table["uri"].startswith("h323:"):
+            table = {**table, "uri": "h323:" + table["uri"]}  # protocol = "h323" with uri = "alias@host"
+        elif table.get("protocol") == "sip" and str(table.get("uri", "")).startswith("h323:"):
+            rep.add(path + ("protocol",), "protocol \"sip\" with an h323: URI; write protocol = \"h323\"")
         uri = _unique_site_key(
-            rep, path, table, "uri", _SIP_URI_RE, " is not a SIP URI like sip:user@host", "URI", seen_uris, i
+            rep, path, table, "uri", _SITE_URI_RE,
+            " is not a SIP URI like sip:user@host nor an H.323 one like h323:alias@host", "URI", seen_uris, i
         )
         name = _str(rep, path + ("name",), table["name"]) if "name" in table else None
         if name is not None:

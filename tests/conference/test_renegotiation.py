@@ -67,3 +67,19 @@ def test_a_video_cap_lowers_canvas_and_frame_rate() -> None:
     capped = encoder_config_for(media, 30, "ultrafast", 10.0, VideoCap(fps=15, max_width=640, max_height=360))
     assert (full.width, full.height, full.fps) == (1280, 720, 30)
     assert (capped.width, capped.height, capped.fps) == (640, 360, 15)
+
+
+def test_a_new_send_bit_rate_rebuilds_only_the_video_encoder() -> None:
+    """An H.245 flowControlCommand (or a new b=AS) changes what we may send: the member's view gets
+    an encoder at that rate; what it sends us (decoder, jitter buffer) is kept."""
+    from dataclasses import replace
+
+    room, member = joined(PCMU + H264)
+    video_in, audio = member.video_in, (member.audio_in, member.audio_out)
+    assert member.video_out is not None and member.video_out.config.bitrate > 256_000
+    streams = answer(PCMU + H264)
+    capped = Streams({**streams.by_key, ("video", "main"): replace(streams.by_key[("video", "main")], max_send_kbps=256)})
+    assert room.renegotiated(member, capped) == ["video"]
+    assert member.video_out.config.bitrate == 256_000
+    assert member.video_in is video_in and (member.audio_in, member.audio_out) == audio
+    assert room.renegotiated(member, capped) == [], "the same rate again changes nothing"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.h323 import CallRefused, H323Site
 from tests.helpers import McuProcess, free_port
 
+REPO = Path(__file__).resolve().parents[2]
 TONE_PRESENT = 0.01
 TONE_ABSENT = 0.0005
 MODES = {"fast-connect": (True, True), "tunnelled-h245": (False, True),
@@ -125,3 +128,120 @@ def test_garbage_on_the_call_signalling_port_is_dropped_and_the_next_call_works(
         log = mcu.log()
     assert "Traceback" not in log, log[-3000:]
     assert heard and heard[0] > TONE_PRESENT, log[-3000:]
+
+
+async def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("mode", ["fast-connect", "separate-h245"])
+def test_h323_video_site_and_sip_video_site_see_each_other_and_keyframes_go_both_ways(
+        tmp_path: Path, mode: str) -> None:
+    """Each decodes a composite showing the other's identity colour; videoFastUpdatePicture from
+    the H.323 site gets a keyframe; a flowControlCommand gives its view an encoder at that rate."""
+    fast_start, tunnelling = MODES[mode]
+    with h323_mcu(tmp_path) as mcu:
+        h323 = H323Site(11, fast_start=fast_start, tunnelling=tunnelling, video=True)
+        sip = SyntheticEndpoint(3, audio_codec="PCMU", video_codec="H264", width=352, height=288, fps=15)
+        seen: dict[str, object] = {}
+
+        async def main() -> None:
+            try:
+                await sip.call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
+                await h323.call("127.0.0.1", mcu.h323_port, "4100")  # type: ignore[attr-defined]
+                await wait_until(h323.video_up.is_set, 5, "H.264 channels both ways")
+                await wait_until(lambda: h323.sees_colour(sip.colour), 15, "the H.323 site to see the SIP site")
+                await wait_until(lambda: sip.sees_colour(h323.colour), 15, "the SIP site to see the H.323 site")
+                seen["h323 sees itself"] = h323.sees_colour(h323.colour)
+                assert h323.video_rx is not None
+                keyframes = h323.video_rx.keyframes_received
+                h323.request_keyframe()
+                await wait_until(lambda: h323.video_rx.keyframes_received > keyframes, 3,  # type: ignore[union-attr]
+                                 "a keyframe after videoFastUpdatePicture")
+                h323.limit_bitrate(256)
+                await wait_until(lambda: any(e.get("video_kbps") == 256 for e in mcu.events("member.media_changed")),
+                                 5, "the H.323 site's encoder at 256 kbit/s")
+                await wait_until(lambda: h323.sees_colour(sip.colour), 10, "pictures again after the new encoder")
+                seen["heard"] = (h323.heard_tone(sip.tone_hz), sip.heard_tone(h323.tone_hz))
+            finally:
+                await h323.close()
+                await sip.close()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        log = mcu.log()
+        left, joined = mcu.events("member.left"), mcu.events("member.joined")
+    context = f"{mode}: {seen}\nMCU log:\n{log[-3000:]}"
+    assert "Traceback" not in log, context
+    assert seen["h323 sees itself"] is False, "the H.323 site's view must not show itself\n" + context
+    assert min(seen["heard"]) > TONE_PRESENT, context  # type: ignore[call-overload]
+    member = next(e["member"] for e in joined if "synthetic-h323" in e.get("user_agent", ""))
+    h323_left = next(e for e in left if e["member"] == member)
+    assert h323_left["video_frames_decoded"] > 10, f"the MCU must decode the H.323 site's H.264\n{context}"
+
+
+def _listening_sites_roster(sites: list[tuple[str, str, str]]) -> str:
+    return "".join(f'[[sites]]\nid = "{i}"\nuri = "{u}"\nname = "{n}"\nprotocol = "h323"\n' for i, u, n in sites)
+
+
+def test_dial_out_reaches_listening_h323_terminals_by_uri_and_by_roster(tmp_path: Path) -> None:
+    """`mcu dial 4100 h323:alias@host:port` and a roster site with protocol = "h323": each listening
+    terminal is called, joins, and hears the SIP site; the Setup it got names the alias."""
+    token = "dial-test-token-0123456789"
+    (tmp_path / "admin.token").write_text(token + "\n", encoding="utf-8")
+    admin_port = free_port(socket.SOCK_STREAM)
+    port = free_port(socket.SOCK_STREAM)
+    extra = (f'[h323]\nhost = "127.0.0.1"\nport = {port}\n'
+             f'[admin]\nport = {admin_port}\ntoken_file = "admin.token"\n')
+    by_uri, by_roster = H323Site(21), H323Site(22, fast_start=False, tunnelling=False)
+    with McuProcess(tmp_path, extra=extra) as mcu:
+        sip = SyntheticEndpoint(4, audio_codec="PCMU")
+        results: dict[str, object] = {}
+
+        def mcu_cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "mcu", *args, "-c", str(mcu.config)],
+                                  check=False, capture_output=True, text=True, timeout=30, cwd=REPO)
+
+        async def main() -> None:
+            try:
+                await sip.call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
+                host, uri_port = await by_uri.listen()
+                _, roster_port = await by_roster.listen()
+                (tmp_path / "sites.toml").write_text(_listening_sites_roster(
+                    [("province-22", f"site22@127.0.0.1:{roster_port}", "Province 22")]), encoding="utf-8")
+                reload = await asyncio.to_thread(mcu_cli, "ctl", "reload")
+                results["reload"] = reload.returncode, reload.stdout + reload.stderr
+                dial = await asyncio.to_thread(mcu_cli, "dial", "4100", f"h323:site21@{host}:{uri_port}")
+                results["dial uri"] = dial.returncode, dial.stdout + dial.stderr
+                await by_uri.wait_media(10)
+                dial = await asyncio.to_thread(mcu_cli, "dial", "4100", "province-22")
+                results["dial roster"] = dial.returncode, dial.stdout + dial.stderr
+                await by_roster.wait_media(10)
+                await wait_until(lambda: min(s.heard_tone(sip.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
+                                 5, "both dialled terminals to hear the SIP site")
+                await wait_until(lambda: min(sip.heard_tone(s.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
+                                 5, "the SIP site to hear both dialled terminals")
+                results["aliases"] = [[a.value for a in s.incoming.destination_aliases]  # type: ignore[union-attr]
+                                      for s in (by_uri, by_roster)]
+                results["h245 channel"] = by_roster.h245_channel
+                results["sip hears"] = sip.heard_tone(by_uri.tone_hz), sip.heard_tone(by_roster.tone_hz)
+            finally:
+                await by_uri.close()
+                await by_roster.close()
+                await sip.close()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        log = mcu.log()
+        joined = mcu.events("member.joined")
+    context = f"{results}\nMCU log:\n{log[-3000:]}"
+    assert "Traceback" not in log, context
+    assert results["reload"][0] == 0 and results["dial uri"][0] == 0 and results["dial roster"][0] == 0, context  # type: ignore[index]
+    assert results["aliases"] == [["site21"], ["site22"]], context
+    assert results["h245 channel"] is True, "no fast start, no tunnelling: H.245 on its own connection\n" + context
+    assert min(results["sip hears"]) > TONE_PRESENT, context  # type: ignore[call-overload]
+    names = {e["name"] for e in joined}
+    assert "Province 22" in names, f"the roster name labels the dialled site\n{context}"

@@ -215,6 +215,10 @@ SITE = '[[sites]]\nid = "a"\nuri = "sip:a@x.example.net"\nname = "A"\n'
         (SITE + 'role = "chair"\n\n' + SITE.replace('"a"', '"b"').replace("sip:a", "sip:b")
          + 'role = "chair" #@\n', "sites[1].role", "more than one chair"),
         ('sites = "x" #@\n', "sites", "[[sites]]"),
+        (SITE + 'protocol = "h.323" #@\n', "sites[0].protocol", "not one of"),
+        (SITE.replace('uri = "sip:a@x.example.net"', 'uri = "h323:a@x.example.net"') + 'protocol = "sip" #@\n',
+         "sites[0].protocol", 'write protocol = "h323"'),
+        (SITE.replace('uri = "sip:a@x.example.net"', 'uri = "h323:a @x" #@'), "sites[0].uri", "H.323 one"),
     ],
 )
 def test_bad_site_names_file_line_and_key(text: str, key: str, message: str) -> None:
@@ -223,6 +227,19 @@ def test_bad_site_names_file_line_and_key(text: str, key: str, message: str) -> 
     assert (err.file, err.key) == ("sites.toml", key)
     assert err.line == line_of(text, "#@"), str(err)
     assert message in err.message
+
+
+def test_h323_sites_by_scheme_or_by_protocol() -> None:
+    """A roster site dialled over H.323: `uri = "h323:alias@host[:port]"`, or `protocol = "h323"`
+    with the URI written `alias@host` or a bare host."""
+    text = (SITE.replace('uri = "sip:a@x.example.net"', 'uri = "h323:4001@10.0.0.7:1720"')
+            + "\n" + SITE.replace('id = "a"', 'id = "b"').replace('uri = "sip:a@x.example.net"', 'uri = "hdx@10.0.0.8"')
+            + 'protocol = "h323"\n'
+            + "\n" + SITE.replace('id = "a"', 'id = "c"').replace('uri = "sip:a@x.example.net"', 'uri = "10.0.0.9"')
+            + 'protocol = "h323"\n')
+    sites, errors = parse_sites(text)
+    assert errors == []
+    assert [s.uri for s in sites] == ["h323:4001@10.0.0.7:1720", "h323:hdx@10.0.0.8", "h323:10.0.0.9"]
 
 
 def test_site_missing_required_keys_points_at_the_table() -> None:
