@@ -41,16 +41,37 @@ module menu.so
 """
 
 
-def start_baresip(folder: Path, port: int, tone: int, seconds: int, mediaenc: str = "") -> subprocess.Popen:
+# baresip 1.0's sndfile module writes what it decodes to <snd_path>/dump-<time>-dec.wav
+RECORD = "module sndfile.so\nsnd_path {folder}\n"
+
+
+def start_baresip(folder: Path, port: int, tone: int, seconds: int, mediaenc: str = "",
+                  record: bool = False) -> subprocess.Popen:
+    """baresip dialling room 4100 for `seconds`, sending a `tone` Hz sine; with `record`, what it
+    hears goes to a WAV file in `folder` (see heard_by)."""
     binary = shutil.which("baresip")
     if binary is None or not (MODULES / "avcodec.so").exists():
         pytest.fail("baresip with avcodec not found: the test setup installs baresip and baresip-ffmpeg")
     folder.mkdir(parents=True)
-    (folder / "config").write_text(CONFIG.format(modules=MODULES, tone=tone, heard=folder / "heard.wav"))
+    config = CONFIG.format(modules=MODULES, tone=tone, heard=folder / "heard.wav")
+    (folder / "config").write_text(config + (RECORD.format(folder=folder) if record else ""))
     params = ";regint=0" + (f";mediaenc={mediaenc}" if mediaenc else "")
     (folder / "accounts").write_text(f"<sip:site{tone}@127.0.0.1>{params}\n")
     return subprocess.Popen([binary, "-f", str(folder), "-e", f"/dial sip:4100@127.0.0.1:{port}", "-t", str(seconds)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def heard_by(folder: Path):  # type: ignore[no-untyped-def]
+    """(samples, rate) of what a recording baresip decoded (left channel)."""
+    import wave
+
+    import numpy as np
+
+    dumps = sorted(folder.glob("dump-*-dec.wav"))
+    assert dumps, f"baresip wrote no recording in {folder}: is its sndfile module installed?"
+    with wave.open(str(dumps[-1])) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), np.int16)[:: w.getnchannels()]
+        return samples, w.getframerate()
 
 
 def received_video_fps(output: str) -> float:

@@ -16,7 +16,7 @@ import pytest
 
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.h323 import CallRefused, H323Site
-from tests.helpers import McuProcess, free_port
+from tests.helpers import McuProcess, free_port, tone_power, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TONE_PRESENT = 0.01
@@ -245,3 +245,57 @@ def test_dial_out_reaches_listening_h323_terminals_by_uri_and_by_roster(tmp_path
     assert min(results["sip hears"]) > TONE_PRESENT, context  # type: ignore[call-overload]
     names = {e["name"] for e in joined}
     assert "Province 22" in names, f"the roster name labels the dialled site\n{context}"
+
+
+def _shows_colour_bars(frame, bands: int = 3) -> bool:  # type: ignore[no-untyped-def]
+    """baresip's fakevideo sends vertical colour bars: in the middle of the picture, at least
+    `bands` column strips of distinct, vertically uniform luma (a name card or a flat tile has not)."""
+    middle = frame.y[frame.height // 4: frame.height * 3 // 4].astype(float)
+    strips = [middle[:, c: c + 8] for c in range(0, frame.width - 8, 8)]
+    levels = {round(s.mean() / 16) for s in strips if s.std() < 6}
+    return len(levels) >= bands
+
+
+def test_h323_site_beside_baresip_hears_and_sees_it(tmp_path: Path) -> None:
+    """A real SIP peer (baresip: 440 Hz sine, fakevideo colour bars, H.264) and an H.323 site in
+    one room: each hears the other and not itself, the H.323 site decodes a composite showing
+    baresip's colour bars, baresip decodes our video, the MCU decodes both."""
+    from tests.e2e.test_e2e_baresip import heard_by, received_video_fps, start_baresip
+
+    seconds = 12
+    with h323_mcu(tmp_path / "mcu") as mcu:
+        baresip = start_baresip(tmp_path / "baresip", mcu.sip_port, 440, seconds, record=True)
+        site = H323Site(13, video=True)
+        seen: dict[str, object] = {}
+
+        async def main() -> None:
+            try:
+                await wait_until(lambda: mcu.events("member.joined"), 10, "baresip to join")
+                await site.call("127.0.0.1", mcu.h323_port, "4100")  # type: ignore[attr-defined]
+                await wait_until(lambda: site.video_rx is not None and site.video_rx.frames
+                                 and _shows_colour_bars(site.video_rx.frames[-1][1]), 10,
+                                 "the H.323 site to see baresip's colour bars")
+                await wait_until(lambda: site.heard_tone(440) > TONE_PRESENT, 5, "the H.323 site to hear baresip")
+                seen["h323 hears itself"] = site.heard_tone(site.tone_hz)
+                await asyncio.to_thread(baresip.wait, seconds + 20)
+            finally:
+                await site.close()
+
+        try:
+            asyncio.run(asyncio.wait_for(main(), seconds + 40))
+            output = baresip.communicate(timeout=10)[0]
+        finally:
+            if baresip.poll() is None:
+                baresip.kill()
+        log = mcu.log()
+        wait_for(lambda: len(mcu.events("member.left")) == 2, 10, "both to leave")
+        left = {e["member"]: e for e in mcu.events("member.left")}
+    context = f"{seen}\nbaresip:\n{output[-1500:]}\nMCU log:\n{log[-2000:]}"
+    assert "Traceback" not in log, context
+    assert seen["h323 hears itself"] < TONE_ABSENT, context  # type: ignore[operator]
+    samples, rate = heard_by(tmp_path / "baresip")
+    windows = [samples[i: i + rate] for i in range(0, len(samples) - rate, rate)]
+    assert max(tone_power(w, rate, site.tone_hz) for w in windows) > TONE_PRESENT, "baresip must hear the H.323 site"
+    assert max(tone_power(w, rate, 440) for w in windows) < TONE_ABSENT, "baresip must not hear itself"
+    assert received_video_fps(output) >= 10, "baresip must decode our composed video\n" + context
+    assert all(e["video_frames_decoded"] > 20 for e in left.values()), f"the MCU decodes both: {left}"
