@@ -112,3 +112,20 @@ class CapabilityError(H323Error):
 
 class H323StateError(RuntimeError):
     """An API call that the call's state does not allow (a bug of the caller, not the peer)."""
+
+
+# RAS (H.225.0 clause 7: registration, admission and status over UDP)
+
+
+class RasError(AsnError):
+    reason = "bad ras"
+
+
+class RasDecodeError(RasError):
+    """A datagram that is not a RasMessage (truncated, garbage, a mandatory field missing)."""
+
+    reason = "ras decode failed"
+
+
+class RasEncodeError(RasError):
+    reason = "ras encode failed"

@@ -2,7 +2,7 @@
 
 Reads classic pcap files (either byte order, Ethernet or raw IPv4 link types) and
 reassembles TCP streams by sequence number, dropping retransmissions; writes a pcap of
-fake IPv4/TCP segments on 127.0.0.1 so that tshark can decode what our cores emitted.
+fake IPv4/TCP segments (and UDP datagrams) on 127.0.0.1 so that tshark can decode what our cores emitted.
 """
 
 from __future__ import annotations
@@ -153,7 +153,20 @@ class PcapWriter:
                          saddr, daddr)
         ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
         self._seq[key] = seq + len(payload) + (1 if flags & TCP_FLAG_SYN else 0)
-        packet = ip + tcp + payload
+        self._record(ip + tcp + payload)
+
+    def datagram(self, src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> None:
+        """One UDP datagram (RAS on port 1719); UDP checksum 0: none computed (RFC 768)."""
+        udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0)
+        saddr = bytes(int(x) for x in src[0].split("."))
+        daddr = bytes(int(x) for x in dst[0].split("."))
+        total = 20 + len(udp) + len(payload)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0x4000, 64, IPPROTO_UDP, 0,
+                         saddr, daddr)
+        ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+        self._record(ip + udp + payload)
+
+    def _record(self, packet: bytes) -> None:
         self._time += 0.001
         sec = int(self._time)
         usec = int((self._time - sec) * 1_000_000)
