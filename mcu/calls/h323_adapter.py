@@ -311,11 +311,21 @@ class _Incoming:
         self.room, self.name, self.uri, self.product, self.source = room, name, uri, product, source
 
 
+# H.225 VendorIdentifier T.35 codes (country, manufacturer) -> the maker's name, for endpoints.toml
+# patterns; only codes seen in real captures (tests/h323/vectors: a TANDBERG 310i and RRQ).
+H221_MANUFACTURERS = {(130, 256): "TANDBERG"}
+
+
 def _product(vendor: h225.VendorInfo | None) -> str:
-    """What interop profiles match on (conf/endpoints.toml), like a SIP User-Agent."""
+    """What interop profiles match on (conf/endpoints.toml), like a SIP User-Agent: the maker
+    when its T.35 code is known, then productId and versionId ("TANDBERG 310i ...")."""
     if vendor is None:
         return "H.323"
-    return " ".join(p for p in (vendor.product, vendor.version) if p) or "H.323"
+    maker = H221_MANUFACTURERS.get((vendor.t35_country, vendor.manufacturer), "")
+    parts = [vendor.product, vendor.version]
+    if maker and maker.lower() not in vendor.product.lower():
+        parts.insert(0, maker)
+    return " ".join(p for p in parts if p) or "H.323"
 
 
 def _stream(index: int, negotiated: NegotiatedStream, cap_kbps: int | None = None,
