@@ -236,12 +236,12 @@ def report(r: OverloadResult) -> str:
         f"SIP answers            {', '.join(f'{k}: {v}' for k, v in sorted(r.answers.items()))}",
         f"admitted sites receive {fps} fps of {r.room_fps:.0f}",
         f"ceiling                {r.ceiling_cores:.2f} cores",
-        f"predicted cores        {cores(r.predicted_cores_metric)} (MCU /metrics), "
-        f"{r.predicted_cores_planner:.2f} (planner on the admitted meeting)",
-        f"measured cores         {r.measured_cores_proc:.2f} (/proc over {r.window_s:.0f} s), "
-        f"{cores(r.measured_cores_metric)} (MCU /metrics)",
-        f"same machine           sites' process {r.generator_cores:.2f} cores, load average "
-        f"{r.load_average:.2f}; MCU skipped {r.skipped_frame_times} frame times",
+        (f"predicted cores        {cores(r.predicted_cores_metric)} (MCU /metrics), "
+        f"{r.predicted_cores_planner:.2f} (planner on the admitted meeting)"),
+        (f"measured cores         {r.measured_cores_proc:.2f} (/proc over {r.window_s:.0f} s), "
+        f"{cores(r.measured_cores_metric)} (MCU /metrics)"),
+        (f"same machine           sites' process {r.generator_cores:.2f} cores, load average "
+        f"{r.load_average:.2f}; MCU skipped {r.skipped_frame_times} frame times"),
     ]
     if r.refusals_by_reason or r.degraded_by_step:
         lines.append(f"refusals by reason     {r.refusals_by_reason}; degraded by step {r.degraded_by_step}")

@@ -21,6 +21,8 @@ from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
 from mcu.settings import host_address, in_range, one_of, setting
 from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
 
+RAS_PORT = 1719  # H.225.0 RAS: a gatekeeper address without a port means this one
+
 
 @dataclass(frozen=True)
 class ServerSection:
@@ -72,6 +74,44 @@ class SipSection:
     session_expires: int = setting(1800, in_range(90, 86400))
 
 
+def gatekeeper_address(value: str) -> str | None:
+    """"" (no gatekeeper), or host[:port] / [IPv6]:port of the gatekeeper's RAS address."""
+    if not value:
+        return None
+    try:
+        split_host_port(value, RAS_PORT)
+    except ValueError:
+        return "must be the gatekeeper's RAS address as host:port, e.g. 192.0.2.10:1719 (port 1719 if left out)"
+    return None
+
+
+def split_host_port(value: str, default_port: int) -> tuple[str, int]:
+    """("host", port) of "host", "host:port", "[v6]" or "[v6]:port"; ValueError if not one."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":") if rest.startswith(":") or not rest else "x"
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+    else:
+        host, port_text = value, ""
+    port = int(port_text) if port_text else default_port
+    if not host or any(c.isspace() for c in host) or not 1 <= port <= 65535:
+        raise ValueError(value)
+    return host, port
+
+
+@dataclass(frozen=True)
+class GatekeeperSection:
+    """An H.323 gatekeeper to register the MCU at (H.225.0 RAS over UDP): every room number as a
+    dialedDigits alias and the server name as h323-ID; each H.323 call asks it for admission."""
+
+    address: str = setting("", gatekeeper_address)  # "" (the default): no gatekeeper
+    gatekeeper_id: str = ""  # the gatekeeper identifier to ask for; "": whichever answers
+    time_to_live: int = setting(300, in_range(2, 86400))  # seconds, asked for in the RRQ
+    discover: bool = True  # a GRQ before the RRQ (most gatekeepers want one)
+    ras_port: int = setting(0, in_range(0, 65535))  # our RAS socket's port; 0: any free one
+
+
 @dataclass(frozen=True)
 class H323Section:
     """H.323 call signalling (H.225.0 over TCP; H.245 tunnelled, on its own connection or by fast
@@ -80,6 +120,7 @@ class H323Section:
     enabled: bool = True
     host: str = setting("0.0.0.0", host_address)
     port: int = setting(1720, in_range(1, 65535))
+    gatekeeper: GatekeeperSection = setting(None, factory=GatekeeperSection)
 
 
 @dataclass(frozen=True)

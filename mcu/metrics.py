@@ -509,6 +509,14 @@ class Metrics:
         self._loop_lag = Histogram(f"{p}_event_loop_lag_seconds",
                                    "How late the event loop ran a timer.",
                                    buckets=LOOP_LAG_BUCKETS, registry=reg)
+        self._gk_registered = Gauge(f"{p}_h323_gatekeeper_registered",
+                                    "1 while the MCU is registered at its H.323 gatekeeper "
+                                    "([h323.gatekeeper]), 0 while it is not (calls go on without); "
+                                    "no series when none is configured.", ("gatekeeper",),
+                                    registry=reg)
+        self._ras_dropped = Counter(f"{p}_h323_ras_dropped",
+                                    "RAS datagrams ignored, by reason (malformed, unknown sender, "
+                                    "an answer to no request of ours).", ("reason",), registry=reg)
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
         for kind in AUTH_KINDS:  # known label values start at 0, so rate() and panels have data
@@ -615,6 +623,15 @@ class Metrics:
         if count > 0:
             self._skipped.inc(count)
 
+    # -- H.323 gatekeeper (RAS)
+
+    def gatekeeper_registered(self, gatekeeper: str, registered: bool) -> None:
+        self._gk_registered.labels(gatekeeper).set(1 if registered else 0)
+
+    def ras_dropped(self, reason: str, count: int = 1) -> None:
+        if count > 0:
+            self._child(self._ras_dropped, reason).inc(count)
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -670,6 +687,12 @@ class NullMetrics:
         pass
 
     def video_frames_skipped(self, count: int) -> None:
+        pass
+
+    def gatekeeper_registered(self, gatekeeper: str, registered: bool) -> None:
+        pass
+
+    def ras_dropped(self, reason: str, count: int = 1) -> None:
         pass
 
 

@@ -259,6 +259,7 @@ class McuServer:
         self.admission.reconfigure(config)
         self._apply_limits(config)
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
+        self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1

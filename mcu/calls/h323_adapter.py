@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mcu.admission import candidate_for
 from mcu.calls.alias import H323_SCHEME, h323_target
 from mcu.calls.control import DialError
+from mcu.calls.h323_gatekeeper import H323Gatekeeper
 from mcu.calls.media import Leg
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.streams import Codec, Stream, Streams
@@ -93,6 +94,7 @@ class H323Calls:
         self.channels: dict[str, dict[tuple[str, str], NegotiatedStream]] = {}  # leg id -> open channels
         self.bitrate_caps: dict[str, int] = {}  # leg id -> flowControlCommand limit on our video, kbps
         self.violations = 0
+        self.gatekeeper = H323Gatekeeper(host, config, product, version)  # RAS, if [h323.gatekeeper]
 
     async def start(self) -> None:
         """Listen for H.323 calls; a port that cannot be bound leaves the MCU running SIP only."""
@@ -106,8 +108,10 @@ class H323Calls:
                   hint="another process holds the port; the MCU runs without H.323")
             return
         event(log, "h323.listening", addr=f"{self.address[0]}:{self.address[1]}")
+        await self.gatekeeper.start(self.address)
 
     async def close(self) -> None:
+        await self.gatekeeper.close()  # URQ
         if self.shell is not None:
             await self.shell.close()
 
@@ -151,6 +155,7 @@ class H323Calls:
             event(log, "h323.protocol_violation", logging.WARNING, call_id=connection.call_id,
                   reason=e.reason, detail=e.detail[:200])
         elif isinstance(e, CallEnded):
+            self.gatekeeper.call_ended(connection.core)  # DRQ
             self.calls.pop(connection.call_id, None)
             self.channels.pop(connection.call_id, None)
             self.bitrate_caps.pop(connection.call_id, None)
@@ -169,6 +174,8 @@ class H323Calls:
                 rejection = None  # degrading an H.323 join's views is left to the room's defaults
         if rejection is None and host.requires_encryption(room):
             rejection = Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no H.235 yet
+        if rejection is None:
+            rejection = await self.gatekeeper.admit_incoming(connection.core, e)  # ARQ, if registered
         if rejection is not None:
             self._refuse(connection, rejection)
             return
@@ -290,8 +297,14 @@ class H323Calls:
         destination = [h225.Alias(h225.ALIAS_H323_ID, alias)] if alias else []
         core = H323Call.dial(self.core_config, (target, port), destination, ports, host.now())
         try:
+            target, port = await self.gatekeeper.admit_dial(core, destination, (target, port))  # ARQ
+        except DialError:
+            host.media_plane.close(leg)
+            raise
+        try:
             connection = await self.shell.connect(target, port, core)
         except OSError as exc:
+            self.gatekeeper.call_ended(core)  # DRQ
             host.media_plane.close(leg)
             raise DialError(f"cannot reach {target}:{port}: {exc.strerror or exc}") from None
         leg.call_id = connection.call_id = f"h323-{core.call_id.hex()}"

@@ -130,8 +130,9 @@ class GatekeeperCore:
                                                  self.gatekeeper_id), addr)
                 return
             endpoint_id = m.endpoint_id
-        else:
-            endpoint_id = f"ep{next(self._ids)}"
+        else:  # a full RRQ from a registered call signal address re-registers it (as GnuGk does)
+            endpoint_id = next((ep for ep, r in self.endpoints.items()
+                                if r.call_signal_addresses == m.call_signal_addresses), f"ep{next(self._ids)}")
             self.endpoints[endpoint_id] = m
         ttl = self.time_to_live or m.time_to_live
         self._send(rm.RegistrationConfirm(m.seq, m.call_signal_addresses, endpoint_id, self.gatekeeper_id,

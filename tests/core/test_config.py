@@ -99,7 +99,7 @@ def test_every_key_is_documented_in_the_shipped_config() -> None:
     for section in dataclasses.fields(McuConfig):
         assert f"[{section.name}]" in text or f"[[{section.name}." in text, section.name
         for key in dataclasses.fields(section.default_factory()):  # type: ignore[misc]
-            assert f"\n{key.name} = " in text or f"[[{section.name}.{key.name}]]" in text, \
+            assert f"\n{key.name} = " in text or f"[{section.name}.{key.name}]" in text, \
                 f"{section.name}.{key.name} is not documented in conf/mcu.toml"
 
 
@@ -149,3 +149,14 @@ def test_roster_profile_that_endpoints_toml_lacks_is_refused_with_file_and_line(
 def test_limits_are_validated(tmp_path: Path) -> None:
     (issue,) = issues_of(write(tmp_path, "[limits]\nunconfirmed_calls = 0\n"))
     assert (issue.key, issue.line) == ("limits.unconfirmed_calls", 2)
+
+
+def test_gatekeeper_is_off_by_default_and_its_address_is_validated(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).mcu.h323.gatekeeper.address == ""
+    config = load_config(write(tmp_path, '[h323.gatekeeper]\naddress = "[::1]:1719"\ntime_to_live = 4\n'))
+    assert config.mcu.h323.gatekeeper.address == "[::1]:1719" and config.mcu.h323.gatekeeper.time_to_live == 4
+    text = '[h323]\nport = 1720\n[h323.gatekeeper]\naddress = "gk.example:99999"\ntime_to_live = 1\n'
+    issues = issues_of(write(tmp_path, text))
+    assert {(i.key, i.line) for i in issues} == {("h323.gatekeeper.address", 4),
+                                                  ("h323.gatekeeper.time_to_live", 5)}
+    assert "host:port" in str(issues[0]) and str(issues[0]).startswith(f"{tmp_path / 'mcu.toml'}:4:")
