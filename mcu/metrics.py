@@ -517,6 +517,12 @@ class Metrics:
         self._ras_dropped = Counter(f"{p}_h323_ras_dropped",
                                     "RAS datagrams ignored, by reason (malformed, unknown sender, "
                                     "an answer to no request of ours).", ("reason",), registry=reg)
+        self._h323_violations = Counter(f"{p}_h323_protocol_violations",
+                                        "H.323 call-signalling and H.245 input that broke the protocol "
+                                        "(malformed or truncated PDU, bad TPKT, unknown call reference, "
+                                        "an input that failed its call), by reason; the message is "
+                                        "dropped or its call released, the other calls go on.",
+                                        ("reason",), registry=reg)
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
         for kind in AUTH_KINDS:  # known label values start at 0, so rate() and panels have data
@@ -632,6 +638,9 @@ class Metrics:
         if count > 0:
             self._child(self._ras_dropped, reason).inc(count)
 
+    def h323_violation(self, reason: str) -> None:
+        self._child(self._h323_violations, reason).inc()
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -693,6 +702,9 @@ class NullMetrics:
         pass
 
     def ras_dropped(self, reason: str, count: int = 1) -> None:
+        pass
+
+    def h323_violation(self, reason: str) -> None:
         pass
 
 

@@ -149,9 +149,17 @@ def overview() -> dict[str, Any]:
                    "auth {{kind}}"),
             target(f"sum by (result) (increase(mcu_config_reloads_total{{{I}}}[$__rate_interval]))",
                    "reload {{result}}")], 16, 28, 8, 8),
+        panel("timeseries", "H.323 protocol violations and dropped RAS datagrams", [
+            target(f"sum by (reason) (increase(mcu_h323_protocol_violations_total{{{I}}}[$__rate_interval]))",
+                   "H.323 {{reason}}"),
+            target(f"sum by (reason) (increase(mcu_h323_ras_dropped_total{{{I}}}[$__rate_interval]))",
+                   "RAS {{reason}}")], 0, 36, 16, 8),
+        panel("stat", "Registered at the H.323 gatekeeper", [target(
+            f"mcu_h323_gatekeeper_registered{{{I}}}", "{{gatekeeper}}")], 16, 36, 8, 8,
+            unit="bool_yes_no", description="No value: no [h323.gatekeeper] is configured."),
         panel("table", "Build and config", [
             target(f"mcu_build_info{{{I}}}", instant=True, table=True),
-            target(f"mcu_config_info{{{I}}}", instant=True, table=True)], 0, 36, 24, 5,
+            target(f"mcu_config_info{{{I}}}", instant=True, table=True)], 0, 44, 24, 5,
             transformations=[{"id": "merge", "options": {}}, {"id": "organize", "options": {
                 "excludeByName": {"Time": True, "Value": True, "__name__": True}}}]),
     ]

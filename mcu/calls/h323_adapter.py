@@ -99,6 +99,7 @@ class H323Calls:
     async def start(self) -> None:
         """Listen for H.323 calls; a port that cannot be bound leaves the MCU running SIP only."""
         self.shell = H323Shell(self._new_core, self.on_event)
+        self.shell.on_error = self.host.metrics.h323_violation
         if not self.settings.enabled:
             return
         try:
@@ -152,6 +153,7 @@ class H323Calls:
             event(log, "h323.media_activity", call_id=connection.call_id, kind=e.kind, active=e.active)
         elif isinstance(e, ProtocolViolation):
             self.violations += 1
+            host.metrics.h323_violation(e.reason)
             event(log, "h323.protocol_violation", logging.WARNING, call_id=connection.call_id,
                   reason=e.reason, detail=e.detail[:200])
         elif isinstance(e, CallEnded):
@@ -169,9 +171,9 @@ class H323Calls:
         name = e.display or next((a.value for a in e.source_aliases if a.kind == h225.ALIAS_H323_ID), "")
         uri = self._uri_of(e)
         if rejection is None:
-            rejection = host.admit(call_id, room, remote, candidate_for(host.conference, uri, name))
-            if not isinstance(rejection, Rejection):
-                rejection = None  # degrading an H.323 join's views is left to the room's defaults
+            admitted = host.admit(call_id, room, remote, candidate_for(host.conference, uri, name))
+            # a VideoCap (degrade this join's views) is left to the room's defaults for H.323
+            rejection = admitted if isinstance(admitted, Rejection) else None
         if rejection is None and host.requires_encryption(room):
             rejection = Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no H.235 yet
         if rejection is None:

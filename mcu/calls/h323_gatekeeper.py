@@ -222,12 +222,8 @@ class H323Gatekeeper:
             self.host.hangup(call_id, f"gatekeeper disengaged the call ({e.reason})")
 
     def _on_dropped(self, reason: str, count: int) -> None:
-        metrics = getattr(self.host, "metrics", None)
-        if metrics is not None:
-            metrics.ras_dropped(reason, count)
+        self.host.metrics.ras_dropped(reason, count)
         event(log, "h323.ras_dropped", logging.DEBUG, reason=reason, count=count)
 
     def _metric(self, registered: bool) -> None:
-        metrics = getattr(self.host, "metrics", None)  # the server's (CallHost does not name it)
-        if metrics is not None:
-            metrics.gatekeeper_registered(self.settings.address, registered)
+        self.host.metrics.gatekeeper_registered(self.settings.address, registered)

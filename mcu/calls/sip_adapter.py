@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from mcu.admission import Candidate
     from mcu.conference.engine import Conference, Hangup
     from mcu.config import Config
+    from mcu.metrics import AnyMetrics
     from mcu.sdp.profiles import Profiles
 
 log = logging.getLogger("mcu.server")
@@ -63,6 +64,7 @@ class CallHost(Protocol):
     media_plane: MediaPlane
     profiles: Profiles
     calls: dict[str, Leg]
+    metrics: AnyMetrics
 
     def now(self) -> float: ...
     def spawn(self, coro: Awaitable[None], on_failure: Callable[[], None]) -> None: ...

@@ -149,7 +149,8 @@ class H323Call:
             return
         try:
             payloads = self._framer.feed(data)
-        except H323Error as exc:
+        except H323Error as exc:  # the stream is out of step: nothing more can be read from it
+            self._events.append(ProtocolViolation(exc.reason, str(exc)))
             self._release_local(Refusal.PROTOCOL_ERROR, f"call signalling: {exc}", send=False)
             return
         for payload in payloads:
@@ -158,11 +159,11 @@ class H323Call:
             try:
                 message = h225.parse_signalling(payload)
             except H323Error as exc:
+                self._events.append(ProtocolViolation(exc.reason, str(exc)))
                 if self.state == STATE_IDLE:
                     self._release_local(Refusal.PROTOCOL_ERROR, f"first message: {exc}",
                                         send=False)
                     return
-                self._events.append(ProtocolViolation(exc.reason, str(exc)))
                 continue
             self._on_signalling(message, now)
         self._flush(now)
@@ -174,6 +175,7 @@ class H323Call:
         try:
             payloads = self._h245_framer.feed(data)
         except H323Error as exc:
+            self._events.append(ProtocolViolation(exc.reason, str(exc)))
             self._release_local(Refusal.PROTOCOL_ERROR, f"H.245 channel: {exc}")
             return
         for payload in payloads:

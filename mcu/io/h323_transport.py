@@ -100,6 +100,7 @@ class H323Shell:
         self.on_event = on_event
         self.connections: set[H323Connection] = set()
         self.errors: Counter[str] = Counter()
+        self.on_error: Callable[[str], None] = lambda reason: None  # each failure, as it happens
         self.server: asyncio.AbstractServer | None = None
         self.loop = asyncio.get_running_loop()
 
@@ -118,7 +119,7 @@ class H323Shell:
         try:
             await self.loop.create_connection(connection.h245_protocol, address[0], address[1])
         except OSError as exc:
-            self.errors["h245 connect"] += 1
+            self._count("h245 connect failed")
             event(log, "h323.h245_connect_failed", logging.WARNING, call_id=connection.call_id,
                   address=f"{address[0]}:{address[1]}", error=str(exc))
 
@@ -129,7 +130,7 @@ class H323Shell:
         sockname = server.sockets[0].getsockname()
         return (str(sockname[0]), int(sockname[1]))
 
-    def feed(self, connection: H323Connection, step: Callable[[H323Call, float], None]) -> None:
+    def feed(self, connection: H323Connection, step: Callable[[H323Call, float], object]) -> None:
         """Run one input through the core, then send what it produced; a core that raises
         ends its own call (its connection closes), never the others."""
         core = connection.core
@@ -138,7 +139,7 @@ class H323Shell:
         try:
             step(core, self.loop.time())
         except Exception as exc:  # noqa: BLE001 - one terminal's bytes must not stop the loop
-            self.errors[type(exc).__name__] += 1
+            self._count("core error")
             event(log, "h323.core_error", logging.WARNING, call_id=connection.call_id,
                   error=f"{type(exc).__name__}: {exc}"[:300])
             connection.close()
@@ -163,7 +164,7 @@ class H323Shell:
             try:
                 self.on_event(connection, e)
             except Exception as exc:  # noqa: BLE001 - the adapter's bug fails this call alone
-                self.errors["adapter " + type(exc).__name__] += 1
+                self._count("adapter error")
                 event(log, "h323.handler_error", logging.WARNING, call_id=connection.call_id,
                       event=type(e).__name__, error=f"{type(exc).__name__}: {exc}"[:300])
                 with contextlib.suppress(Exception):
@@ -178,6 +179,10 @@ class H323Shell:
         if core.ended and not connection.closed:
             # the release is written: close once it has left
             self.loop.call_later(0.05, connection.close)
+
+    def _count(self, reason: str) -> None:
+        self.errors[reason] += 1
+        self.on_error(reason)
 
     async def close(self) -> None:
         for connection in list(self.connections):

@@ -10,6 +10,7 @@ import asyncio
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ MODES = {"fast-connect": (True, True), "tunnelled-h245": (False, True),
          "separate-h245-fast": (True, False), "separate-h245": (False, False)}
 
 
-def h323_mcu(tmp_path: Path, rooms: str | None = None) -> McuProcess:
+def h323_mcu(tmp_path: Path, rooms: str | None = None, metrics_port: int | None = None) -> McuProcess:
     port = free_port(socket.SOCK_STREAM)
-    mcu = McuProcess(tmp_path, rooms=rooms, extra=f'[h323]\nhost = "127.0.0.1"\nport = {port}\n')
+    mcu = McuProcess(tmp_path, rooms=rooms, extra=f'[h323]\nhost = "127.0.0.1"\nport = {port}\n',
+                     metrics_port=metrics_port)
     mcu.h323_port = port  # type: ignore[attr-defined]
     return mcu
 
@@ -99,7 +101,8 @@ def test_pin_room_admits_the_h323_site_by_user_input_and_unknown_room_is_cause_1
 
 
 def test_garbage_on_the_call_signalling_port_is_dropped_and_the_next_call_works(tmp_path: Path) -> None:
-    with h323_mcu(tmp_path) as mcu:
+    metrics_port = free_port(socket.SOCK_STREAM)
+    with h323_mcu(tmp_path, metrics_port=metrics_port) as mcu:
         port = mcu.h323_port  # type: ignore[attr-defined]
         for junk in (b"\x03\x00\x00\x08\xff\xff\xff\xff", b"GET / HTTP/1.0\r\n\r\n", b"\x03\x00\x00\x04" * 50,
                      b"\x03\x00\xff\xff" + b"\x08" * 3000, b"\x03\x00\x00\x0c\x08\x02\x00\x01\x05\x04\x03\x88"):
@@ -126,8 +129,15 @@ def test_garbage_on_the_call_signalling_port_is_dropped_and_the_next_call_works(
 
         asyncio.run(asyncio.wait_for(main(), 30))
         log = mcu.log()
+        page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    violations = {line.split('"')[1]: float(line.split()[-1]) for line in page.splitlines()
+                  if line.startswith("mcu_h323_protocol_violations_total{")}
     assert "Traceback" not in log, log[-3000:]
     assert heard and heard[0] > TONE_PRESENT, log[-3000:]
+    # counted by reason; 50 empty keep-alive TPKTs are no violation, an unfinished TPKT none yet;
+    # the last junk is a Setup whose bearer capability IE runs past its end
+    assert violations == {"q931 protocol discriminator is not 8": 1.0, "tpkt version is not 3": 1.0,
+                          "q931 truncated": 1.0}, f"{violations}\n{log[-3000:]}"
 
 
 async def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -131,7 +131,8 @@ def test_status_inquiry_is_answered():
 def test_garbage_first_message_ends_the_call_quietly():
     call = H323Call(H323Config(), ("10.0.0.9", 4000))
     call.receive_data(encode_tpkt(b"\x08\x02\x00\x01\x05\x7e\x00\x02\x05\xff"), 0.0)
-    (ended,) = [e for e in iter(call.next_event, None)]
+    violation, ended = list(iter(call.next_event, None))
+    assert isinstance(violation, ev.ProtocolViolation) and violation.reason == "h225 decode failed"
     assert isinstance(ended, ev.CallEnded) and ended.refusal == Refusal.PROTOCOL_ERROR
     assert call.data_to_send() == b""
 
@@ -139,7 +140,9 @@ def test_garbage_first_message_ends_the_call_quietly():
 def test_not_h323_on_the_port_ends_the_call():
     call = H323Call(H323Config(), ("10.0.0.9", 4000))
     call.receive_data(b"GET / HTTP/1.1\r\n\r\n", 0.0)
-    assert isinstance(call.next_event(), ev.CallEnded) and call.ended
+    violation, ended = list(iter(call.next_event, None))
+    assert isinstance(violation, ev.ProtocolViolation) and violation.reason == "tpkt version is not 3"
+    assert isinstance(ended, ev.CallEnded) and call.ended
 
 
 def test_keepalive_tpkts_are_ignored_mid_call():

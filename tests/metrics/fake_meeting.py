@@ -4,7 +4,7 @@
 and `advance(dt)` plays `dt` seconds of meeting into the event methods (audio ticks, compose,
 encode, keyframes, speaker changes, SIP). With `troubles=True` it also does what every shipped
 alert watches for (one site losing 10%, one silent site, a slow encoder, late audio ticks, a
-lagging loop, a flapping site, failing config reloads), so each alert expression returns data.
+lagging loop, a flapping site, failing config reloads, no gatekeeper registration), so each alert expression returns data.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class FakeMeeting:
             self._views[-1] = replace(self._views[-1], fps_out=18.0)  # encoder below target
         for _ in self._sites:
             self._event("member_joined", room)
+        self._event("gatekeeper_registered", "192.0.2.10:1719", not troubles)  # troubles: rejected by it
 
     def _new_site(self, index: int) -> _Site:
         return _Site(f"m{next(self._ids)}", SITE_NAMES[index % len(SITE_NAMES)]
@@ -141,6 +142,9 @@ class FakeMeeting:
             m.auth_failure("pin")
         if self.troubles and self._steps % 5 == 0:
             m.config_reload(False)
+        if self._steps % 7 == 0:  # a terminal sending a truncated PDU now and then
+            m.h323_violation("q931 truncated")
+            m.ras_dropped("ras decode failed")
 
     def snapshot(self) -> ConferenceSnapshot:
         with self._lock:

@@ -42,7 +42,7 @@ EXPECTED_ALERTS = {"MCUDown", "MCUSiteSustainedLoss", "MCUAudioTicksLate",
                    "MCUEncoderBelowTargetFps", "MCUMemberFlapping", "MCUMemberNoMedia",
                    "MCUConfigReloadFailed", "MCUEventLoopLag", "MCUMemberFaults",
                    "MCUCallsRefusedForAbuse", "MCUPinGuessing", "MCUOverloaded",
-                   "MCUJoinsRefusedForCapacity"}
+                   "MCUJoinsRefusedForCapacity", "MCUGatekeeperUnregistered"}
 
 
 def promtool() -> str:
