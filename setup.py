@@ -1,4 +1,4 @@
-"""Builds the Cython kernels (mcu._mix) with optimisation on; everything else is in pyproject.toml."""
+"""Builds the Cython kernels (mcu._mix) and batched RTP I/O (mcu._rtp) with optimisation on; everything else is in pyproject.toml."""
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -10,7 +10,8 @@ extensions = [
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    Extension("mcu._rtp", ["mcu/_rtp.pyx"], extra_compile_args=["-O3"]),  # recvmmsg/sendmmsg batches
 ]
 
 setup(

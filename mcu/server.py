@@ -41,6 +41,7 @@ from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
+from mcu.conference.member import Member
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
 from mcu.conference.video import VideoCap
@@ -381,8 +382,11 @@ class McuServer:
                 continue
             self.metrics.observe_compose(room.number, job.encoder.compose_seconds)
             self.metrics.observe_encode(room.number, job.encoder.view_id, job.encoder.encode_seconds)
+            frames: dict[str, tuple[Member, list[bytes]]] = {}  # by call id: a viewer's packets, in order
             for member, packet in room.video_packets(job, picture, sent_at):
-                self.media_plane.send(member, "video", packet)
+                frames.setdefault(member.call_id, (member, []))[1].append(packet)
+            for member, packets in frames.values():
+                self.media_plane.send_many(member, "video", packets)
 
     async def _housekeeping(self) -> None:
         """Timers of the conference and its members, every 100 ms; a failing step is logged once and

@@ -131,6 +131,13 @@ class MediaPlane:
         if transport is not None:
             transport.send_rtp(packet)
 
+    def send_many(self, member: Member, kind: str, packets: list[bytes]) -> None:
+        """Several packets of one member (a video frame) in one system call."""
+        leg = self.legs.get(member.call_id)
+        transport = leg.transports.get(kind) if leg else None
+        if transport is not None:
+            transport.send_rtp_many(packets)
+
     def housekeeping(self, leg: Leg, now: float, publish: bool) -> None:
         """One member's periodic work: sender reports, video feedback, and its send errors
         charged to it (a socket that keeps failing is that member's fault, nobody else's)."""

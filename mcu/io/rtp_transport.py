@@ -6,6 +6,10 @@ packet arrives, then the source actually seen (NAT); packets from other sources 
 ignored and counted. Unparseable packets are counted per reason and dropped. A media
 inactivity timeout is reported to a callback once.
 
+Sockets are read in recvmmsg batches from one reader callback per socket and written with
+sendto/sendmmsg from C (mcu._rtp): one Python call drains a keyframe's datagrams, and a video
+frame goes to a viewer in one system call (`send_rtp_many`).
+
 Nothing a member does raises out of here: a remote address that is not an IP literal of the
 socket's family is never handed to the socket (the stream waits for latching instead), send
 failures and asynchronous socket errors are counted, and an exception in a callback is counted
@@ -18,12 +22,14 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import os
 import socket
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mcu._rtp import BatchReceiver, pack_address, send_batch, send_to
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -35,6 +41,7 @@ DEFAULT_INACTIVITY_TIMEOUT = 30.0
 MAX_TIMEOUT_CHECK_INTERVAL = 1.0
 BIND_ATTEMPTS = 50
 RECEIVE_BUFFER = 1 << 20  # a 1080p keyframe is ~200 datagrams; the kernel default holds ~90
+READ_LIMIT = 256  # datagrams one readable callback takes, so that one busy socket cannot hog the loop
 
 
 class PortRangeExhaustedError(RuntimeError):
@@ -113,22 +120,70 @@ def _error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    __slots__ = ("_handler", "_on_error")
+class MediaSocket:
+    """One bound non-blocking UDP socket: the loop's reader callback drains it in recvmmsg
+    batches into `on_datagram(data, (host, port))`; sends go out from C. A socket error (e.g. an
+    ICMP port unreachable seen on read, EACCES on send) goes to `on_error` as an OSError."""
 
-    def __init__(self, handler: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> None:
-        self._handler = handler
-        self._on_error = on_error
+    def __init__(self, loop: asyncio.AbstractEventLoop, family: int, host: str, port: int,
+                 on_datagram: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> None:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((host, port))
+            with contextlib.suppress(OSError):  # room for a sender's keyframe while the loop is busy
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.loop = loop
+        self.on_datagram = on_datagram
+        self.on_error = on_error
+        self._receiver = BatchReceiver(self.fd)
+        loop.add_reader(self.fd, self._readable)
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self._handler(data, addr)
+    @classmethod
+    async def open(cls, loop: asyncio.AbstractEventLoop, family: int, host: str, port: int,
+                   on_datagram: Callable[[bytes, Address], None],
+                   on_error: Callable[[Exception], None]) -> MediaSocket:
+        return cls(loop, family, host, port, on_datagram, on_error)
 
-    def error_received(self, exc: Exception) -> None:
-        self._on_error(exc)  # e.g. EACCES sending to a broadcast address: counted, never raised
+    def _readable(self) -> None:
+        batch: list[tuple[bytes, Address]] = []
+        error = self._receiver.receive(batch, READ_LIMIT)
+        for data, addr in batch:
+            self.on_datagram(data, addr)
+        if error:
+            self.on_error(OSError(error, os.strerror(error)))
+
+    def send(self, data: bytes, destination: bytes) -> bool:
+        error = send_to(self.fd, data, destination)
+        if error:
+            self.on_error(OSError(error, os.strerror(error)))
+        return not error
+
+    def send_many(self, packets: list[bytes], destination: bytes) -> int:
+        sent, error = send_batch(self.fd, packets, destination)
+        if error:
+            self.on_error(OSError(error, os.strerror(error)))
+        return int(sent)
+
+    @property
+    def sockname(self) -> Address:
+        name = self.sock.getsockname()
+        return (str(name[0]), int(name[1]))
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.fd)
+        self.sock.close()
 
 
 class RtpTransport:
     """One member stream. Create with `await RtpTransport.open(...)`."""
+
+    socket_class: type[MediaSocket] = MediaSocket  # bench/rtp_load.py swaps in the asyncio path to compare
 
     def __init__(
         self,
@@ -153,6 +208,8 @@ class RtpTransport:
         self.rtcp_mux = rtcp_mux
         self.remote_rtp: Address | None = None
         self.remote_rtcp: Address | None = None
+        self._rtp_destination: bytes | None = None  # remote_rtp as a packed sockaddr
+        self._rtcp_destination: bytes | None = None
         self._point(remote_rtp, remote_rtcp)
         self.latched_rtp = False
         self.latched_rtcp = False
@@ -163,8 +220,8 @@ class RtpTransport:
         self.clock = clock
         self.counters = TransportCounters()
         self.timed_out = False
-        self._rtp_transport: asyncio.DatagramTransport | None = None
-        self._rtcp_transport: asyncio.DatagramTransport | None = None
+        self._rtp_socket: MediaSocket | None = None
+        self._rtcp_socket: MediaSocket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_activity = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -207,18 +264,11 @@ class RtpTransport:
     async def _bind(self, loop: asyncio.AbstractEventLoop, host: str) -> None:
         self._loop = loop
         handler = self._on_mux_datagram if self.rtcp_mux else self._on_rtp_datagram
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(handler, self._socket_error), local_addr=(host, self.rtp_port)
-        )
-        self._rtp_transport = transport
-        sock = transport.get_extra_info("socket")
-        with contextlib.suppress(OSError, AttributeError):  # room for a sender's keyframe while the
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # loop is busy
+        self._rtp_socket = await self.socket_class.open(loop, self.family, host, self.rtp_port, handler,
+                                                        self._socket_error)
         if not self.rtcp_mux:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Protocol(self._on_rtcp_datagram, self._socket_error), local_addr=(host, self.rtcp_port)
-            )
-            self._rtcp_transport = transport
+            self._rtcp_socket = await self.socket_class.open(loop, self.family, host, self.rtcp_port,
+                                                             self._on_rtcp_datagram, self._socket_error)
         self._last_activity = loop.time()
         self._arm_timer()
 
@@ -257,6 +307,7 @@ class RtpTransport:
             if self.rtcp_mux:
                 self.latched_rtcp = True
                 self.remote_rtcp = addr
+            self._pack_destinations()
         counters.rtp_packets += 1
         counters.rtp_bytes += len(data)
         assert self._loop is not None
@@ -284,6 +335,7 @@ class RtpTransport:
         if not self.latched_rtcp:
             self.latched_rtcp = True
             self.remote_rtcp = addr
+            self._pack_destinations()
         counters.rtcp_packets += 1
         if self.on_rtcp is not None:
             try:
@@ -314,6 +366,19 @@ class RtpTransport:
             remote_rtcp = (rtp[0], rtp[1] + 1)  # RFC 3550: RTP port + 1
         self.remote_rtp = rtp
         self.remote_rtcp = rtp if self.rtcp_mux else usable_address(remote_rtcp, self.family)
+        self._pack_destinations()
+
+    def _pack_destinations(self) -> None:
+        self._rtp_destination = self._packed(self.remote_rtp)
+        self._rtcp_destination = self._packed(self.remote_rtcp)
+
+    def _packed(self, addr: Address | None) -> bytes | None:
+        if addr is None:
+            return None
+        try:
+            return pack_address(self.family, addr[0], addr[1])  # type: ignore[no-any-return]
+        except (OSError, ValueError):  # a source address the kernel gave us always packs
+            return None
 
     # ------------------------------------------------------------ send
 
@@ -327,31 +392,30 @@ class RtpTransport:
         return protected
 
     def send_rtp(self, data: bytes) -> None:
-        if self.remote_rtp is None or self._rtp_transport is None:
+        destination = self._rtp_destination
+        if destination is None or self._rtp_socket is None:
             return
         protected = self._protect(data, rtcp=False)
-        if protected is None:
+        if protected is not None and self._rtp_socket.send(protected, destination):
+            self.counters.sent_rtp += 1
+
+    def send_rtp_many(self, packets: list[bytes]) -> None:
+        """Several packets (a video frame) in one system call; counted as `send_rtp` would."""
+        destination = self._rtp_destination
+        if destination is None or self._rtp_socket is None:
             return
-        try:
-            self._rtp_transport.sendto(protected, self.remote_rtp)
-        except (OSError, ValueError, TypeError) as exc:  # counted; the member's fault, not the room's
-            self._socket_error(exc)
-            return
-        self.counters.sent_rtp += 1
+        if self.srtp is not None:
+            packets = [p for p in (self._protect(p, rtcp=False) for p in packets) if p is not None]
+        self.counters.sent_rtp += self._rtp_socket.send_many(packets, destination)
 
     def send_rtcp(self, data: bytes) -> None:
-        transport = self._rtp_transport if self.rtcp_mux else self._rtcp_transport
-        if self.remote_rtcp is None or transport is None:
+        sock = self._rtp_socket if self.rtcp_mux else self._rtcp_socket
+        destination = self._rtcp_destination
+        if destination is None or sock is None:
             return
         protected = self._protect(data, rtcp=True)
-        if protected is None:
-            return
-        try:
-            transport.sendto(protected, self.remote_rtcp)
-        except (OSError, ValueError, TypeError) as exc:
-            self._socket_error(exc)
-            return
-        self.counters.sent_rtcp += 1
+        if protected is not None and sock.send(protected, destination):
+            self.counters.sent_rtcp += 1
 
     # ------------------------------------------------------------ inactivity
 
@@ -390,13 +454,14 @@ class RtpTransport:
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        for t in (self._rtp_transport, self._rtcp_transport):
-            if t is not None:
-                t.close()
+        for sock in (self._rtp_socket, self._rtcp_socket):
+            if sock is not None:
+                sock.close()
+        self._rtp_socket = self._rtcp_socket = None
         self.allocator.release(self.rtp_port)
 
     @property
     def local_rtp(self) -> Address | None:
-        if self._rtp_transport is None:
+        if self._rtp_socket is None:
             return None
-        return self._rtp_transport.get_extra_info("sockname")[:2]  # type: ignore[no-any-return]
+        return self._rtp_socket.sockname
