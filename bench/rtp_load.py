@@ -5,9 +5,12 @@ our shell (mcu.io.rtp_transport on uvloop) and drains what comes back. Our proce
 receives, parses, keeps RFC 3550 statistics, jitter-buffers and depacketizes, then every
 20 ms rewrites one 160-byte payload per member through its OutboundStream and sends it.
 
-Only OUR process's CPU time is measured (time.process_time). A reference phase runs the
-same load through a bare uvloop DatagramProtocol that unpacks the header and echoes, so
-the figures can be compared as a ratio measured in the same run.
+Only OUR process's CPU time is measured (time.process_time). Three phases in one run: the shell
+as it is (recvmmsg batches and sendto from C, mcu._rtp), the same shell on the asyncio datagram
+I/O it had before (one uvloop callback per datagram, transport.sendto per packet: the "before"),
+and a bare uvloop DatagramProtocol that unpacks the header and echoes. Then a video fan-out
+phase: one encoder's frames (8 packets each) rewritten per viewer and sent per packet through
+the asyncio path, per packet through the C path, and per frame in one sendmmsg (send_rtp_many).
 
     .venv/bin/python bench/rtp_load.py [--members 100] [--seconds 20] [--reference-seconds 10]
 """
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import uvloop
 
-from mcu.io.rtp_transport import PortAllocator, RtpTransport
+from mcu.io.rtp_transport import MediaSocket, PortAllocator, RtpTransport
 from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.session import OutboundStream, RtpSession
@@ -81,6 +84,51 @@ def generator(ports: list[int], seconds: float, result: mp.Queue) -> None:  # ty
     result.put((sent, received))
 
 
+class AsyncioMediaSocket:
+    """The shell's I/O before mcu._rtp (the "before" of this benchmark): a uvloop datagram
+    endpoint, one Python callback per datagram, one transport.sendto per packet."""
+
+
+    def __init__(self, transport: asyncio.DatagramTransport) -> None:
+        self.transport = transport
+        self._addresses: dict[bytes, tuple[str, int]] = {}
+
+    @classmethod
+    async def open(cls, loop, family, host, port, on_datagram, on_error):  # type: ignore[no-untyped-def]
+        class Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                on_datagram(data, addr)
+
+            def error_received(self, exc: Exception) -> None:
+                on_error(exc)
+
+        transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=(host, port))
+        return cls(transport)
+
+    def _address(self, destination: bytes) -> tuple[str, int]:
+        addr = self._addresses.get(destination)
+        if addr is None:
+            port = int.from_bytes(destination[2:4], "big")
+            addr = self._addresses[destination] = (socket.inet_ntoa(destination[4:8]), port)
+        return addr
+
+    def send(self, data: bytes, destination: bytes) -> bool:
+        self.transport.sendto(data, self._address(destination))
+        return True
+
+    def send_many(self, packets: list[bytes], destination: bytes) -> int:
+        for p in packets:
+            self.send(p, destination)
+        return len(packets)
+
+    @property
+    def sockname(self) -> tuple[str, int]:
+        return self.transport.get_extra_info("sockname")[:2]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.transport.close()
+
+
 @dataclass
 class Member:
     transport: RtpTransport
@@ -89,8 +137,9 @@ class Member:
     out: OutboundStream
 
 
-async def run_mcu(members: int, seconds: float) -> dict[str, float]:
+async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket) -> dict[str, float]:
     loop = asyncio.get_running_loop()
+    RtpTransport.socket_class = socket_class
     alloc = PortAllocator(*port_range(members))
     group: list[Member] = []
     for i in range(members):
@@ -240,26 +289,124 @@ def report(name: str, r: dict[str, float]) -> float:
     return pct
 
 
+def drain(port_queue: mp.Queue, stop: mp.Event) -> None:  # type: ignore[type-arg]
+    """The viewers' side of the fan-out phase: one socket that reads and counts (not measured)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((HOST, 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.settimeout(0.2)
+    port_queue.put(s.getsockname()[1])
+    received = 0
+    while not stop.is_set():
+        try:
+            s.recv(2048)
+            received += 1
+        except TimeoutError:
+            pass
+    port_queue.put(received)
+
+
+async def run_fanout(viewers: int, seconds: float, socket_class: type, batched: bool) -> dict[str, float]:
+    """One encoder's 30 fps frames of FRAME_PACKETS packets to `viewers`: each viewer rewrites
+    them into its own stream (OutboundStream, as Room.video_packets does) and sends them."""
+    loop = asyncio.get_running_loop()
+    RtpTransport.socket_class = socket_class
+    ctx = mp.get_context("spawn")
+    q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    stop = ctx.Event()
+    proc = ctx.Process(target=drain, args=(q, stop), daemon=True)
+    proc.start()
+    sink = (HOST, await loop.run_in_executor(None, q.get))
+    alloc = PortAllocator(*port_range(viewers))
+    group = []
+    for i in range(viewers):
+        t = await RtpTransport.open(alloc, lambda p, a, n: None, host=HOST, remote_rtp=sink, inactivity_timeout=None)
+        group.append((t, OutboundStream(0x3000 + i, 96, 90000, rng=random.Random(i), history=512)))
+    payloads = [bytes([n]) * 1100 for n in range(FRAME_PACKETS)]
+    frames = 0
+
+    def frame() -> None:
+        nonlocal frames
+        now = time.time()
+        media_ts = frames * 3000
+        for t, out in group:
+            packets = [out.packetize(p, media_ts, now, marker=k == FRAME_PACKETS - 1)
+                       for k, p in enumerate(payloads)]
+            if batched:
+                t.send_rtp_many(packets)
+            else:
+                for packet in packets:
+                    t.send_rtp(packet)
+        frames += 1
+
+    async def run(duration: float) -> None:
+        next_t = loop.time()
+        end = next_t + duration
+        while loop.time() < end:
+            frame()
+            next_t += 1 / 30
+            await asyncio.sleep(max(0.0, next_t - loop.time()))
+
+    await run(1.0)  # warm-up
+    sent0 = sum(t.counters.sent_rtp for t, _ in group)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await run(seconds)
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    sent = sum(t.counters.sent_rtp for t, _ in group) - sent0
+    stop.set()
+    await loop.run_in_executor(None, q.get)
+    proc.join()
+    for t, _ in group:
+        t.close()
+    return {"cpu": cpu1 - cpu0, "wall": wall1 - wall0, "rx": 0, "tx": sent}
+
+
+FRAME_PACKETS = 8  # a 720p frame at ~1.5 Mbit/s and 30 fps is 6 kB: about 6-8 packets
+
+
+def per_packet_us(r: dict[str, float]) -> float:
+    return 1e6 * r["cpu"] / max(1.0, r["rx"] + r["tx"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--reference-seconds", type=float, default=10.0)
+    ap.add_argument("--viewers", type=int, default=64, help="viewers of the video fan-out phase (0: skip it)")
     args = ap.parse_args()
     ref = None
     if args.reference_seconds > 0:
         ref = uvloop.run(run_reference(args.members, args.reference_seconds))
-    mcu = uvloop.run(run_mcu(args.members, args.seconds))
-    print(f"{args.members} members, 50 packets/s each way, {args.seconds:.0f} s measured")
+    before = uvloop.run(run_mcu(args.members, args.seconds, AsyncioMediaSocket))
+    mcu = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket))
+    print(f"{args.members} members, 50 packets/s each way, {args.seconds:.0f} s measured per phase")
     pct = report("mcu RTP path (parse, stats, JB, out)", mcu)
+    before_pct = report("same, asyncio datagram I/O (before)", before)
+    print(f"per packet in+out: {per_packet_us(mcu):.2f} us now, {per_packet_us(before):.2f} us before "
+          f"-> now / before = {per_packet_us(mcu) / per_packet_us(before):.2f}x (target <= 0.33x)")
     if ref is not None:
         ref_pct = report("reference: bare uvloop echo", ref)
-        print(f"ratio mcu / bare echo: {pct / ref_pct:.2f}x")
+        print(f"ratio mcu / bare echo: {pct / ref_pct:.2f}x (before: {before_pct / ref_pct:.2f}x)")
     print(
         f"generator: sent {mcu['gen_sent']:.0f}, received {mcu['gen_received']:.0f}; "
         f"jitter buffers played {mcu['played']:.0f}, concealed {mcu['concealed']:.0f}"
     )
     print(f"target: under 10% of one core -> {'PASS' if pct < 10 else 'MISS'}")
+    if args.viewers:
+        seconds = max(3.0, args.seconds / 2)
+        runs = {
+            "asyncio sendto per packet (before)": uvloop.run(run_fanout(args.viewers, seconds, AsyncioMediaSocket, False)),
+            "C sendto per packet": uvloop.run(run_fanout(args.viewers, seconds, MediaSocket, False)),
+            "C sendmmsg per frame (now)": uvloop.run(run_fanout(args.viewers, seconds, MediaSocket, True)),
+        }
+        print(f"video fan-out: 30 fps x {FRAME_PACKETS} packets to {args.viewers} viewers, "
+              f"rewrite + send, {seconds:.0f} s each")
+        for name, r in runs.items():
+            report(name, r)
+        base = per_packet_us(runs["asyncio sendto per packet (before)"])
+        for name, r in runs.items():
+            print(f"  {name:<36} {per_packet_us(r):5.2f} us per packet per viewer ({per_packet_us(r) / base:.2f}x)")
 
 
 if __name__ == "__main__":

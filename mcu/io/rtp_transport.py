@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mcu._rtp import BatchReceiver, pack_address, send_batch, send_to
+from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch, send_to
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -297,7 +297,7 @@ class RtpTransport:
         try:
             if self.srtp is not None:
                 data = self.srtp.unprotect_rtp(data)
-            packet = RtpPacket.parse(data)
+            packet = parse_rtp(data)  # RtpPacket.parse in C
         except MediaParseError as exc:
             counters.parse_errors["rtp " + exc.reason] += 1
             return
