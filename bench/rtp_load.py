@@ -382,7 +382,7 @@ def main() -> None:
     mcu = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket))
     print(f"{args.members} members, 50 packets/s each way, {args.seconds:.0f} s measured per phase")
     pct = report("mcu RTP path (parse, stats, JB, out)", mcu)
-    before_pct = report("same, asyncio datagram I/O (before)", before)
+    before_pct = report("same on asyncio datagram I/O", before)
     print(f"per packet in+out: {per_packet_us(mcu):.2f} us now, {per_packet_us(before):.2f} us before "
           f"-> now / before = {per_packet_us(mcu) / per_packet_us(before):.2f}x (target <= 0.33x)")
     if ref is not None:

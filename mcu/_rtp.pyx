@@ -229,6 +229,48 @@ def send_batch(int fd, list packets, bytes destination):
     return total, 0
 
 
+def send_batch_to(int fd, list packets, list destinations, Py_ssize_t start=0):
+    """Send packets[i] to destinations[i] (packed) from `start` on, in sendmmsg calls of up to
+    SEND_BATCH. Stops at the first datagram the kernel refuses: returns (index it stopped at,
+    errno) there, or (len(packets), 0) when all went out; the caller counts it and goes on
+    from index + 1."""
+    cdef mmsghdr messages[SEND_BATCH]
+    cdef iovec vectors[SEND_BATCH]
+    cdef Py_ssize_t n = len(packets), i, count
+    cdef int sent
+    cdef bytes packet, name
+    if len(destinations) != n:
+        raise ValueError("one destination per packet")
+    while start < n:
+        count = min(SEND_BATCH, n - start)
+        for i in range(count):
+            packet = <bytes>packets[start + i]
+            name = <bytes>destinations[start + i]
+            vectors[i].iov_base = PyBytes_AS_STRING(packet)
+            vectors[i].iov_len = <size_t>PyBytes_GET_SIZE(packet)
+            messages[i].msg_hdr.msg_name = PyBytes_AS_STRING(name)
+            messages[i].msg_hdr.msg_namelen = <socklen_t>PyBytes_GET_SIZE(name)
+            messages[i].msg_hdr.msg_iov = &vectors[i]
+            messages[i].msg_hdr.msg_iovlen = 1
+            messages[i].msg_hdr.msg_control = NULL
+            messages[i].msg_hdr.msg_controllen = 0
+            messages[i].msg_hdr.msg_flags = 0
+        with nogil:
+            sent = sendmmsg(fd, messages, <unsigned int>count, MSG_DONTWAIT)
+        if sent < 0:
+            if errno == EINTR:
+                continue
+            return start, errno
+        start += sent
+        if sent < count:  # the kernel stopped at this one: ask it why
+            with nogil:
+                sent = sendmmsg(fd, &messages[sent], 1, MSG_DONTWAIT)
+            if sent < 0:
+                return start, errno
+            start += sent
+    return n, 0
+
+
 def send_to(int fd, bytes packet, bytes destination):
     """sendto(2) of one datagram to the packed `destination`; 0 or the errno of the failure."""
     cdef long result

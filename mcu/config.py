@@ -130,6 +130,8 @@ class RtpSection:
     port_min: int = setting(20000, in_range(1024, 65534))
     port_max: int = setting(29999, in_range(1025, 65535))
     inactivity_timeout: float = setting(30.0, in_range(1, 3600))
+    shared_port: int = setting(0, lambda v: None if v == 0 or 1024 <= v <= 65534 else
+                               "must be 0 (a port pair per call) or a port from 1024 to 65534")
 
 
 @dataclass(frozen=True)

@@ -523,6 +523,9 @@ class Metrics:
                                         "an input that failed its call), by reason; the message is "
                                         "dropped or its call released, the other calls go on.",
                                         ("reason",), registry=reg)
+        self._rtp_unmatched = Counter(f"{p}_rtp_unmatched",
+                                      "Datagrams on the shared media port ([rtp] shared_port) from a "
+                                      "source no call expected (or several did): dropped.", registry=reg)
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
         for kind in AUTH_KINDS:  # known label values start at 0, so rate() and panels have data
@@ -641,6 +644,10 @@ class Metrics:
     def h323_violation(self, reason: str) -> None:
         self._child(self._h323_violations, reason).inc()
 
+    def rtp_unmatched(self, count: int) -> None:
+        if count > 0:
+            self._rtp_unmatched.inc(count)
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -705,6 +712,9 @@ class NullMetrics:
         pass
 
     def h323_violation(self, reason: str) -> None:
+        pass
+
+    def rtp_unmatched(self, count: int) -> None:
         pass
 
 

@@ -106,7 +106,9 @@ class McuServer:
         self.sip = await self.sip_calls.start(self.config)
         await self.h323_calls.start()
         rtp = self.config.mcu.rtp
-        event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
+        self.media_plane.start()
+        if self.media_plane.shared is None:
+            event(log, "rtp.ports", host=rtp.host, range=f"{rtp.port_min}-{rtp.port_max}")
         self.metrics.set_config_info(_config_info(self.config))
         metrics = self.config.mcu.metrics
         if metrics.enabled:
@@ -132,6 +134,7 @@ class McuServer:
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
         await self.h323_calls.close()
+        self.media_plane.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -259,6 +262,9 @@ class McuServer:
         self.conference.apply_config(config)
         self.admission.reconfigure(config)
         self._apply_limits(config)
+        if config.mcu.rtp.shared_port != self.media_plane.rtp.shared_port:
+            event(log, "rtp.restart_needed", logging.WARNING,
+                  hint="[rtp] shared_port changes take effect when the MCU restarts")
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
         self.profiles = config.profiles
@@ -406,6 +412,7 @@ class McuServer:
                     self.admission.falling_behind(self._late_fraction(), now)
                     self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0,
                                           self._protection(now))
+                    self.metrics.rtp_unmatched(self.media_plane.take_unmatched())
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
                     self._tick_error("metrics publish")
             for call_id in self.call_guard.unacknowledged(now):

@@ -28,8 +28,9 @@ def free_port(kind: int = socket.SOCK_DGRAM, host: str = "127.0.0.1") -> int:
 
 def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
                       rooms: str | None = None, extra: str = "", metrics_port: int | None = None,
-                      inactivity_timeout: float = 30.0) -> Path:
-    """A config listening on 127.0.0.1 only, with rooms 4100 (open) and 4200 (PIN 2468)."""
+                      inactivity_timeout: float = 30.0, shared_port: bool = False) -> Path:
+    """A config listening on 127.0.0.1 only, with rooms 4100 (open) and 4200 (PIN 2468);
+    `shared_port`: every call's media on the first port pair of the test's slice."""
     import shutil
 
     conf = Path(__file__).resolve().parents[1] / "conf"
@@ -46,7 +47,7 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[[sip.listen]]\ntransport = "tcp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 399}\n'
-        f'inactivity_timeout = {inactivity_timeout}\n'
+        f'inactivity_timeout = {inactivity_timeout}\nshared_port = {rtp_base if shared_port else 0}\n'
         + (f'[metrics]\nenabled = true\nport = {metrics_port}\n' if metrics_port else '[metrics]\nenabled = false\n')
         + ("" if "[admin]" in extra else '[admin]\nenabled = false\n')
         + ("" if "[h323]" in extra else '[h323]\nenabled = false\n') + extra,
@@ -90,7 +91,7 @@ class McuProcess:
     """`python -m mcu serve` on a throwaway config, as an operator would run it; log kept for asserts."""
 
     def __init__(self, tmp_path: Path, rooms: str | None = None, extra: str = "", log_format: str = "json",
-                 metrics_port: int | None = None, inactivity_timeout: float = 30.0):
+                 metrics_port: int | None = None, inactivity_timeout: float = 30.0, shared_port: bool = False):
         import os
         import subprocess
         import sys
@@ -100,7 +101,7 @@ class McuProcess:
         self.sip_port = free_port()
         self.metrics_port = metrics_port
         self.config = write_test_config(tmp_path, self.sip_port, log_format, rooms, extra, metrics_port,
-                                        inactivity_timeout)
+                                        inactivity_timeout, shared_port)
         self.lines: list[str] = []
         repo = Path(__file__).resolve().parents[1]
         self.proc = subprocess.Popen([sys.executable, "-m", "mcu", "serve", "-c", str(self.config)],

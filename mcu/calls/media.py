@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcu.io.rtp_transport import PortAllocator, RtpTransport
+from mcu.io.rtp_transport import PortAllocator, RtpTransport, SharedPorts
 from mcu.log import event
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
@@ -54,7 +54,33 @@ class MediaPlane:
         self.clock = clock
         self.on_timeout = on_timeout
         self.ports = PortAllocator(rtp.port_min, rtp.port_max)
+        self.shared: SharedPorts | None = None  # [rtp] shared_port: one port for every call
         self.legs: dict[str, Leg] = {}
+        self.unmatched_reported = 0
+
+    def start(self) -> None:
+        """Bind the shared port if one is configured; if it is taken, calls get a port pair each."""
+        if not self.rtp.shared_port:
+            return
+        try:
+            self.shared = SharedPorts.open(self.rtp.host, self.rtp.shared_port)
+        except OSError as exc:
+            event(log, "rtp.shared_port_unavailable", logging.ERROR, port=self.rtp.shared_port, error=str(exc),
+                  hint="another process holds it; calls get their own ports from the range meanwhile")
+            return
+        event(log, "rtp.shared_port", host=self.rtp.host, port=self.shared.rtp.port,
+              rtcp_port=self.shared.rtcp.port)
+
+    def stop(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
+            self.shared = None
+
+    def take_unmatched(self) -> int:
+        """Datagrams on the shared port that no call expected, since the last call."""
+        total = self.shared.unmatched if self.shared is not None else 0
+        new, self.unmatched_reported = total - self.unmatched_reported, total
+        return new
 
     async def open_rtp(self, leg: Leg, kind: str, rtcp_mux: bool) -> RtpTransport:
         """A media socket of one leg; its packets go straight to the leg's member."""
@@ -88,6 +114,10 @@ class MediaPlane:
                                           room=member.room if member else None,
                                           member=member.member_id if member else None)
 
+        if self.shared is not None:
+            return RtpTransport.on_shared_port(self.shared, on_rtp, on_rtcp, on_timeout, rtcp_mux=rtcp_mux,
+                                               inactivity_timeout=self.rtp.inactivity_timeout,
+                                               clock=self.clock, on_error=on_error)
         return await RtpTransport.open(self.ports, on_rtp, on_rtcp, on_timeout, host=self.rtp.host,
                                        rtcp_mux=rtcp_mux, inactivity_timeout=self.rtp.inactivity_timeout,
                                        clock=self.clock, on_error=on_error)

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch, send_to
+from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch, send_batch_to, send_to
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -175,9 +175,166 @@ class MediaSocket:
         name = self.sock.getsockname()
         return (str(name[0]), int(name[1]))
 
+    def relatched(self) -> None:
+        """The stream forgot its source (a per-call socket has nothing to forget)."""
+
     def close(self) -> None:
         self.loop.remove_reader(self.fd)
         self.sock.close()
+
+
+class SharedPort:
+    """One UDP socket that many calls' streams use ([rtp] shared_port): datagrams go to the
+    stream that latched their source; a source not seen yet goes to the one unlatched stream
+    whose SDP address it matches (exactly; for RTCP, else the stream whose RTP came from that host
+    and the port below or the same; else by host alone; else by port alone, as a NAT that keeps
+    ports or a terminal advertising another interface sends; else the only stream waiting), and
+    is dropped and counted when none or several match. What the streams send in one loop iteration leaves in sendmmsg
+    batches (one system call for a whole audio tick instead of one per member)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, family: int, host: str, port: int) -> None:
+        self.socket = MediaSocket(loop, family, host, port, self._datagram, self._socket_error)
+        self.loop = loop
+        self.port = self.socket.sockname[1]
+        self.by_source: dict[Address, PortView] = {}
+        self.views: set[PortView] = set()
+        self.unmatched = 0  # datagrams from a source no stream expects (or more than one does)
+        self.socket_errors: Counter[str] = Counter()
+        self._packets: list[bytes] = []
+        self._destinations: list[bytes] = []
+        self._senders: list[PortView] = []
+
+    def view(self, transport: RtpTransport, kind: str,
+             on_datagram: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> PortView:
+        view = PortView(self, transport, kind, on_datagram, on_error)
+        self.views.add(view)
+        return view
+
+    def _datagram(self, data: bytes, addr: Address) -> None:
+        view = self.by_source.get(addr)
+        if view is None:
+            view = self._match(addr)
+            if view is None:
+                self.unmatched += 1
+                return
+            self.by_source[addr] = view
+            view.sources.add(addr)
+        view.on_datagram(data, addr)
+
+    def _match(self, addr: Address) -> PortView | None:
+        waiting = [v for v in self.views if not v.latched]
+        for candidates in ([v for v in waiting if v.expected == addr],
+                           [v for v in waiting if v.rtcp_of_latched(addr)],
+                           [v for v in waiting if v.expected is not None and v.expected[0] == addr[0]],
+                           [v for v in waiting if v.expected is not None and v.expected[1] == addr[1]]):
+            if candidates:
+                return candidates[0] if len(candidates) == 1 else None
+        return waiting[0] if len(waiting) == 1 else None  # behind a NAT: the one call waiting
+
+    def _socket_error(self, exc: Exception) -> None:  # a read error: nobody's in particular
+        self.socket_errors[_error_name(exc)] += 1
+
+    def queue(self, view: PortView, packets: list[bytes], destination: bytes) -> None:
+        if not self._packets:
+            self.loop.call_soon(self.flush)
+        self._packets.extend(packets)
+        self._destinations.extend([destination] * len(packets))
+        self._senders.extend([view] * len(packets))
+
+    def flush(self) -> None:
+        packets, destinations, senders = self._packets, self._destinations, self._senders
+        self._packets, self._destinations, self._senders = [], [], []
+        start = 0
+        while start < len(packets):
+            stopped, error = send_batch_to(self.socket.fd, packets, destinations, start)
+            if not error:
+                break
+            senders[stopped].on_error(OSError(error, os.strerror(error)))  # that stream's fault
+            start = stopped + 1
+
+    def forget(self, view: PortView) -> None:
+        for source in view.sources:
+            if self.by_source.get(source) is view:
+                del self.by_source[source]
+        view.sources.clear()
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class PortView:
+    """One stream's share of a SharedPort, with MediaSocket's interface."""
+
+    def __init__(self, port: SharedPort, transport: RtpTransport, kind: str,
+                 on_datagram: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> None:
+        self.port = port
+        self.transport = transport
+        self.kind = kind  # "rtp" (with RTCP if muxed) or "rtcp"
+        self.on_datagram = on_datagram
+        self.on_error = on_error
+        self.sources: set[Address] = set()
+
+    @property
+    def latched(self) -> bool:
+        return self.transport.latched_rtp if self.kind == "rtp" else self.transport.latched_rtcp
+
+    @property
+    def expected(self) -> Address | None:
+        """Where SDP said this stream's packets come from (symmetric RTP)."""
+        return self.transport.remote_rtp if self.kind == "rtp" else self.transport.remote_rtcp
+
+    def rtcp_of_latched(self, addr: Address) -> bool:
+        """RTCP from where this stream's RTP comes from, or from the port above it (RFC 3550)."""
+        rtp = self.transport.remote_rtp
+        return (self.kind == "rtcp" and self.transport.latched_rtp and rtp is not None
+                and addr[0] == rtp[0] and addr[1] in (rtp[1], rtp[1] + 1))
+
+    def send(self, data: bytes, destination: bytes) -> bool:
+        self.port.queue(self, [data], destination)
+        return True  # a kernel refusal at the flush is counted as the stream's send error
+
+    def send_many(self, packets: list[bytes], destination: bytes) -> int:
+        self.port.queue(self, packets, destination)
+        return len(packets)
+
+    @property
+    def sockname(self) -> Address:
+        return self.port.socket.sockname
+
+    def relatched(self) -> None:
+        self.port.forget(self)
+
+    def close(self) -> None:
+        self.port.forget(self)
+        self.port.views.discard(self)
+
+
+class SharedPorts:
+    """The shared RTP port and, for streams without rtcp-mux, RTCP on the port above it."""
+
+    def __init__(self, rtp: SharedPort, rtcp: SharedPort) -> None:
+        self.rtp = rtp
+        self.rtcp = rtcp
+
+    @classmethod
+    def open(cls, host: str, port: int) -> SharedPorts:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        rtp = SharedPort(loop, family, host, port)
+        try:
+            rtcp = SharedPort(loop, family, host, port + 1)
+        except OSError:
+            rtp.close()
+            raise
+        return cls(rtp, rtcp)
+
+    @property
+    def unmatched(self) -> int:
+        return self.rtp.unmatched + self.rtcp.unmatched
+
+    def close(self) -> None:
+        self.rtp.close()
+        self.rtcp.close()
 
 
 class RtpTransport:
@@ -187,7 +344,7 @@ class RtpTransport:
 
     def __init__(
         self,
-        allocator: PortAllocator,
+        allocator: PortAllocator | None,
         rtp_port: int,
         rtcp_mux: bool,
         remote_rtp: Address | None,
@@ -220,8 +377,8 @@ class RtpTransport:
         self.clock = clock
         self.counters = TransportCounters()
         self.timed_out = False
-        self._rtp_socket: MediaSocket | None = None
-        self._rtcp_socket: MediaSocket | None = None
+        self._rtp_socket: MediaSocket | PortView | None = None
+        self._rtcp_socket: MediaSocket | PortView | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_activity = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -260,6 +417,34 @@ class RtpTransport:
                 continue
             return self
         raise PortRangeExhaustedError(f"could not bind an RTP port pair on {host}: {last_error}")
+
+    @classmethod
+    def on_shared_port(
+        cls,
+        shared: SharedPorts,
+        on_rtp: RtpCallback,
+        on_rtcp: RtcpCallback | None = None,
+        on_timeout: TimeoutCallback | None = None,
+        rtcp_mux: bool = False,
+        remote_rtp: Address | None = None,
+        remote_rtcp: Address | None = None,
+        inactivity_timeout: float | None = DEFAULT_INACTIVITY_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        on_error: ErrorCallback | None = None,
+    ) -> RtpTransport:
+        """A stream on the shared port (no port of its own: every call's SDP names the same one)."""
+        port = shared.rtp
+        self = cls(None, port.port, rtcp_mux, remote_rtp, remote_rtcp, on_rtp, on_rtcp, on_timeout,
+                   inactivity_timeout, clock, port.socket.sock.family, on_error)
+        self.rtcp_port = port.port if rtcp_mux else shared.rtcp.port
+        self._loop = port.loop
+        handler = self._on_mux_datagram if rtcp_mux else self._on_rtp_datagram
+        self._rtp_socket = port.view(self, "rtp", handler, self._socket_error)
+        if not rtcp_mux:
+            self._rtcp_socket = shared.rtcp.view(self, "rtcp", self._on_rtcp_datagram, self._socket_error)
+        self._last_activity = port.loop.time()
+        self._arm_timer()
+        return self
 
     async def _bind(self, loop: asyncio.AbstractEventLoop, host: str) -> None:
         self._loop = loop
@@ -355,6 +540,9 @@ class RtpTransport:
         """Forget the latched source (e.g. after a re-INVITE moved the endpoint): send to the
         new SDP address and latch again on the next valid packet."""
         self.latched_rtp = self.latched_rtcp = False
+        for sock in (self._rtp_socket, self._rtcp_socket):
+            if sock is not None:
+                sock.relatched()
         if remote_rtp is not None:
             self._point(remote_rtp, remote_rtcp)
 
@@ -458,7 +646,8 @@ class RtpTransport:
             if sock is not None:
                 sock.close()
         self._rtp_socket = self._rtcp_socket = None
-        self.allocator.release(self.rtp_port)
+        if self.allocator is not None:
+            self.allocator.release(self.rtp_port)
 
     @property
     def local_rtp(self) -> Address | None:

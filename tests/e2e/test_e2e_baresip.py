@@ -98,8 +98,9 @@ def two_baresips(tmp_path: Path, mcu: McuProcess, seconds: int, mediaenc: str = 
     return outputs
 
 
-def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path) -> None:
-    with McuProcess(tmp_path / "mcu") as mcu:
+@pytest.mark.parametrize("shared_port", [False, True], ids=["own-ports", "shared-port"])
+def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path, shared_port: bool) -> None:
+    with McuProcess(tmp_path / "mcu", shared_port=shared_port) as mcu:
         outputs = two_baresips(tmp_path, mcu, STAY_SECONDS)
         joined = mcu.events("member.joined")
         assert len(joined) == 2 and all("baresip" in j["user_agent"] for j in joined), mcu.log()[-3000:]
@@ -113,11 +114,12 @@ def test_two_baresips_see_each_other_through_the_mcu(tmp_path: Path) -> None:
         assert site["audio_packets_in"] > 40 * STAY_SECONDS and site["audio_packets_out"] > 40 * STAY_SECONDS
 
 
-def test_baresip_with_mandatory_srtp_gets_encrypted_media_both_ways(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shared_port", [False, True], ids=["own-ports", "shared-port"])
+def test_baresip_with_mandatory_srtp_gets_encrypted_media_both_ways(tmp_path: Path, shared_port: bool) -> None:
     """baresip offers RTP/SAVP with SDES keys and refuses plain RTP (srtp-mand): the call is
     established, it decodes our video, and the MCU decodes its video, all over SRTP."""
     seconds = 10
-    with McuProcess(tmp_path / "mcu") as mcu:
+    with McuProcess(tmp_path / "mcu", shared_port=shared_port) as mcu:
         outputs = two_baresips(tmp_path, mcu, seconds, mediaenc="srtp-mand")
         left = mcu.events("member.left")
         joined = mcu.events("member.joined")

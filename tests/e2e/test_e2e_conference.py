@@ -10,6 +10,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.identity import yuv_for
 from tests.helpers import McuProcess, free_port, in_calls
@@ -19,8 +21,9 @@ TONE_ABSENT = 0.0005
 VIDEO = "[video]\nfps = 15\n"
 
 
-def test_four_sites_see_and_hear_everyone_but_themselves(tmp_path: Path) -> None:
-    with McuProcess(tmp_path, extra=VIDEO) as mcu:
+@pytest.mark.parametrize("shared_port", [False, True], ids=["own-ports", "shared-port"])
+def test_four_sites_see_and_hear_everyone_but_themselves(tmp_path: Path, shared_port: bool) -> None:
+    with McuProcess(tmp_path, extra=VIDEO, shared_port=shared_port) as mcu:
         uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
         sites = [SyntheticEndpoint(n, f"Tỉnh {n}", audio_codec="PCMU", video_codec="H264", fps=15,
                                    talking=n != 4) for n in (1, 2, 3, 4)]

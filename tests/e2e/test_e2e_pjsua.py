@@ -37,10 +37,11 @@ def recorded(path: str, skip_seconds: float = 3.0) -> tuple[np.ndarray, int]:
     return pcm[int(skip_seconds * rate):], rate
 
 
-@pytest.mark.parametrize("srtp", [False, True], ids=["rtp", "srtp-mandatory"])
-def test_two_pjsua_callers_hear_each_other_but_not_themselves(tmp_path: Path, srtp: bool) -> None:
+@pytest.mark.parametrize(("srtp", "shared_port"), [(False, False), (True, False), (False, True)],
+                         ids=["rtp", "srtp-mandatory", "rtp-shared-port"])
+def test_two_pjsua_callers_hear_each_other_but_not_themselves(tmp_path: Path, srtp: bool, shared_port: bool) -> None:
     tones = (600.0, 1400.0)
-    with McuProcess(tmp_path / "mcu") as mcu:
+    with McuProcess(tmp_path / "mcu", shared_port=shared_port) as mcu:
         summary = run_peer(mcu.sip_port, tmp_path / "peer", ",".join(map(str, tones)), seconds=7, srtp=srtp)
         assert [s["confirmed"] for s in summary] == [True, True], (summary, mcu.log()[-3000:])
         joined = mcu.events("member.joined")
