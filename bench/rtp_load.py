@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import uvloop
 
-from mcu.io.rtp_transport import MediaSocket, PortAllocator, RtpTransport
+from mcu.io.rtp_transport import MediaSocket, PortAllocator, RtpTransport, SharedPorts
 from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.session import OutboundStream, RtpSession
@@ -41,13 +41,15 @@ WARMUP = 2.0
 SETTLE = 1.0
 
 
-def generator(ports: list[int], seconds: float, result: mp.Queue) -> None:  # type: ignore[type-arg]
-    """Load generator process: one socket per member, 50 packets/s each, drains replies."""
+def generator(ports: list[int], seconds: float, result: mp.Queue,  # type: ignore[type-arg]
+              sources: list[int] | None = None) -> None:
+    """Load generator process: one socket per member (bound to `sources` if given, as the
+    addresses a shared port expects), 50 packets/s each, drains replies."""
     rng = random.Random(1)
     socks = []
-    for _ in ports:
+    for i, _ in enumerate(ports):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((HOST, 0))
+        s.bind((HOST, sources[i] if sources else 0))
         s.setblocking(False)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         socks.append(s)
@@ -137,9 +139,13 @@ class Member:
     out: OutboundStream
 
 
-async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket) -> dict[str, float]:
+async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket,
+                  shared: bool = False) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     RtpTransport.socket_class = socket_class
+    lo, _ = port_range(members)
+    shared_ports = SharedPorts.open(HOST, lo) if shared else None
+    sources = [lo + 2 + i for i in range(members)] if shared else None  # the sites' own ports
     alloc = PortAllocator(*port_range(members))
     group: list[Member] = []
     for i in range(members):
@@ -157,7 +163,11 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
             session.receive_rtp(p, now)
             jb.put(p, now)
 
-        t = await RtpTransport.open(alloc, on_rtp, host=HOST, inactivity_timeout=30.0)
+        if shared_ports is not None and sources is not None:
+            t = RtpTransport.on_shared_port(shared_ports, on_rtp, remote_rtp=(HOST, sources[i]),
+                                            inactivity_timeout=30.0)
+        else:
+            t = await RtpTransport.open(alloc, on_rtp, host=HOST, inactivity_timeout=30.0)
         group.append(Member(t, session, jb, out))
 
     silence = b"\xff" * SAMPLES
@@ -180,7 +190,7 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
     ports = [m.transport.rtp_port for m in group]
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    proc = ctx.Process(target=generator, args=(ports, WARMUP + seconds + SETTLE, q), daemon=True)
+    proc = ctx.Process(target=generator, args=(ports, WARMUP + seconds + SETTLE, q, sources), daemon=True)
     proc.start()
     first = loop.time() + PTIME
     loop.call_at(first, tick, first)
@@ -199,6 +209,8 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
     played = sum(m.jitter.stats.played for m in group)
     for m in group:
         m.transport.close()
+    if shared_ports is not None:
+        shared_ports.close()
     return {
         "cpu": cpu1 - cpu0,
         "wall": wall1 - wall0,
@@ -380,11 +392,14 @@ def main() -> None:
         ref = uvloop.run(run_reference(args.members, args.reference_seconds))
     before = uvloop.run(run_mcu(args.members, args.seconds, AsyncioMediaSocket))
     mcu = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket))
+    shared = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket, shared=True))
     print(f"{args.members} members, 50 packets/s each way, {args.seconds:.0f} s measured per phase")
     pct = report("mcu RTP path (parse, stats, JB, out)", mcu)
     before_pct = report("same on asyncio datagram I/O", before)
-    print(f"per packet in+out: {per_packet_us(mcu):.2f} us now, {per_packet_us(before):.2f} us before "
-          f"-> now / before = {per_packet_us(mcu) / per_packet_us(before):.2f}x (target <= 0.33x)")
+    report("same on one shared port", shared)
+    for name, r in (("own ports", mcu), ("shared port", shared)):
+        print(f"per packet in+out, {name}: {per_packet_us(r):.2f} us, asyncio I/O {per_packet_us(before):.2f} us "
+              f"-> {per_packet_us(r) / per_packet_us(before):.2f}x (target <= 0.33x)")
     if ref is not None:
         ref_pct = report("reference: bare uvloop echo", ref)
         print(f"ratio mcu / bare echo: {pct / ref_pct:.2f}x (before: {before_pct / ref_pct:.2f}x)")
