@@ -10,9 +10,8 @@ when the remote changes, never per packet); a source comes back as a (host, port
 while consecutive datagrams come from the same address (they nearly always do on a per-call
 port), so no string is formatted per packet.
 
-Errors never raise per packet: `recv_batch` returns what it read and the errno that stopped it
-(0 for "nothing more to read"); `send_batch` returns how many it sent and the errno of the first
-failure (0 if all went out). The caller counts them against the member.
+Errors never raise per packet: ``BatchReceiver.receive` returns the errno that stopped it (0 for "nothing more to read");
+`send_batch_to` returns where it stopped and the errno there (0 if all went out). The caller counts them against the member.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -79,7 +78,7 @@ MAX_DATAGRAM_SIZE = MAX_DATAGRAM
 
 
 def pack_address(int family, str host, int port):
-    """The packed `struct sockaddr` of an IP literal of `family`, for `send_batch`
+    """The packed `struct sockaddr` of an IP literal of `family`, for `send_batch_to` and `send_to`
     (ValueError/OSError if `host` is not one)."""
     cdef sockaddr_in v4
     cdef sockaddr_in6 v6
@@ -184,49 +183,6 @@ cdef class BatchReceiver:
         self.last_length = length
         self.last_address = _address_tuple(name)
         return self.last_address
-
-
-def send_batch(int fd, list packets, bytes destination):
-    """Send every datagram of `packets` (bytes) to the packed `destination` (`pack_address`) in
-    as few sendmmsg calls as possible. Returns (sent, errno of the first failure or 0)."""
-    cdef mmsghdr messages[SEND_BATCH]
-    cdef iovec vectors[SEND_BATCH]
-    cdef Py_ssize_t n = len(packets), start = 0, i, count
-    cdef int sent, error = 0
-    cdef long total = 0
-    cdef char *name = PyBytes_AS_STRING(destination)
-    cdef socklen_t name_length = <socklen_t>PyBytes_GET_SIZE(destination)
-    cdef bytes packet
-    while start < n:
-        count = min(SEND_BATCH, n - start)
-        for i in range(count):
-            packet = <bytes>packets[start + i]
-            vectors[i].iov_base = PyBytes_AS_STRING(packet)
-            vectors[i].iov_len = <size_t>PyBytes_GET_SIZE(packet)
-            messages[i].msg_hdr.msg_name = name
-            messages[i].msg_hdr.msg_namelen = name_length
-            messages[i].msg_hdr.msg_iov = &vectors[i]
-            messages[i].msg_hdr.msg_iovlen = 1
-            messages[i].msg_hdr.msg_control = NULL
-            messages[i].msg_hdr.msg_controllen = 0
-            messages[i].msg_hdr.msg_flags = 0
-        with nogil:
-            sent = sendmmsg(fd, messages, <unsigned int>count, MSG_DONTWAIT)
-        if sent < 0:
-            error = errno
-            if error == EINTR:
-                continue
-            return total, error
-        total += sent
-        start += sent
-        if sent < count:  # the first unsent one failed: say why, once
-            with nogil:
-                sent = sendmmsg(fd, &messages[sent], 1, MSG_DONTWAIT)
-            if sent < 0:
-                return total, errno
-            total += sent
-            start += sent
-    return total, 0
 
 
 def send_batch_to(int fd, list packets, list destinations, Py_ssize_t start=0):

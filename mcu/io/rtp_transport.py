@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch, send_batch_to, send_to
+from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch_to, send_to
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -165,10 +165,10 @@ class MediaSocket:
         return not error
 
     def send_many(self, packets: list[bytes], destination: bytes) -> int:
-        sent, error = send_batch(self.fd, packets, destination)
-        if error:
+        sent, error = send_batch_to(self.fd, packets, [destination] * len(packets))
+        if error:  # the rest would go to the same refusing destination
             self.on_error(OSError(error, os.strerror(error)))
-        return int(sent)
+        return sent
 
     @property
     def sockname(self) -> Address:

@@ -17,7 +17,7 @@ from mcu._rtp import (
     SEND_BATCH_SIZE,
     BatchReceiver,
     pack_address,
-    send_batch,
+    send_batch_to,
     send_to,
 )
 from mcu.io.rtp_transport import PortAllocator, RtpTransport
@@ -36,8 +36,8 @@ def udp(family: int = socket.AF_INET, host: str = "127.0.0.1") -> socket.socket:
 def test_a_burst_larger_than_every_batch_arrives_once_in_order() -> None:
     a, b = udp(), udp()
     packets = [i.to_bytes(2, "big") * 300 for i in range(3 * SEND_BATCH_SIZE + 5)]
-    sent, error = send_batch(a.fileno(), packets, pack_address(socket.AF_INET, *b.getsockname()))
-    assert (sent, error) == (len(packets), 0)
+    dest = pack_address(socket.AF_INET, *b.getsockname())
+    assert send_batch_to(a.fileno(), packets, [dest] * len(packets)) == (len(packets), 0)
     receiver, out = BatchReceiver(b.fileno()), []
     assert receiver.receive(out, limit=10_000) == 0
     assert [data for data, _ in out] == packets
@@ -47,7 +47,7 @@ def test_a_burst_larger_than_every_batch_arrives_once_in_order() -> None:
 
 def test_the_limit_leaves_the_rest_for_the_next_call() -> None:
     a, b = udp(), udp()
-    send_batch(a.fileno(), [bytes([i]) for i in range(50)], pack_address(socket.AF_INET, *b.getsockname()))
+    send_batch_to(a.fileno(), [bytes([i]) for i in range(50)], [pack_address(socket.AF_INET, *b.getsockname())] * 50)
     receiver, first, rest = BatchReceiver(b.fileno()), [], []
     receiver.receive(first, limit=20)
     receiver.receive(rest)
@@ -81,7 +81,9 @@ def test_kernel_errors_come_back_as_errno_values() -> None:
     assert receiver.receive(out) == errno.EBADF and out == []
     broadcast = pack_address(socket.AF_INET, "255.255.255.255", 9)
     assert send_to(a.fileno(), b"x", broadcast) == errno.EACCES
-    assert send_batch(a.fileno(), [b"x", b"y"], broadcast) == (0, errno.EACCES)
+    assert send_batch_to(a.fileno(), [b"x", b"y"], [broadcast, broadcast]) == (0, errno.EACCES)
+    with pytest.raises(ValueError):
+        send_batch_to(a.fileno(), [b"x"], [])
     with pytest.raises(OSError):
         pack_address(socket.AF_INET, "vc-room.example", 5004)
     with pytest.raises(ValueError):
@@ -125,7 +127,7 @@ def test_a_keyframe_burst_to_the_shell_is_delivered_whole() -> None:
         t = await RtpTransport.open(PortAllocator(base, base + 15), sink.on_rtp, sink.on_rtcp)
         sender = peer()
         dest = pack_address(socket.AF_INET, "127.0.0.1", t.rtp_port)
-        send_batch(sender.fileno(), [rtp(seq) for seq in range(600)], dest)  # more than one READ_LIMIT
+        send_batch_to(sender.fileno(), [rtp(seq) for seq in range(600)], [dest] * 600)  # > one READ_LIMIT
         for _ in range(100):
             await settle()
             if len(sink.rtp) == 600:
