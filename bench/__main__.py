@@ -44,9 +44,10 @@ def log(message: str) -> None:
 
 
 def run_scenario(scenario: Scenario, out: Path, quick: bool, peers: bool,
-                 profile: float) -> dict[str, Any]:
-    log(f"{scenario.name}: {scenario.members.count} members, window {scenario.window(quick):.0f} s")
-    result = run_meeting(scenario, out / scenario.name, quick, profile)
+                 profile: float, shared_port: bool = False) -> dict[str, Any]:
+    log(f"{scenario.name}: {scenario.members.count} members, window {scenario.window(quick):.0f} s"
+        + (", media on one shared port" if shared_port else ""))
+    result = run_meeting(scenario, out / scenario.name, quick, profile, shared_port)
     data = result.as_dict()
     log(f"{scenario.name}: MCU {result.mcu_cores:.2f} cores, generators {result.generator_cores:.2f}, "
         f"fps {result.output_fps}, latency p50 {result.latency_ms_p50}")
@@ -189,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short windows and few rounds")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<timestamp>)")
     parser.add_argument("--no-peers", action="store_true", help="skip ffmpeg/GStreamer/Janus")
+    parser.add_argument("--shared-port", action="store_true",
+                        help="the MCU's media on one port for every call ([rtp] shared_port)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="S",
                         help="py-spy the MCU for S seconds of each scenario's window")
     parser.add_argument("--content", choices=("synthetic", "moving"), default="synthetic",
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         rep.micro = run_micro(out, args.quick)
     for scenario in scenarios:
         try:
-            data = run_scenario(scenario, out, args.quick, not args.no_peers, args.profile)
+            data = run_scenario(scenario, out, args.quick, not args.no_peers, args.profile, args.shared_port)
         except Exception as exc:  # noqa: BLE001 - one failing scenario must not lose the others
             log(f"{scenario.name}: FAILED: {exc}")
             rep.notes.append(f"{scenario.name} failed: {exc}")

@@ -57,12 +57,14 @@ def rooms_toml(scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int) -> str:
+def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int,
+             shared_port: bool = False) -> str:
     room = scenario.room
     return (
         '[log]\nformat = "json"\nlevel = "info"\n'
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + RTP_PORTS - 1}\n'
+        f'shared_port = {rtp_base if shared_port else 0}\n'
         f"[audio]\nrate = {room.audio_rate}\n"
         f'[video]\nfps = {room.fps}\npreset = "{room.preset}"\n'
         f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {metrics_port}\n'
@@ -73,8 +75,9 @@ def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int
 class BenchMcu:
     """The MCU under test, started on a config written into `folder`."""
 
-    def __init__(self, scenario: Scenario, folder: Path, extra: str = "") -> None:
-        """`extra`: more TOML for mcu.toml (e.g. an [admission] section)."""
+    def __init__(self, scenario: Scenario, folder: Path, extra: str = "", shared_port: bool = False) -> None:
+        """`extra`: more TOML for mcu.toml (e.g. an [admission] section); `shared_port`: every
+        call's media on one port ([rtp] shared_port) instead of a pair per call."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
             shutil.copy(REPO / "conf" / name, folder / name)
@@ -83,7 +86,7 @@ class BenchMcu:
         rtp_base = 30000 + (self.sip_port % 10) * RTP_PORTS
         (folder / "rooms.toml").write_text(rooms_toml(scenario), encoding="utf-8")
         self.config = folder / "mcu.toml"
-        self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base) + extra,
+        self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base, shared_port) + extra,
                                encoding="utf-8")
         self.log_path = folder / "mcu.log"
         self.room_uri = f"sip:{scenario.room.number}@127.0.0.1:{self.sip_port}"
