@@ -11,7 +11,8 @@ extensions = [
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
-    Extension("mcu._rtp", ["mcu/_rtp.pyx"], extra_compile_args=["-O3"]),  # recvmmsg/sendmmsg batches
+    Extension("mcu._rtp", ["mcu/_rtp.pyx"], extra_compile_args=["-O3"]),  # recvmmsg/sendmmsg, RTP parse
+    Extension("mcu._jitter", ["mcu/_jitter.pyx"], extra_compile_args=["-O3"]),  # the audio jitter buffer
 ]
 
 setup(

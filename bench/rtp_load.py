@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import uvloop
 
+from mcu._jitter import AudioJitterBuffer  # as the MCU uses it
 from mcu.io.rtp_transport import MediaSocket, PortAllocator, RtpTransport, SharedPorts
-from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.session import OutboundStream, RtpSession
 

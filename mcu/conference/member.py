@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mcu._jitter import AudioJitterBuffer  # the C port of mcu.rtp.jitterbuffer.AudioJitterBuffer
 from mcu.calls.streams import Codec, Stream, all_encrypted
 from mcu.media.errors import CorruptAudioError
 from mcu.media.registry import get_audio_codec
 from mcu.rtp.dtmf import DtmfEnd, DtmfReceiver
 from mcu.rtp.errors import MediaParseError
-from mcu.rtp.jitterbuffer import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import RtcpPacket
 from mcu.rtp.session import KeyframeRequested, NackReceived, OutboundStream, RtpSession, RttMeasured
