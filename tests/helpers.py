@@ -56,6 +56,19 @@ def write_test_config(tmp_path: Path, sip_port: int, log_format: str = "kv",
     return path
 
 
+async def until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    """`wait_for` inside a running event loop: the condition's value once truthy."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ import pytest
 
 from mcu.synthetic import SyntheticEndpoint
 from mcu.synthetic.h323 import CallRefused, H323Site
-from tests.helpers import McuProcess, free_port, tone_power, wait_for
+from tests.helpers import McuProcess, free_port, tone_power, until, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TONE_PRESENT = 0.01
@@ -140,15 +140,6 @@ def test_garbage_on_the_call_signalling_port_is_dropped_and_the_next_call_works(
                           "q931 truncated": 1.0}, f"{violations}\n{log[-3000:]}"
 
 
-async def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.parametrize("mode", ["fast-connect", "separate-h245"])
 def test_h323_video_site_and_sip_video_site_see_each_other_and_keyframes_go_both_ways(
         tmp_path: Path, mode: str) -> None:
@@ -164,19 +155,19 @@ def test_h323_video_site_and_sip_video_site_see_each_other_and_keyframes_go_both
             try:
                 await sip.call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
                 await h323.call("127.0.0.1", mcu.h323_port, "4100")  # type: ignore[attr-defined]
-                await wait_until(h323.video_up.is_set, 5, "H.264 channels both ways")
-                await wait_until(lambda: h323.sees_colour(sip.colour), 15, "the H.323 site to see the SIP site")
-                await wait_until(lambda: sip.sees_colour(h323.colour), 15, "the SIP site to see the H.323 site")
+                await until(h323.video_up.is_set, 5, "H.264 channels both ways")
+                await until(lambda: h323.sees_colour(sip.colour), 15, "the H.323 site to see the SIP site")
+                await until(lambda: sip.sees_colour(h323.colour), 15, "the SIP site to see the H.323 site")
                 seen["h323 sees itself"] = h323.sees_colour(h323.colour)
                 assert h323.video_rx is not None
                 keyframes = h323.video_rx.keyframes_received
                 h323.request_keyframe()
-                await wait_until(lambda: h323.video_rx.keyframes_received > keyframes, 3,  # type: ignore[union-attr]
+                await until(lambda: h323.video_rx.keyframes_received > keyframes, 3,  # type: ignore[union-attr]
                                  "a keyframe after videoFastUpdatePicture")
                 h323.limit_bitrate(256)
-                await wait_until(lambda: any(e.get("video_kbps") == 256 for e in mcu.events("member.media_changed")),
+                await until(lambda: any(e.get("video_kbps") == 256 for e in mcu.events("member.media_changed")),
                                  5, "the H.323 site's encoder at 256 kbit/s")
-                await wait_until(lambda: h323.sees_colour(sip.colour), 10, "pictures again after the new encoder")
+                await until(lambda: h323.sees_colour(sip.colour), 10, "pictures again after the new encoder")
                 seen["heard"] = (h323.heard_tone(sip.tone_hz), sip.heard_tone(h323.tone_hz))
             finally:
                 await h323.close()
@@ -231,9 +222,9 @@ def test_dial_out_reaches_listening_h323_terminals_by_uri_and_by_roster(tmp_path
                 dial = await asyncio.to_thread(mcu_cli, "dial", "4100", "province-22")
                 results["dial roster"] = dial.returncode, dial.stdout + dial.stderr
                 await by_roster.wait_media(10)
-                await wait_until(lambda: min(s.heard_tone(sip.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
+                await until(lambda: min(s.heard_tone(sip.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
                                  5, "both dialled terminals to hear the SIP site")
-                await wait_until(lambda: min(sip.heard_tone(s.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
+                await until(lambda: min(sip.heard_tone(s.tone_hz) for s in (by_uri, by_roster)) > TONE_PRESENT,
                                  5, "the SIP site to hear both dialled terminals")
                 results["aliases"] = [[a.value for a in s.incoming.destination_aliases]  # type: ignore[union-attr]
                                       for s in (by_uri, by_roster)]
@@ -280,12 +271,12 @@ def test_h323_site_beside_baresip_hears_and_sees_it(tmp_path: Path) -> None:
 
         async def main() -> None:
             try:
-                await wait_until(lambda: mcu.events("member.joined"), 10, "baresip to join")
+                await until(lambda: mcu.events("member.joined"), 10, "baresip to join")
                 await site.call("127.0.0.1", mcu.h323_port, "4100")  # type: ignore[attr-defined]
-                await wait_until(lambda: site.video_rx is not None and site.video_rx.frames
+                await until(lambda: site.video_rx is not None and site.video_rx.frames
                                  and _shows_colour_bars(site.video_rx.frames[-1][1]), 10,
                                  "the H.323 site to see baresip's colour bars")
-                await wait_until(lambda: site.heard_tone(440) > TONE_PRESENT, 5, "the H.323 site to hear baresip")
+                await until(lambda: site.heard_tone(440) > TONE_PRESENT, 5, "the H.323 site to hear baresip")
                 seen["h323 hears itself"] = site.heard_tone(site.tone_hz)
                 await asyncio.to_thread(baresip.wait, seconds + 20)
             finally:

@@ -11,7 +11,6 @@ import asyncio
 import socket
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from mcu.h323.h225 import ALIAS_DIALED_DIGITS, ALIAS_H323_ID, ENDPOINT_MCU, Alia
 from mcu.h323.q931 import CAUSE_SWITCHING_CONGESTION
 from mcu.synthetic.gatekeeper import GatekeeperServer
 from mcu.synthetic.h323 import CallRefused, H323Site
-from tests.helpers import McuProcess, free_port
+from tests.helpers import McuProcess, free_port, until
 
 TIME_TO_LIVE = 4  # s: short, so that keep-alives come within the test
 ROOMS = '[[room]]\nnumber = "4100"\nname = "Open"\n[[room]]\nnumber = "4200"\nname = "Board"\n'
@@ -36,16 +35,6 @@ def ras_mcu(tmp_path: Path, gatekeeper: GatekeeperServer, metrics_port: int | No
     mcu = McuProcess(tmp_path, rooms=ROOMS, extra=extra, metrics_port=metrics_port)
     mcu.h323_port = port  # type: ignore[attr-defined]
     return mcu
-
-
-async def until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def full_rrqs(gk: GatekeeperServer) -> list[rm.RegistrationRequest]:

@@ -22,7 +22,6 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import pytest
 from mcu.h323 import rasmessages as rm
 from mcu.synthetic.gatekeeper import GatekeeperServer
 from mcu.synthetic.h323 import CallRefused, H323Site
-from tests.helpers import McuProcess, free_port
+from tests.helpers import McuProcess, free_port, until
 
 REPO = Path(__file__).resolve().parents[2]
 TIME_TO_LIVE = 4  # s: short, so that a keep-alive RRQ goes out within the test
@@ -207,16 +206,6 @@ def legs_of(site: H323Site, label: str) -> list[Leg]:
             mine, theirs = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
             legs.append(Leg(f"{label} {kind}", (theirs[0], theirs[1]), (mine[0], mine[1])))
     return legs
-
-
-async def until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 MODES = {"fast-connect": (True, True), "separate-h245-fast": (True, False),
