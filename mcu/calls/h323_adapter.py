@@ -93,7 +93,6 @@ class H323Calls:
         self.calls: dict[str, H323Connection] = {}  # leg id -> its connection
         self.channels: dict[str, dict[tuple[str, str], NegotiatedStream]] = {}  # leg id -> open channels
         self.bitrate_caps: dict[str, int] = {}  # leg id -> flowControlCommand limit on our video, kbps
-        self.violations = 0
         self.gatekeeper = H323Gatekeeper(host, config, product, version)  # RAS, if [h323.gatekeeper]
 
     async def start(self) -> None:
@@ -152,7 +151,6 @@ class H323Calls:
         elif isinstance(e, MediaActivity):
             event(log, "h323.media_activity", call_id=connection.call_id, kind=e.kind, active=e.active)
         elif isinstance(e, ProtocolViolation):
-            self.violations += 1
             host.metrics.h323_violation(e.reason)
             event(log, "h323.protocol_violation", logging.WARNING, call_id=connection.call_id,
                   reason=e.reason, detail=e.detail[:200])
