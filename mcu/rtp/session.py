@@ -31,7 +31,6 @@ from mcu.rtp.stats import ReceiveStatistics, RtcpIntervalParams, RtcpScheduler, 
 
 _HEADER = struct.Struct("!BBHII")
 MAX_REPORT_BLOCKS = 31
-INBOUND_TIMEOUT_INTERVALS = 5  # RFC 3550 6.3.5: a source is dropped after 5 silent intervals
 RESEND_INTERVAL = 0.1  # s: a packet is sent again at most this often, whatever the NACKs say
 MAX_RESEND = 64  # packets one NACK may have sent again
 
@@ -216,7 +215,6 @@ class RtpSession:
     inbound: dict[int, ReceiveStatistics] = field(default_factory=dict)
     last_rtt: float | None = None
     scheduler: RtcpScheduler | None = None
-    _last_seen: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.scheduler is None:
@@ -229,7 +227,6 @@ class RtpSession:
                 packet.ssrc, self.outbound.clock_rate
             )
         stats.update(packet.sequence_number, packet.timestamp, len(packet.payload), now)
-        self._last_seen[packet.ssrc] = now
         return stats
 
     def receive_rtcp(self, packets: list[RtcpPacket], now: float) -> list[SessionEvent]:
@@ -260,7 +257,6 @@ class RtpSession:
             elif isinstance(p, Bye):
                 for ssrc in p.sources:
                     if self.inbound.pop(ssrc, None) is not None:
-                        self._last_seen.pop(ssrc, None)
                         events.append(SourceLeft(ssrc, p.reason.decode("utf-8", "replace")))
         return events
 
