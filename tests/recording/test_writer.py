@@ -1,0 +1,121 @@
+"""The writer thread: a fragmented MP4 that ffmpeg decodes in full; a full queue drops (and counts)
+instead of blocking the loop; a disk that refuses writes ends the writer with `disk_full`; a torn
+last fragment is cut back to the last whole one."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mcu.conference.video import copy_i420
+from mcu.media.frames import alloc_i420
+from mcu.recording.mp4 import complete_length, truncate_to_complete
+from mcu.recording.writer import DISK_FULL, OPEN, MediaWriter, OutputFormat
+
+SMALL = OutputFormat("mp4", width=320, height=180, fps=10, video_kbps=300, preset="ultrafast", sample_rate=48000,
+                     keyframe_seconds=1.0, threads=1)
+
+
+def ffprobe_counts(path: Path) -> dict[str, int]:
+    tool = shutil.which("ffprobe")
+    assert tool, "ffprobe not found: apt-get install ffmpeg"
+    out = subprocess.run([tool, "-v", "error", "-count_packets", "-show_entries", "stream=codec_name,nb_read_packets",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    return {s["codec_name"]: int(s["nb_read_packets"]) for s in json.loads(out)["streams"]}
+
+
+def decodes_cleanly(path: Path) -> bool:
+    return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True).returncode == 0
+
+
+def feed(writer: MediaWriter, seconds: float, fps: int = 10, pace: float = 0.0) -> None:
+    for i in range(round(seconds * fps)):
+        picture = alloc_i420(320, 180, (16 + (i * 7) % 200, 128, 128))
+        writer.take_video(copy_i420(picture), i / fps)
+        for k in range(5):  # 20 ms ticks of a 440 Hz tone at 48 kHz
+            t = (np.arange(960) + (i * 5 + k) * 960) / 48000
+            writer.take_audio((8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16), i / fps + k * 0.02)
+        if pace:
+            time.sleep(pace)
+
+
+def test_fragmented_mp4_decodes_in_full(tmp_path: Path) -> None:
+    path = tmp_path / "r.mp4"
+    writer = MediaWriter(str(path), SMALL, name="t", max_video_queue=100, max_audio_queue=1000)
+    writer.start(0.0)
+    feed(writer, 3.0)
+    writer.stop()
+    assert writer.join(20) and writer.failure is None, writer.error
+    assert writer.video_frames == 30 and writer.frames_dropped == 0
+    assert decodes_cleanly(path)
+    counts = ffprobe_counts(path)
+    assert counts["h264"] == 30
+    assert abs(counts["aac"] - 150 * 960 / 1024) <= 3, counts  # 3 s of 1024-sample AAC frames
+
+
+def test_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
+    writer = MediaWriter(str(tmp_path / "r.mp4"), SMALL, name="t", max_video_queue=2, max_audio_queue=5)
+    # not started: nothing drains the queue, as when the encoder falls far behind
+    writer._t0 = 0.0  # noqa: SLF001 - the start time without the thread
+    started = time.perf_counter()
+    feed(writer, 2.0)
+    elapsed = time.perf_counter() - started
+    assert writer.dropped == {"video": 18, "audio": 95}
+    assert elapsed < 0.5, f"taking frames must not wait for the encoder ({elapsed:.2f} s)"
+
+
+def test_disk_that_refuses_writes_ends_the_writer_as_disk_full() -> None:
+    writer = MediaWriter("/dev/full", SMALL, name="t", max_video_queue=100, max_audio_queue=1000)
+    writer.start(0.0)
+    feed(writer, 3.0)
+    writer.stop()
+    assert writer.join(20)
+    assert writer.failure == DISK_FULL, writer.error
+    assert writer.done
+
+
+def test_unwritable_target_fails_at_open(tmp_path: Path) -> None:
+    writer = MediaWriter(str(tmp_path / "missing" / "r.mp4"), SMALL, name="t")
+    writer.start(0.0)
+    assert writer.join(10)
+    assert writer.failure == OPEN and not writer.opened
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def test_complete_length_stops_before_a_torn_fragment() -> None:
+    init = box(b"ftyp", b"isom") + box(b"moov", b"x" * 20)
+    fragment = box(b"moof", b"m" * 16) + box(b"mdat", b"d" * 100)
+    whole = init + fragment + fragment
+    assert complete_length(io.BytesIO(whole), len(whole)) == len(whole)
+    torn = whole + fragment[:-30]
+    assert complete_length(io.BytesIO(torn), len(torn)) == len(whole)
+    moof_only = whole + box(b"moof", b"m" * 16)
+    assert complete_length(io.BytesIO(moof_only), len(moof_only)) == len(whole), "a moof without its mdat"
+    assert complete_length(io.BytesIO(init[:10]), 10) == 0
+    assert complete_length(io.BytesIO(b""), 0) == 0
+
+
+def test_truncate_makes_a_torn_recording_decode(tmp_path: Path) -> None:
+    path = tmp_path / "r.mp4"
+    writer = MediaWriter(str(path), SMALL, name="t", max_video_queue=100, max_audio_queue=1000)
+    writer.start(0.0)
+    feed(writer, 3.0)
+    writer.stop()
+    assert writer.join(20)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 700])  # the power went off mid-fragment
+    removed = truncate_to_complete(path)
+    assert removed > 0
+    assert decodes_cleanly(path)
+    assert 0 < ffprobe_counts(path)["h264"] < 30
