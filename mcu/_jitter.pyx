@@ -118,33 +118,7 @@ cdef int64_t _TS_MOD = 1 << 32
 cdef int64_t _TS_HALF = 1 << 31
 
 
-cdef class AudioJitterBuffer:
-    # configuration: the objects given (returned by the attributes) and C copies
-    cdef object _clock_rate_obj, _frame_duration_obj, _min_delay_obj, _max_delay_obj
-    cdef double _clock, _fd, _min, _max
-    cdef Py_ssize_t _capacity
-    # packets: n used slots of capacity + 1
-    cdef int64_t *_seqs
-    cdef int64_t *_tss
-    cdef list _payloads
-    cdef Py_ssize_t _n
-    # stream state
-    cdef bint _has_ssrc
-    cdef int64_t _ssrc
-    cdef bint _seq_has_last, _ts_has_last
-    cdef int64_t _seq_last, _ts_last
-    cdef bint _has_next
-    cdef int64_t _next
-    cdef double _first_arrival
-    cdef int64_t _empty_lost
-    cdef bint _grow
-    cdef double _jitter
-    cdef bint _has_transit
-    cdef double _transit
-    # counters (AudioJitterStats fields)
-    cdef int64_t _received, _played, _lost, _late, _inserted, _duplicates, _dropped, _resets
-    cdef object _stats
-
+cdef class AudioJitterBuffer:  # attributes and C methods declared in mcu/_jitter.pxd
     def __cinit__(self, *args, **kwargs):
         self._seqs = NULL
         self._tss = NULL
@@ -283,7 +257,7 @@ cdef class AudioJitterBuffer:
     def depth(self):
         return self._n
 
-    cdef inline double _target(self):
+    cdef double _target(self):
         cdef double target = self._fd + _K * self._jitter
         # min(max_delay, max(min_delay, target)) with Python's builtin rules (first wins ties)
         if not (target > self._min):
@@ -292,7 +266,7 @@ cdef class AudioJitterBuffer:
             target = self._max
         return target
 
-    cdef inline Py_ssize_t _find(self, int64_t seq):
+    cdef Py_ssize_t _find(self, int64_t seq):
         cdef Py_ssize_t i
         cdef int64_t *seqs = self._seqs
         for i in range(self._n):
@@ -300,7 +274,7 @@ cdef class AudioJitterBuffer:
                 return i
         return -1
 
-    cdef inline Py_ssize_t _argmin(self):
+    cdef Py_ssize_t _argmin(self):
         cdef Py_ssize_t i, best = 0
         cdef int64_t *seqs = self._seqs
         for i in range(1, self._n):
@@ -308,7 +282,7 @@ cdef class AudioJitterBuffer:
                 best = i
         return best
 
-    cdef inline void _remove(self, Py_ssize_t i):
+    cdef void _remove(self, Py_ssize_t i):
         cdef Py_ssize_t last = self._n - 1
         cdef list payloads = self._payloads
         if i != last:
@@ -326,7 +300,7 @@ cdef class AudioJitterBuffer:
     def put_raw(self, int64_t ssrc, int64_t seq16, int64_t timestamp, payload, double now):
         self._put(ssrc, seq16, timestamp, payload, now)
 
-    cdef inline int64_t _unwrap_seq(self, int64_t value):
+    cdef int64_t _unwrap_seq(self, int64_t value):
         cdef int64_t delta, ext
         if not self._seq_has_last:
             self._seq_has_last = True
@@ -340,7 +314,7 @@ cdef class AudioJitterBuffer:
             self._seq_last = ext
         return ext
 
-    cdef inline int64_t _unwrap_ts(self, int64_t value):
+    cdef int64_t _unwrap_ts(self, int64_t value):
         cdef int64_t delta, ext
         if not self._ts_has_last:
             self._ts_has_last = True

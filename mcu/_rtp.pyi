@@ -11,8 +11,54 @@ class BatchReceiver:
     fd: int
     batches: int
     def __init__(self, fd: int) -> None: ...
-    def receive(self, out: list[tuple[bytes, tuple[str, int]]], limit: int = 256) -> int: ...
+    def receive(self, out: list[tuple[bytes, tuple[str, int]]], limit: int = 256,
+                offloaded: dict[bytes, AudioInbound] | None = None, now: float = 0.0) -> int: ...
 
+from mcu._jitter import AudioJitterBuffer
 from mcu.rtp.packet import RtpPacket
+from mcu.rtp.rtcp import ReportBlock
 
 def parse_rtp(data: bytes) -> RtpPacket: ...
+
+class ReceiveStatistics:  # the C port of mcu.rtp.stats.ReceiveStatistics
+    ssrc: int
+    clock_rate: int
+    max_seq: int
+    cycles: int
+    base_seq: int
+    bad_seq: int
+    probation: int
+    received: int
+    expected_prior: int
+    received_prior: int
+    jitter_q4: int
+    packets: int
+    octets: int
+    last_sr_ntp_middle: int
+    valid: bool
+    started: bool
+    transit: int | None
+    last_sr_arrival: float | None
+    def __init__(self, ssrc: int, clock_rate: int) -> None: ...
+    def update(self, seq: int, rtp_timestamp: int, payload_len: int, now: float) -> bool: ...
+    @property
+    def extended_max(self) -> int: ...
+    @property
+    def expected(self) -> int: ...
+    @property
+    def cumulative_lost(self) -> int: ...
+    @property
+    def jitter(self) -> int: ...
+    def on_sender_report(self, ntp_timestamp: int, now: float) -> None: ...
+    def report_block(self, now: float) -> ReportBlock: ...
+
+class AudioInbound:
+    payload_type: int
+    jitter: AudioJitterBuffer
+    counters: object  # the transport's TransportCounters while offloaded, else None
+    last_arrival: float
+    taken: int
+    active: bool
+    def __init__(self, payload_type: int, jitter: AudioJitterBuffer, statistics: dict[int, object],
+                 clock_rate: int) -> None: ...
+    def take(self, data: bytes, now: float) -> bool: ...

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Batched UDP I/O for the RTP plane: recvmmsg(2) and sendmmsg(2) on a non-blocking socket.
+"""The RTP plane in C: recvmmsg(2)/sendmmsg(2) on non-blocking sockets, header parse, statistics.
 
 The asyncio datagram path costs one event-loop callback (and one `recvfrom`) per packet and one
 `sendto` per packet sent. Here a readable socket is drained in batches of up to RECV_BATCH
@@ -10,13 +10,22 @@ when the remote changes, never per packet); a source comes back as a (host, port
 while consecutive datagrams come from the same address (they nearly always do on a per-call
 port), so no string is formatted per packet.
 
+Audio packets in C: a source a transport has latched can be offloaded to an AudioInbound (the
+member's RFC 3550 statistics and jitter buffer), which `BatchReceiver.receive` hands its packets
+to without making a Python object of them; what it declines comes back as datagrams.
+
 Errors never raise per packet: ``BatchReceiver.receive` returns the errno that stopped it (0 for "nothing more to read");
 `send_batch_to` returns where it stopped and the errno there (0 if all went out). The caller counts them against the member.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport EAGAIN, EINTR, errno
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.object cimport PyObject
+from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memcpy, memset
+
+from mcu._jitter cimport AudioJitterBuffer
 
 import socket as _socket
 
@@ -113,6 +122,24 @@ cdef object _address_tuple(sockaddr_storage *address):
     return ("", 0)
 
 
+cdef bytes _source_key(sockaddr_storage *address):
+    """A source as the bytes `pack_address` makes of it: family, port and address only (the
+    flow label and scope a kernel may fill in are not part of who sent it)."""
+    cdef sockaddr_in v4
+    cdef sockaddr_in6 v6
+    if address.ss_family == AF_INET:
+        memset(&v4, 0, sizeof(v4))
+        v4.sin_family = AF_INET
+        v4.sin_port = (<sockaddr_in *>address).sin_port
+        v4.sin_addr = (<sockaddr_in *>address).sin_addr
+        return PyBytes_FromStringAndSize(<char *>&v4, sizeof(v4))
+    memset(&v6, 0, sizeof(v6))
+    v6.sin6_family = AF_INET6
+    v6.sin6_port = (<sockaddr_in6 *>address).sin6_port
+    v6.sin6_addr = (<sockaddr_in6 *>address).sin6_addr
+    return PyBytes_FromStringAndSize(<char *>&v6, sizeof(v6))
+
+
 cdef class BatchReceiver:
     """recvmmsg buffers for one socket; `receive()` drains it a batch at a time."""
 
@@ -136,11 +163,16 @@ cdef class BatchReceiver:
             self.vectors[i].iov_base = self.buffers[i]
             self.vectors[i].iov_len = MAX_DATAGRAM
 
-    def receive(self, list out, int limit=256):
+    def receive(self, list out, int limit=256, dict offloaded=None, double now=0.0):
         """Append (datagram, (host, port)) of up to `limit` waiting datagrams to `out`; returns
         0 when the socket is drained, else the errno that stopped the read (e.g. ECONNREFUSED
-        after an ICMP port unreachable), which the caller counts."""
+        after an ICMP port unreachable), which the caller counts.
+
+        `offloaded` maps a source's `source_key` to the AudioInbound that takes its packets in C
+        (arrived at `now`); what it declines is appended to `out` like the rest."""
         cdef int i, got, error = 0
+        cdef PyObject *sink
+        cdef bint offloading = offloaded is not None and len(offloaded) > 0
         cdef int wanted
         cdef mmsghdr *m
         cdef int total = 0
@@ -168,6 +200,11 @@ cdef class BatchReceiver:
             self.batches += 1
             for i in range(got):
                 m = &self.messages[i]
+                if offloading:
+                    sink = PyDict_GetItem(offloaded, _source_key(&self.names[i]))
+                    if sink != NULL and (<AudioInbound>sink)._take(
+                            <const unsigned char *>self.buffers[i], m.msg_len, now):
+                        continue
                 out.append((PyBytes_FromStringAndSize(self.buffers[i], m.msg_len),
                             self._source(&self.names[i], m.msg_hdr.msg_namelen)))
             total += got
@@ -253,51 +290,328 @@ cdef inline unsigned int _u32(const unsigned char *p) noexcept nogil:
     return (<unsigned int>p[0] << 24) | (<unsigned int>p[1] << 16) | (<unsigned int>p[2] << 8) | p[3]
 
 
+cdef enum HeaderError:
+    HEADER_OK = 0
+    HEADER_SHORT
+    HEADER_VERSION
+    HEADER_CSRC_OVERRUN
+    HEADER_EXTENSION_TRUNCATED
+    HEADER_EXTENSION_OVERRUN
+    HEADER_PADDING
+
+
+cdef struct Header:
+    int csrc_count
+    int extension_words       # when the X bit is set
+    Py_ssize_t extension      # offset of the extension data (after its 4-byte header)
+    int padding               # the padding count, when the P bit is set
+    Py_ssize_t payload_start
+    Py_ssize_t payload_end
+
+
+cdef HeaderError _parse_header(const unsigned char *p, Py_ssize_t length, Header *h) noexcept nogil:
+    """Where the parts of an RTP packet lie, by the rules of RtpPacket.parse (the specification)."""
+    cdef Py_ssize_t offset = 12, end
+    h.csrc_count = 0
+    h.extension_words = 0
+    h.extension = 0
+    h.padding = 0
+    if length < 12:
+        return HEADER_SHORT
+    if p[0] >> 6 != 2:
+        return HEADER_VERSION
+    h.csrc_count = p[0] & 0x0F
+    if h.csrc_count:
+        offset += 4 * h.csrc_count
+        if offset > length:
+            return HEADER_CSRC_OVERRUN
+    if p[0] & 0x10:
+        if offset + 4 > length:
+            return HEADER_EXTENSION_TRUNCATED
+        h.extension_words = (p[offset + 2] << 8) | p[offset + 3]
+        offset += 4
+        h.extension = offset
+        offset += 4 * h.extension_words
+        if offset > length:
+            return HEADER_EXTENSION_OVERRUN
+    end = length
+    if p[0] & 0x20:
+        h.padding = p[length - 1]
+        if h.padding == 0 or end - h.padding < offset:
+            return HEADER_PADDING
+        end -= h.padding
+    h.payload_start = offset
+    h.payload_end = end
+    return HEADER_OK
+
+
 def parse_rtp(bytes data):
     """`RtpPacket.parse` (mcu/rtp/packet.py, the specification) in C: the same packet for
     every input, the same error class and message for every malformed one."""
     cdef Py_ssize_t length = PyBytes_GET_SIZE(data)
     cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(data)
-    cdef Py_ssize_t offset = 12, end, i
-    cdef int b0, b1, cc, pad
-    cdef unsigned int words
-    if length < 12:
+    cdef Header h
+    cdef HeaderError error = _parse_header(p, length, &h)
+    cdef int i
+    if error == HEADER_SHORT:
         raise RtpShortPacketError(f"RTP packet of {length} bytes is shorter than 12")
-    b0 = p[0]
-    b1 = p[1]
-    if b0 >> 6 != 2:
-        raise RtpBadVersionError(f"RTP version {b0 >> 6}, expected 2")
-    cc = b0 & 0x0F
-    csrc = []
-    if cc:
-        end = offset + 4 * cc
-        if end > length:
-            raise RtpShortPacketError(f"{cc} CSRCs do not fit in {length} bytes")
-        for i in range(cc):
-            csrc.append(_u32(p + offset + 4 * i))
-        offset = end
+    if error == HEADER_VERSION:
+        raise RtpBadVersionError(f"RTP version {p[0] >> 6}, expected 2")
+    if error == HEADER_CSRC_OVERRUN:
+        raise RtpShortPacketError(f"{h.csrc_count} CSRCs do not fit in {length} bytes")
+    if error == HEADER_EXTENSION_TRUNCATED:
+        raise RtpShortPacketError("header extension header is truncated")
+    if error == HEADER_EXTENSION_OVERRUN:
+        raise RtpBadExtensionLengthError(
+            f"header extension of {h.extension_words} words overruns the {length}-byte packet")
+    if error == HEADER_PADDING:
+        raise RtpBadPaddingError(f"padding count {h.padding} is invalid for this packet")
+    csrc = [_u32(p + 12 + 4 * i) for i in range(h.csrc_count)]
     ext_profile = None
     ext_data = b""
-    if b0 & 0x10:
-        if offset + 4 > length:
-            raise RtpShortPacketError("header extension header is truncated")
-        ext_profile = (p[offset] << 8) | p[offset + 1]
-        words = (p[offset + 2] << 8) | p[offset + 3]
-        offset += 4
-        end = offset + 4 * words
-        if end > length:
-            raise RtpBadExtensionLengthError(
-                f"header extension of {words} words overruns the {length}-byte packet")
-        ext_data = PyBytes_FromStringAndSize(<const char *>p + offset, end - offset)
-        offset = end
-    end = length
+    if p[0] & 0x10:
+        ext_profile = (p[h.extension - 4] << 8) | p[h.extension - 3]
+        ext_data = PyBytes_FromStringAndSize(<const char *>p + h.extension, 4 * h.extension_words)
     padding = b""
-    if b0 & 0x20:
-        pad = p[length - 1]
-        if pad == 0 or end - pad < offset:
-            raise RtpBadPaddingError(f"padding count {pad} is invalid for this packet")
-        end -= pad
-        padding = PyBytes_FromStringAndSize(<const char *>p + end, length - end)
-    payload = PyBytes_FromStringAndSize(<const char *>p + offset, end - offset)
+    if p[0] & 0x20:
+        padding = PyBytes_FromStringAndSize(<const char *>p + h.payload_end, length - h.payload_end)
+    payload = PyBytes_FromStringAndSize(<const char *>p + h.payload_start, h.payload_end - h.payload_start)
+    b1 = p[1]
     return _RtpPacket(b1 & 0x7F, (p[2] << 8) | p[3], _u32(p + 4), _u32(p + 8), bool(b1 & 0x80), payload,
                       csrc, ext_profile, ext_data, padding)
+
+
+# ---------------------------------------------------------------- receive statistics
+
+from mcu.rtp.rtcp import ReportBlock as _ReportBlock
+from mcu.rtp.rtcp import ntp_middle32 as _ntp_middle32
+from mcu.rtp.stats import MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, RTP_SEQ_MOD
+
+cdef int64_t _SEQ_MOD = RTP_SEQ_MOD
+cdef int64_t _DROPOUT = MAX_DROPOUT
+cdef int64_t _MISORDER = MAX_MISORDER
+cdef int64_t _MIN_SEQUENTIAL = MIN_SEQUENTIAL
+
+
+cdef class ReceiveStatistics:
+    """mcu.rtp.stats.ReceiveStatistics (the specification, RFC 3550 A.1, A.3, A.8) in C: the same
+    attributes, the same results for every packet sequence (tests/rtp/test_rtp_stats_c.py)."""
+
+    cdef public int64_t ssrc, clock_rate, max_seq, cycles, base_seq, bad_seq, probation
+    cdef public int64_t received, expected_prior, received_prior, jitter_q4, packets, octets
+    cdef public int64_t last_sr_ntp_middle
+    cdef public bint valid, started
+    cdef bint _has_transit, _has_sr
+    cdef int64_t _transit
+    cdef double _sr_arrival
+
+    def __init__(self, int64_t ssrc, int64_t clock_rate):
+        self.ssrc = ssrc
+        self.clock_rate = clock_rate
+        self.max_seq = 0
+        self.cycles = 0
+        self.base_seq = 0
+        self.bad_seq = _SEQ_MOD + 1
+        self.probation = _MIN_SEQUENTIAL
+        self.received = self.expected_prior = self.received_prior = 0
+        self._has_transit = False
+        self._transit = 0
+        self.jitter_q4 = 0
+        self.packets = self.octets = 0
+        self.valid = self.started = False
+        self.last_sr_ntp_middle = 0
+        self._has_sr = False
+        self._sr_arrival = 0.0
+
+    @property
+    def transit(self):
+        return self._transit if self._has_transit else None
+
+    @transit.setter
+    def transit(self, value):
+        self._has_transit = value is not None
+        self._transit = 0 if value is None else value
+
+    @property
+    def last_sr_arrival(self):
+        return self._sr_arrival if self._has_sr else None
+
+    @last_sr_arrival.setter
+    def last_sr_arrival(self, value):
+        self._has_sr = value is not None
+        self._sr_arrival = 0.0 if value is None else value
+
+    cdef inline void _init_seq(self, int64_t seq) noexcept:
+        self.base_seq = seq
+        self.max_seq = seq
+        self.bad_seq = _SEQ_MOD + 1
+        self.cycles = 0
+        self.received = 0
+        self.received_prior = 0
+        self.expected_prior = 0
+
+    def update(self, int64_t seq, int64_t rtp_timestamp, int64_t payload_len, double now):
+        """Account one packet; False if it failed sequence validation (probation or jump)."""
+        return self._update(seq, rtp_timestamp, payload_len, now)
+
+    cdef bint _update(self, int64_t seq, int64_t rtp_timestamp, int64_t payload_len, double now) noexcept:
+        cdef int64_t arrival, transit, d
+        self.packets += 1
+        self.octets += payload_len
+        if not self._update_seq(seq):
+            return False
+        arrival = <int64_t>(now * <double>self.clock_rate)  # int() of a float: toward zero
+        transit = (arrival - rtp_timestamp) & 0xFFFFFFFF
+        if self._has_transit:
+            d = (transit - self._transit) & 0xFFFFFFFF
+            if d > 0x7FFFFFFF:
+                d = 0x100000000 - d
+            self.jitter_q4 += d - ((self.jitter_q4 + 8) >> 4)
+        self._has_transit = True
+        self._transit = transit
+        return True
+
+    cdef inline bint _update_seq(self, int64_t seq) noexcept:
+        cdef int64_t udelta
+        if not self.started:
+            self.started = True
+            self._init_seq(seq)
+            self.max_seq = (seq - 1) & 0xFFFF
+            self.probation = _MIN_SEQUENTIAL
+        udelta = (seq - self.max_seq) & 0xFFFF
+        if self.probation:
+            if udelta == 1:
+                self.probation -= 1
+                self.max_seq = seq
+                if self.probation == 0:
+                    self._init_seq(seq)
+                    self.received += 1
+                    self.valid = True
+                    return True
+            else:
+                self.probation = _MIN_SEQUENTIAL - 1
+                self.max_seq = seq
+            return False
+        if udelta < _DROPOUT:
+            if seq < self.max_seq:
+                self.cycles += _SEQ_MOD
+            self.max_seq = seq
+        elif udelta <= _SEQ_MOD - _MISORDER:
+            if seq == self.bad_seq:
+                self._init_seq(seq)
+            else:
+                self.bad_seq = (seq + 1) & 0xFFFF
+                return False
+        self.received += 1
+        return True
+
+    @property
+    def extended_max(self):
+        return self.cycles + self.max_seq
+
+    @property
+    def expected(self):
+        return self.cycles + self.max_seq - self.base_seq + 1 if self.valid else 0
+
+    @property
+    def cumulative_lost(self):
+        return self.expected - self.received
+
+    @property
+    def jitter(self):
+        return self.jitter_q4 >> 4
+
+    def on_sender_report(self, ntp_timestamp, double now):
+        self.last_sr_ntp_middle = _ntp_middle32(ntp_timestamp)
+        self._has_sr = True
+        self._sr_arrival = now
+
+    def report_block(self, double now):
+        """A report block for an SR/RR; resets the interval used for fraction lost (A.3)."""
+        cdef int64_t expected = self.expected
+        cdef int64_t expected_interval = expected - self.expected_prior
+        cdef int64_t received_interval, lost_interval, fraction = 0, dlsr = 0
+        self.expected_prior = expected
+        received_interval = self.received - self.received_prior
+        self.received_prior = self.received
+        lost_interval = expected_interval - received_interval
+        if expected_interval > 0 and lost_interval > 0:
+            fraction = (lost_interval << 8) // expected_interval
+        if self._has_sr:
+            dlsr = <int64_t>((now - self._sr_arrival) * 65536)
+        return _ReportBlock(
+            ssrc=self.ssrc,
+            fraction_lost=min(fraction, 255),
+            packets_lost=self.cumulative_lost,
+            highest_sequence=(self.cycles + self.max_seq) & 0xFFFFFFFF,
+            jitter=self.jitter_q4 >> 4,
+            lsr=self.last_sr_ntp_middle,
+            dlsr=dlsr,
+        )
+
+
+# ---------------------------------------------------------------- audio packets in, in C
+
+
+
+cdef class AudioInbound:
+    """What a member does with an audio packet of its codec (RtpTransport's checks and counters,
+    RtpSession.receive_rtp, AudioIn.receive: statistics, then the jitter buffer) in one C call,
+    for the packets a transport's socket takes on its behalf (`RtpTransport.offload`). Anything
+    else (RTCP, DTMF, another payload type or SSRC kept by the Python statistics, a malformed
+    packet) is declined and goes the Python way, which is the specification."""
+
+    cdef readonly int payload_type
+    cdef readonly AudioJitterBuffer jitter
+    cdef dict statistics  # the RtpSession's inbound: SSRC -> ReceiveStatistics
+    cdef int64_t clock_rate
+    cdef public object counters  # the transport's TransportCounters, while offloaded
+    cdef readonly double last_arrival  # `now` of the last packet taken (0: none yet)
+    cdef readonly int64_t taken
+    cdef public bint active  # False once the member's audio pipeline is rebuilt
+
+    def __init__(self, int payload_type, AudioJitterBuffer jitter, dict statistics, int64_t clock_rate):
+        self.payload_type = payload_type
+        self.jitter = jitter
+        self.statistics = statistics
+        self.clock_rate = clock_rate
+        self.counters = None
+        self.last_arrival = 0.0
+        self.taken = 0
+        self.active = True
+
+    def take(self, bytes data, double now):
+        """The C path for one datagram: True if taken, False if declined (Python's to handle)."""
+        return self._take(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), now)
+
+    cdef bint _take(self, const unsigned char *p, Py_ssize_t length, double now) except -1:
+        cdef Header h
+        cdef int64_t ssrc, seq, timestamp
+        cdef PyObject *found
+        cdef ReceiveStatistics stats
+        if not self.active or self.counters is None:
+            return False
+        if length < 12 or 192 <= p[1] <= 223:  # RTCP on an rtcp-mux port (RFC 5761)
+            return False
+        if (p[1] & 0x7F) != self.payload_type or _parse_header(p, length, &h) != HEADER_OK:
+            return False
+        ssrc = _u32(p + 8)
+        found = PyDict_GetItem(self.statistics, ssrc)
+        if found == NULL:
+            stats = ReceiveStatistics(ssrc, self.clock_rate)
+            PyDict_SetItem(self.statistics, ssrc, stats)
+        elif type(<object>found) is ReceiveStatistics:
+            stats = <ReceiveStatistics>found
+        else:
+            return False
+        seq = (p[2] << 8) | p[3]
+        timestamp = _u32(p + 4)
+        stats._update(seq, timestamp, h.payload_end - h.payload_start, now)
+        payload = PyBytes_FromStringAndSize(<const char *>p + h.payload_start, h.payload_end - h.payload_start)
+        self.jitter._put(ssrc, seq, timestamp, payload, now)
+        counters = self.counters
+        counters.rtp_packets += 1
+        counters.rtp_bytes += length
+        self.last_arrival = now
+        self.taken += 1
+        return True
