@@ -5,12 +5,15 @@ our shell (mcu.io.rtp_transport on uvloop) and drains what comes back. Our proce
 receives, parses, keeps RFC 3550 statistics, jitter-buffers and depacketizes, then every
 20 ms rewrites one 160-byte payload per member through its OutboundStream and sends it.
 
-Only OUR process's CPU time is measured (time.process_time). Three phases in one run: the shell
-as it is (recvmmsg batches and sendto from C, mcu._rtp), the same shell on the asyncio datagram
-I/O it had before (one uvloop callback per datagram, transport.sendto per packet: the "before"),
-and a bare uvloop DatagramProtocol that unpacks the header and echoes. Then a video fan-out
-phase: one encoder's frames (8 packets each) rewritten per viewer and sent per packet through
-the asyncio path, per packet through the C path, and per frame in one sendmmsg (send_rtp_many).
+Only OUR process's CPU time is measured (time.process_time). Phases in one run: the path before
+issue 16 (the asyncio datagram I/O, one uvloop callback per datagram, transport.sendto per packet,
+and the Python statistics and jitter buffer: the "before"); the MCU's path on per-call ports
+(recvmmsg batches, each latched source's audio taken in C by its AudioInbound, sendto from C);
+the same on one shared port; the shared port with every packet through Python (what the C
+receive path saves); and a bare uvloop DatagramProtocol that unpacks the header and echoes.
+Then a video fan-out phase: one encoder's frames (8 packets each) rewritten per viewer and sent
+per packet through the asyncio path, per packet through the C path, and per frame in one
+sendmmsg (send_rtp_many).
 
     .venv/bin/python bench/rtp_load.py [--members 100] [--seconds 20] [--reference-seconds 10]
 """
@@ -29,7 +32,9 @@ from dataclasses import dataclass
 import uvloop
 
 from mcu._jitter import AudioJitterBuffer  # as the MCU uses it
+from mcu._rtp import AudioInbound, ReceiveStatistics
 from mcu.io.rtp_transport import MediaSocket, PortAllocator, RtpTransport, SharedPorts
+from mcu.rtp import jitterbuffer, stats
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.session import OutboundStream, RtpSession
 
@@ -140,7 +145,10 @@ class Member:
 
 
 async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket,
-                  shared: bool = False) -> dict[str, float]:
+                  shared: bool = False, in_c: bool = True) -> dict[str, float]:
+    """The MCU's audio path for `members`. `in_c`: as the MCU runs it (C statistics and jitter
+    buffer, each stream's packets offloaded to its AudioInbound once latched); else every packet
+    through Python with the Python statistics and jitter buffer (the path before issue 16)."""
     loop = asyncio.get_running_loop()
     RtpTransport.socket_class = socket_class
     lo, _ = port_range(members)
@@ -150,8 +158,11 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
     group: list[Member] = []
     for i in range(members):
         out = OutboundStream(0x2000 + i, PCMU, 8000, rng=random.Random(i))
-        session = RtpSession(out, cname=f"member{i}@mcu")
-        jb = AudioJitterBuffer(clock_rate=8000, frame_duration=PTIME)
+        session = RtpSession(out, cname=f"member{i}@mcu",
+                             statistics=ReceiveStatistics if in_c else stats.ReceiveStatistics)
+        jb = (AudioJitterBuffer if in_c else jitterbuffer.AudioJitterBuffer)(clock_rate=8000, frame_duration=PTIME)
+        inbound = AudioInbound(PCMU, jb, session.inbound, 8000) if in_c else None
+        holder: list[RtpTransport] = []
 
         def on_rtp(
             p: RtpPacket,
@@ -159,15 +170,20 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
             now: float,
             session: RtpSession = session,
             jb: AudioJitterBuffer = jb,
+            inbound: AudioInbound | None = inbound,
+            holder: list[RtpTransport] = holder,
         ) -> None:
-            session.receive_rtp(p, now)
+            session.receive_rtp(p, now)  # what MediaPlane's on_rtp does (Member.receive_audio)
             jb.put(p, now)
+            if inbound is not None:
+                holder[0].offload(inbound)
 
         if shared_ports is not None and sources is not None:
             t = RtpTransport.on_shared_port(shared_ports, on_rtp, remote_rtp=(HOST, sources[i]),
                                             inactivity_timeout=30.0)
         else:
             t = await RtpTransport.open(alloc, on_rtp, host=HOST, inactivity_timeout=30.0)
+        holder.append(t)
         group.append(Member(t, session, jb, out))
 
     silence = b"\xff" * SAMPLES
@@ -390,14 +406,16 @@ def main() -> None:
     ref = None
     if args.reference_seconds > 0:
         ref = uvloop.run(run_reference(args.members, args.reference_seconds))
-    before = uvloop.run(run_mcu(args.members, args.seconds, AsyncioMediaSocket))
+    before = uvloop.run(run_mcu(args.members, args.seconds, AsyncioMediaSocket, in_c=False))
     mcu = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket))
     shared = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket, shared=True))
+    shared_python = uvloop.run(run_mcu(args.members, args.seconds, MediaSocket, shared=True, in_c=False))
     print(f"{args.members} members, 50 packets/s each way, {args.seconds:.0f} s measured per phase")
     pct = report("mcu RTP path (parse, stats, JB, out)", mcu)
-    before_pct = report("same on asyncio datagram I/O", before)
-    report("same on one shared port", shared)
-    for name, r in (("own ports", mcu), ("shared port", shared)):
+    before_pct = report("before: asyncio I/O, all Python", before)
+    report("mcu on one shared port", shared)
+    report("shared port, per packet in Python", shared_python)
+    for name, r in (("own ports", mcu), ("shared port", shared), ("shared port, Python", shared_python)):
         print(f"per packet in+out, {name}: {per_packet_us(r):.2f} us, asyncio I/O {per_packet_us(before):.2f} us "
               f"-> {per_packet_us(r) / per_packet_us(before):.2f}x (target <= 0.33x)")
     if ref is not None:

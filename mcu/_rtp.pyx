@@ -615,3 +615,180 @@ cdef class AudioInbound:
         self.last_arrival = now
         self.taken += 1
         return True
+
+
+# ---------------------------------------------------------------- outbound streams
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+import random as _random
+
+from mcu.rtp.packet import RtpPacket as _Packet
+from mcu.rtp.rtcp import SenderReport as _SenderReport
+from mcu.rtp.rtcp import ntp_from_unix as _ntp_from_unix
+from mcu.rtp.session import MAX_RESEND as _MAX_RESEND_OBJ
+from mcu.rtp.session import RESEND_INTERVAL as _RESEND_INTERVAL_OBJ
+
+cdef double _RESEND_INTERVAL = _RESEND_INTERVAL_OBJ
+cdef Py_ssize_t _MAX_RESEND = _MAX_RESEND_OBJ
+
+
+cdef inline bytes _rtp_bytes(int payload_type, bint marker, unsigned int seq, unsigned int ts,
+                             unsigned int ssrc, bytes payload):
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 12 + n)
+    cdef unsigned char *p = <unsigned char *>PyBytes_AS_STRING(out)
+    p[0] = 0x80
+    p[1] = payload_type | (0x80 if marker else 0)
+    p[2] = (seq >> 8) & 0xFF
+    p[3] = seq & 0xFF
+    p[4] = (ts >> 24) & 0xFF
+    p[5] = (ts >> 16) & 0xFF
+    p[6] = (ts >> 8) & 0xFF
+    p[7] = ts & 0xFF
+    p[8] = (ssrc >> 24) & 0xFF
+    p[9] = (ssrc >> 16) & 0xFF
+    p[10] = (ssrc >> 8) & 0xFF
+    p[11] = ssrc & 0xFF
+    memcpy(p + 12, PyBytes_AS_STRING(payload), n)
+    return out
+
+
+cdef class OutboundStream:
+    """mcu.rtp.session.OutboundStream (the specification: own SSRC, sequence and timestamp space,
+    NACK history) in C: the same packets, counters and retransmissions for every call sequence and
+    the same draws from `rng` (tests/rtp/test_rtp_outbound_c.py); the header is written into the
+    packet's bytes directly rather than through struct and a concatenation."""
+
+    cdef public unsigned int ssrc
+    cdef public int payload_type
+    cdef public int64_t clock_rate, sequence, last_timestamp, packet_count, octet_count, retransmitted
+    cdef int64_t _ts_base, _media_base
+    cdef bint _has_media_base, _has_sent
+    cdef double _last_send
+    # NACK history: `history` slots of (seq, ts, marker, payload), the payload shared, not copied
+    cdef Py_ssize_t _slots
+    cdef int64_t *_seqs
+    cdef int64_t *_tss
+    cdef bint *_markers
+    cdef double *_resent
+    cdef list _payloads
+
+    def __cinit__(self, *args, **kwargs):
+        self._seqs = self._tss = NULL
+        self._markers = NULL
+        self._resent = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self._seqs)
+        PyMem_Free(self._tss)
+        PyMem_Free(self._markers)
+        PyMem_Free(self._resent)
+
+    def __init__(self, ssrc, payload_type, clock_rate, sequence_start=None, timestamp_start=None,
+                 rng=None, Py_ssize_t history=0):
+        cdef Py_ssize_t i
+        r = rng or _random.Random()
+        self._slots = history if history > 0 else 0
+        if self._slots:
+            self._seqs = <int64_t *>PyMem_Malloc(self._slots * sizeof(int64_t))
+            self._tss = <int64_t *>PyMem_Malloc(self._slots * sizeof(int64_t))
+            self._markers = <bint *>PyMem_Malloc(self._slots * sizeof(bint))
+            self._resent = <double *>PyMem_Malloc(self._slots * sizeof(double))
+            if not (self._seqs and self._tss and self._markers and self._resent):
+                raise MemoryError()
+            for i in range(self._slots):
+                self._seqs[i] = -1  # empty
+                self._resent[i] = -1e9
+        self._payloads = [None] * self._slots
+        self.retransmitted = 0
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.clock_rate = clock_rate
+        self.sequence = r.getrandbits(16) if sequence_start is None else sequence_start & 0xFFFF
+        self._ts_base = r.getrandbits(32) if timestamp_start is None else timestamp_start
+        self._has_media_base = False
+        self._media_base = 0
+        self.last_timestamp = self._ts_base
+        self._has_sent = False
+        self._last_send = 0.0
+        self.packet_count = 0
+        self.octet_count = 0
+
+    @property
+    def last_send_time(self):
+        return self._last_send if self._has_sent else None
+
+    cpdef int64_t timestamp_for(self, int64_t media_timestamp):
+        if not self._has_media_base:
+            self._has_media_base = True
+            self._media_base = media_timestamp
+        return (self._ts_base + media_timestamp - self._media_base) & 0xFFFFFFFF
+
+    def switch_source(self, double now):
+        """The next media timestamp comes from another encoder: continue the timeline from
+        the time elapsed since the last packet rather than jumping."""
+        cdef double elapsed = now - self._last_send if self._has_sent else 0.0
+        self._ts_base = (self.last_timestamp + <int64_t>round(elapsed * self.clock_rate)) & 0xFFFFFFFF
+        self._has_media_base = False
+
+    def packetize(self, payload, int64_t media_timestamp, double now, bint marker=False,
+                  extensions=None):
+        """Bytes of the next RTP packet of this stream."""
+        if type(payload) is not bytes:
+            payload = bytes(payload)
+        cdef int64_t ts = self.timestamp_for(media_timestamp)
+        cdef int64_t seq = self.sequence
+        cdef Py_ssize_t slot
+        self.sequence = (seq + 1) & 0xFFFF
+        self.last_timestamp = ts
+        self._has_sent = True
+        self._last_send = now
+        self.packet_count += 1
+        self.octet_count += PyBytes_GET_SIZE(payload)
+        if extensions:
+            pkt = _Packet(self.payload_type, seq, ts, self.ssrc, marker, payload)
+            pkt.set_header_extensions(extensions)
+            return pkt.serialize()
+        if self._slots:
+            slot = seq % self._slots
+            self._seqs[slot] = seq
+            self._tss[slot] = ts
+            self._markers[slot] = marker
+            self._payloads[slot] = payload
+            self._resent[slot] = -1e9
+        return _rtp_bytes(self.payload_type, marker, <unsigned int>seq, <unsigned int>ts, self.ssrc, payload)
+
+    def retransmit(self, sequence_numbers, double now):
+        """The packets a receiver reported lost, as first sent, for those still kept: each at
+        most once per RESEND_INTERVAL and at most MAX_RESEND per NACK."""
+        cdef list out = []
+        cdef Py_ssize_t slot
+        cdef int64_t seq
+        if not self._slots:
+            return out
+        for s in dict.fromkeys(sequence_numbers):
+            seq = s
+            slot = seq % self._slots
+            if self._seqs[slot] != seq or now - self._resent[slot] < _RESEND_INTERVAL:
+                continue
+            self._resent[slot] = now
+            out.append(_rtp_bytes(self.payload_type, self._markers[slot], <unsigned int>seq,
+                                  <unsigned int>self._tss[slot], self.ssrc, self._payloads[slot]))
+            if len(out) == _MAX_RESEND:
+                break
+        self.retransmitted += len(out)
+        return out
+
+    def sender_report(self, double now, reports=None):
+        cdef int64_t rtp_ts = self.last_timestamp
+        if self._has_sent:
+            rtp_ts = (rtp_ts + <int64_t>round((now - self._last_send) * self.clock_rate)) & 0xFFFFFFFF
+        return _SenderReport(
+            ssrc=self.ssrc,
+            ntp_timestamp=_ntp_from_unix(now),
+            rtp_timestamp=rtp_ts,
+            packet_count=self.packet_count,
+            octet_count=self.octet_count,
+            reports=list(reports or []),
+        )

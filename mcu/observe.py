@@ -146,5 +146,5 @@ def _member_snapshots(room: Room, member: Member, speaking: bool, now: float) ->
 
 
 def _age(member: Member, kind: str, now: float) -> float:
-    last = member.last_packet.get(kind)
+    last = member.last_arrival(kind)
     return now - (last if last is not None else member.joined_at)

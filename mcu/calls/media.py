@@ -83,14 +83,19 @@ class MediaPlane:
         return new
 
     async def open_rtp(self, leg: Leg, kind: str, rtcp_mux: bool) -> RtpTransport:
-        """A media socket of one leg; its packets go straight to the leg's member."""
+        """A media socket of one leg; its packets go straight to the leg's member (its audio
+        codec's packets, once latched, from the socket to the member's C receiver)."""
         def on_rtp(packet: RtpPacket, addr: tuple[str, int], now: float) -> None:
-            if leg.member is None:
+            member = leg.member
+            if member is None:
                 return
             if kind == "audio":
-                leg.member.receive_audio(packet, now)
+                member.receive_audio(packet, now)
+                transport = leg.transports.get("audio")
+                if transport is not None:
+                    transport.offload(member.audio_inbound)
             else:
-                leg.member.receive_video(packet, now)
+                member.receive_video(packet, now)
 
         def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
             member = leg.member

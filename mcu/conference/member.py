@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mcu._jitter import AudioJitterBuffer  # the C port of mcu.rtp.jitterbuffer.AudioJitterBuffer
+from mcu._rtp import AudioInbound, ReceiveStatistics  # C: audio packets in, RFC 3550 stats
 from mcu.calls.streams import Codec, Stream, all_encrypted
 from mcu.media.errors import CorruptAudioError
 from mcu.media.registry import get_audio_codec
@@ -49,15 +50,18 @@ class AudioFormat:
 
 
 class AudioIn:
-    """RTP in to 20 ms frames at the room rate, and RFC 4733 digits."""
+    """RTP in to 20 ms frames at the room rate, and RFC 4733 digits. `inbound` does for a packet
+    of the codec what Member.receive_audio does (statistics into `session`, then the jitter
+    buffer), in C, for the transport to offload to."""
 
-    def __init__(self, media: Stream):
+    def __init__(self, media: Stream, session: RtpSession):
         codec = media.codecs[0]
         self.payload_type = codec.payload_type
         self.telephone_event_pt = media.telephone_event.payload_type if media.telephone_event else None
         self.codec = get_audio_codec(codec.name, codec.clock_rate)
         self.decoder = self.codec.decoder()
         self.jitter = AudioJitterBuffer(clock_rate=codec.clock_rate)
+        self.inbound = AudioInbound(codec.payload_type, self.jitter, session.inbound, session.outbound.clock_rate)
         self.dtmf = DtmfReceiver()
         self.dropped: Counter[str] = Counter()
 
@@ -145,17 +149,19 @@ class Member:
 
     def _build_audio(self) -> None:
         media = self.audio_media
+        if self.audio_in is not None:
+            self.audio_in.inbound.active = False  # its C receiver files into the old buffer: stop it
         self.audio_in = None
         if media is None or not media.accepted or not media.codecs:
             self.audio_format, self.audio_out = None, None
             self.rtcp.pop("audio", None)
             return
         codec = media.codecs[0]
-        if media.we_receive:
-            self.audio_in = AudioIn(media)
         self.audio_format = AudioFormat.of(codec)
         self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
         self.add_rtcp("audio", self.audio_out)
+        if media.we_receive:
+            self.audio_in = AudioIn(media, self.rtcp["audio"])
 
     def set_audio(self, media: Stream | None) -> bool:
         """A re-offer's audio line. A new codec, payload type or clock rate (or DTMF payload type)
@@ -181,7 +187,7 @@ class Member:
 
     def add_rtcp(self, kind: str, stream: OutboundStream) -> None:
         """RTCP for one media kind of ours; one CNAME for both kinds so receivers can lip-sync."""
-        self.rtcp[kind] = RtpSession(stream, f"mcu-{self.room}-{self.member_id}")
+        self.rtcp[kind] = RtpSession(stream, f"mcu-{self.room}-{self.member_id}", statistics=ReceiveStatistics)
 
     def sender_reports(self, now: float) -> dict[str, bytes]:
         """SR (with reception reports of the member's stream) + SDES for each kind we send."""
@@ -236,6 +242,18 @@ class Member:
             self.rtcp["video"].receive_rtp(packet, now)
         if self.video_in is not None:
             self.video_in.receive(packet, now)
+
+    @property
+    def audio_inbound(self) -> AudioInbound | None:
+        """The C receiver of this member's audio packets, for the transport to offload to."""
+        return self.audio_in.inbound if self.audio_in is not None else None
+
+    def last_arrival(self, kind: str) -> float | None:
+        """When the last packet of `kind` came in, through Python or C."""
+        last = self.last_packet.get(kind)
+        if kind == "audio" and self.audio_in is not None and self.audio_in.inbound.taken:
+            last = max(last or 0.0, self.audio_in.inbound.last_arrival)
+        return last
 
     def receive_audio(self, packet: RtpPacket, now: float) -> None:
         self.last_packet["audio"] = now

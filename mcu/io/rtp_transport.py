@@ -8,7 +8,10 @@ inactivity timeout is reported to a callback once.
 
 Sockets are read in recvmmsg batches from one reader callback per socket and written with
 sendto/sendmmsg from C (mcu._rtp): one Python call drains a keyframe's datagrams, and a video
-frame goes to a viewer in one system call (`send_rtp_many`).
+frame goes to a viewer in one system call (`send_rtp_many`). A stream can offload its audio to
+C (`offload`): once its source is latched and it is plain RTP, the socket hands that source's
+packets of the member's codec to the member's AudioInbound without a Python call per packet;
+everything else (the first packets, RTCP, DTMF, SRTP, other sources) comes through here.
 
 Nothing a member does raises out of here: a remote address that is not an IP literal of the
 socket's family is never handed to the socket (the stream waits for latching instead), send
@@ -29,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mcu._rtp import BatchReceiver, pack_address, parse_rtp, send_batch_to, send_to
+from mcu._rtp import AudioInbound, BatchReceiver, pack_address, parse_rtp, send_batch_to, send_to
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -141,6 +144,8 @@ class MediaSocket:
         self.loop = loop
         self.on_datagram = on_datagram
         self.on_error = on_error
+        self.offloaded: dict[bytes, AudioInbound] = {}  # packed source -> its stream's C receiver
+        self.clock: Callable[[], float] = time.time  # `now` of offloaded packets (the streams' clock)
         self._receiver = BatchReceiver(self.fd)
         loop.add_reader(self.fd, self._readable)
 
@@ -152,7 +157,8 @@ class MediaSocket:
 
     def _readable(self) -> None:
         batch: list[tuple[bytes, Address]] = []
-        error = self._receiver.receive(batch, READ_LIMIT)
+        offloaded = self.offloaded
+        error = self._receiver.receive(batch, READ_LIMIT, offloaded, self.clock() if offloaded else 0.0)
         for data, addr in batch:
             self.on_datagram(data, addr)
         if error:
@@ -175,10 +181,19 @@ class MediaSocket:
         name = self.sock.getsockname()
         return (str(name[0]), int(name[1]))
 
+    def offload(self, source: bytes, inbound: AudioInbound, clock: Callable[[], float]) -> None:
+        self.offloaded[source] = inbound
+        self.clock = clock
+
+    def withdraw(self, source: bytes) -> None:
+        self.offloaded.pop(source, None)
+
     def relatched(self) -> None:
-        """The stream forgot its source (a per-call socket has nothing to forget)."""
+        """The stream forgot its source (a per-call socket has nothing else to forget)."""
+        self.offloaded.clear()
 
     def close(self) -> None:
+        self.offloaded.clear()
         self.loop.remove_reader(self.fd)
         self.sock.close()
 
@@ -257,6 +272,9 @@ class SharedPort:
             if self.by_source.get(source) is view:
                 del self.by_source[source]
         view.sources.clear()
+        for packed in view.offloaded:
+            self.socket.withdraw(packed)
+        view.offloaded.clear()
 
     def close(self) -> None:
         self.socket.close()
@@ -273,6 +291,7 @@ class PortView:
         self.on_datagram = on_datagram
         self.on_error = on_error
         self.sources: set[Address] = set()
+        self.offloaded: set[bytes] = set()  # packed sources whose packets go to C
 
     @property
     def latched(self) -> bool:
@@ -288,6 +307,15 @@ class PortView:
         rtp = self.transport.remote_rtp
         return (self.kind == "rtcp" and self.transport.latched_rtp and rtp is not None
                 and addr[0] == rtp[0] and addr[1] in (rtp[1], rtp[1] + 1))
+
+    def offload(self, source: bytes, inbound: AudioInbound, clock: Callable[[], float]) -> None:
+        self.port.socket.offload(source, inbound, clock)
+        self.offloaded.add(source)
+
+    def withdraw(self, source: bytes) -> None:
+        if source in self.offloaded:
+            self.offloaded.discard(source)
+            self.port.socket.withdraw(source)
 
     def send(self, data: bytes, destination: bytes) -> bool:
         self.port.queue(self, [data], destination)
@@ -384,6 +412,8 @@ class RtpTransport:
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.srtp: SrtpContext | None = None
+        self._inbound: AudioInbound | None = None  # what `offload` gave
+        self._offloaded_source: bytes | None = None  # the packed source the socket hands to it
 
     @classmethod
     async def open(
@@ -473,6 +503,36 @@ class RtpTransport:
             self.srtp = SrtpContext(keys)
         else:
             self.srtp.rekey(keys)
+        self._update_offload()
+
+    def offload(self, inbound: AudioInbound | None) -> None:
+        """Hand this stream's audio packets to `inbound` in C from now on, whenever the source is
+        latched and the stream is plain RTP (SRTP is unprotected here); None: all through Python.
+        The C path counts, times and files them as `_on_rtp_datagram` and `on_rtp` would."""
+        if inbound is not self._inbound:
+            self._withdraw()
+            self._inbound = inbound
+        self._update_offload()
+
+    def _update_offload(self) -> None:
+        inbound, sock, source = self._inbound, self._rtp_socket, self._rtp_destination
+        wanted = (inbound is not None and inbound.active and sock is not None and self.latched_rtp
+                  and self.srtp is None and source is not None and not self._closed)
+        if not wanted:
+            self._withdraw()
+        elif source != self._offloaded_source:
+            self._withdraw()
+            assert inbound is not None and sock is not None and source is not None
+            inbound.counters = self.counters
+            sock.offload(source, inbound, self.clock)
+            self._offloaded_source = source
+
+    def _withdraw(self) -> None:
+        if self._offloaded_source is not None and self._rtp_socket is not None:
+            self._rtp_socket.withdraw(self._offloaded_source)
+        self._offloaded_source = None
+        if self._inbound is not None:
+            self._inbound.counters = None
 
     def _on_rtp_datagram(self, data: bytes, addr: Address) -> None:
         counters = self.counters
@@ -493,6 +553,7 @@ class RtpTransport:
                 self.latched_rtcp = True
                 self.remote_rtcp = addr
             self._pack_destinations()
+            self._update_offload()
         counters.rtp_packets += 1
         counters.rtp_bytes += len(data)
         assert self._loop is not None
@@ -539,6 +600,7 @@ class RtpTransport:
     def relatch(self, remote_rtp: Address | None = None, remote_rtcp: Address | None = None) -> None:
         """Forget the latched source (e.g. after a re-INVITE moved the endpoint): send to the
         new SDP address and latch again on the next valid packet."""
+        self._withdraw()
         self.latched_rtp = self.latched_rtcp = False
         for sock in (self._rtp_socket, self._rtcp_socket):
             if sock is not None:
@@ -618,12 +680,21 @@ class RtpTransport:
         if self._closed or self.timed_out or self.inactivity_timeout is None:
             return
         assert self._loop is not None
-        if self._loop.time() - self._last_activity >= self.inactivity_timeout:
+        if self.idle_seconds() >= self.inactivity_timeout:
             self.timed_out = True
             if self.on_timeout is not None:
                 self.on_timeout(self)
             return
         self._arm_timer()
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last RTP packet, whichever path (Python or C) took it."""
+        assert self._loop is not None
+        idle = self._loop.time() - self._last_activity
+        inbound = self._inbound
+        if inbound is not None and inbound.taken:
+            idle = min(idle, self.clock() - inbound.last_arrival)
+        return idle
 
     def set_inactivity_timeout(self, timeout: float | None) -> None:
         """Change or disable (None, e.g. while on hold) the timeout; restarts the count."""
@@ -640,6 +711,7 @@ class RtpTransport:
         if self._closed:
             return
         self._closed = True
+        self._withdraw()
         if self._timer is not None:
             self._timer.cancel()
         for sock in (self._rtp_socket, self._rtcp_socket):

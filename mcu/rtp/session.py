@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcu.rtp.packet import HeaderExtension, RtpPacket
 from mcu.rtp.rtcp import (
@@ -213,6 +215,7 @@ class RtpSession:
     params: RtcpIntervalParams = field(default_factory=lambda: RtcpIntervalParams(64_000))
     rng: random.Random = field(default_factory=random.Random)
     inbound: dict[int, ReceiveStatistics] = field(default_factory=dict)
+    statistics: Callable[[int, int], Any] = ReceiveStatistics  # the class of `inbound`'s values (or its C port)
     last_rtt: float | None = None
     scheduler: RtcpScheduler | None = None
 
@@ -223,9 +226,7 @@ class RtpSession:
     def receive_rtp(self, packet: RtpPacket, now: float) -> ReceiveStatistics:
         stats = self.inbound.get(packet.ssrc)
         if stats is None:
-            stats = self.inbound[packet.ssrc] = ReceiveStatistics(
-                packet.ssrc, self.outbound.clock_rate
-            )
+            stats = self.inbound[packet.ssrc] = self.statistics(packet.ssrc, self.outbound.clock_rate)
         stats.update(packet.sequence_number, packet.timestamp, len(packet.payload), now)
         return stats
 
