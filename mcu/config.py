@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcu.conference.spec import AudioSection, LimitsSection, Room, VideoSection
+from mcu.conference.spec import AudioSection, LimitsSection, RecordingSection, Room, VideoSection
 from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
 from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
 from mcu.settings import host_address, in_range, one_of, setting
@@ -188,6 +188,7 @@ class McuConfig:
     limits: LimitsSection = setting(None, factory=LimitsSection)
     admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
+    recording: RecordingSection = setting(None, factory=RecordingSection)
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,83 @@ class ConferenceSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingsSnapshot:
+    """Recordings and live streams (mcu.recording.manager.Recorder.snapshot), taken on the loop
+    once a second and read by the exporter's thread as one value. Byte and drop totals are per room
+    since the MCU started, running outputs included."""
+
+    active: int = 0
+    streams_active: int = 0  # live now (connected to their ingest server)
+    bytes_by_room: Mapping[str, int] = field(default_factory=dict)
+    dropped_by_room: Mapping[str, int] = field(default_factory=dict)
+    failures: Mapping[str, int] = field(default_factory=dict)  # reason -> recordings failed or refused
+    encoder_fps: Mapping[str, float] = field(default_factory=dict)  # room -> frames encoded per second
+    stream_states: Mapping[str, str] = field(default_factory=dict)  # room -> connecting/live/retrying
+    stream_reconnects: Mapping[str, int] = field(default_factory=dict)
+    disk_free_bytes: int | None = None
+    disk_min_free_bytes: int = 0
+
+
+RECORDING_FAILURE_REASONS: tuple[str, ...] = ("disk_full", "encoder", "write", "open", "refused_disk_low")
+STREAM_STATES: tuple[str, ...] = ("connecting", "live", "retrying")
+
+
+class RecordingCollector(Collector):
+    """The latest `RecordingsSnapshot` as metric families."""
+
+    def __init__(self) -> None:
+        self.snapshot = RecordingsSnapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        active = _gauge("recordings_active", "Recordings being written now.", ())
+        active.add_metric([], snap.active)
+        yield active
+        streams = _gauge("streams_active", "Live streams connected to their ingest server now.", ())
+        streams.add_metric([], snap.streams_active)
+        yield streams
+        written = _counter("recording_bytes", "Encoded media bytes written by recordings, by room.", ROOM)
+        for room, value in sorted(snap.bytes_by_room.items()):
+            written.add_metric([room], value)
+        yield written
+        dropped = _counter("recording_frames_dropped",
+                           "Frames a recording dropped because its encoder fell behind (its queue was "
+                           "full), by room; the meeting is not slowed down for a recording.", ROOM)
+        for room, value in sorted(snap.dropped_by_room.items()):
+            dropped.add_metric([room], value)
+        yield dropped
+        failures = _counter("recording_failures",
+                            "Recordings that stopped on an error (disk_full, encoder, write, open) or were "
+                            "refused (refused_disk_low: below [recording] min_free_mb).", ("reason",))
+        for reason in sorted(set(RECORDING_FAILURE_REASONS) | set(snap.failures)):
+            failures.add_metric([reason], snap.failures.get(reason, 0))
+        yield failures
+        fps = _gauge("recording_encoder_fps", "Frames per second a recording's encoder wrote (5 s average).",
+                     ROOM)
+        for room, value in sorted(snap.encoder_fps.items()):
+            fps.add_metric([room], value)
+        yield fps
+        state = _gauge("stream_state", "1 for the state each room's live stream is in.", ("room", "state"))
+        for room, value in sorted(snap.stream_states.items()):
+            for name in STREAM_STATES:
+                state.add_metric([room, name], 1 if value == name else 0)
+        yield state
+        reconnects = _counter("stream_reconnects", "Times a live stream came up again after its server "
+                                                   "dropped it.", ROOM)
+        for room, value in sorted(snap.stream_reconnects.items()):
+            reconnects.add_metric([room], value)
+        yield reconnects
+        if snap.disk_free_bytes is not None:
+            free = _gauge("recording_disk_free_bytes", "Free space on the filesystem of [recording] dir.", ())
+            free.add_metric([], snap.disk_free_bytes)
+            yield free
+            floor = _gauge("recording_disk_min_free_bytes",
+                           "[recording] min_free_mb in bytes: no recording starts below it.", ())
+            floor.add_metric([], snap.disk_min_free_bytes)
+            yield floor
+
+
+@dataclass(frozen=True, slots=True)
 class BuildInfo:
     version: str = __version__
     python: str = field(default_factory=platform.python_version)
@@ -467,6 +544,8 @@ class Metrics:
         reg = self.registry
         self.conference = ConferenceCollector(build or BuildInfo(), snapshot)
         reg.register(self.conference)
+        self.recordings = RecordingCollector()
+        reg.register(self.recordings)
         if process:
             ProcessCollector(registry=reg)
             PlatformCollector(registry=reg)
@@ -648,6 +727,9 @@ class Metrics:
         if count > 0:
             self._rtp_unmatched.inc(count)
 
+    def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
+        self.recordings.snapshot = snapshot
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -715,6 +797,9 @@ class NullMetrics:
         pass
 
     def rtp_unmatched(self, count: int) -> None:
+        pass
+
+    def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
         pass
 
 

@@ -52,6 +52,7 @@ from mcu.log import event, setup_logging
 from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
 from mcu.observe import Observer
 from mcu.plan.tiers import RESOLUTIONS
+from mcu.recording.manager import Recorder
 from mcu.sdp.profiles import Profiles
 from mcu.sip.errors import SipError
 from mcu.tomlfile import ConfigError
@@ -88,6 +89,8 @@ class McuServer:
         self.observer = Observer(self.metrics, config.mcu.video.fps, config.mcu.video.preset)
         self.metrics.set_snapshot_provider(self.observer.provider)
         self.exporter: Exporter | None = None
+        # Recordings and live streams: room outputs whose encoders run on threads of their own.
+        self.recorder = Recorder(config.mcu.recording, config.mcu.video.fps, config.mcu.audio.rate, self.now)
         self.admin: AdminService | None = None
         self.tickers: dict[str, Ticker] = {}  # "audio", "video": their schedules and late counts
         self._tick_counts: dict[str, tuple[int, int]] = {}  # kind -> (missed, total) at the last look
@@ -134,6 +137,7 @@ class McuServer:
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
         await self.h323_calls.close()
+        self.recorder.close(self.conference.rooms)  # files closed (bounded wait) before the process ends
         self.media_plane.stop()
         for task in self._tasks:
             task.cancel()
@@ -267,6 +271,7 @@ class McuServer:
                   hint="[rtp] shared_port changes take effect when the MCU restarts")
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
+        self.recorder.reconfigure(config.mcu.recording, config.mcu.video.fps)
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
@@ -368,8 +373,9 @@ class McuServer:
         site's name card; a view that fails to encode is dropped (its viewers get a fresh encoder
         and a keyframe next frame) and charged to its viewers; the other views go out."""
         loop = asyncio.get_running_loop()
-        jobs = room.video_jobs(now)
-        tiles, to_draw = room.tile_jobs(jobs)
+        frame = room.frame_jobs(now)
+        jobs, outputs = frame.views, frame.outputs
+        tiles, to_draw = room.tile_jobs(jobs, outputs)
         drawn = await asyncio.gather(*(loop.run_in_executor(self.pool, render_tile, t) for t in to_draw),
                                      return_exceptions=True)
         for i, (job, tile) in enumerate(zip(to_draw, drawn)):
@@ -380,8 +386,14 @@ class McuServer:
         tiles.update((t.key, tile) for t, tile in zip(to_draw, drawn))  # type: ignore[misc]
         results = await asyncio.gather(*(
             loop.run_in_executor(self.pool, job.render, room.video.fit_mode, tiles) for job in jobs),
+            *(loop.run_in_executor(self.pool, o.render, room.video.fit_mode, tiles) for o in outputs),
             return_exceptions=True)
         sent_at = self.now()
+        for output, canvas in zip(outputs, results[len(jobs):]):
+            if isinstance(canvas, BaseException):  # the outputs miss this frame; the members do not
+                room.output_errors += 1
+                continue
+            room.deliver_picture(output, canvas, now)
         for job, picture in zip(jobs, results):
             if isinstance(picture, BaseException):
                 room.view_failed(job.encoder, picture, now)
@@ -413,8 +425,14 @@ class McuServer:
                     self.observer.publish(self.conference, self.ua, now, video.skipped if video else 0,
                                           self._protection(now))
                     self.metrics.rtp_unmatched(self.media_plane.take_unmatched())
+                    self.recorder.measure_disk()
+                    self.metrics.set_recordings(self.recorder.snapshot())
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
                     self._tick_error("metrics publish")
+            try:
+                self.recorder.housekeeping(self.conference.rooms, now)
+            except Exception:  # noqa: BLE001 - recordings must not stop the meeting
+                self._tick_error("recording housekeeping")
             for call_id in self.call_guard.unacknowledged(now):
                 if call_id in self.calls:
                     self.refusals["no ack"] += 1

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcu.admin.errors import BadArguments, Conflict, NotFound, Unprocessable
 from mcu.admin.snapshot import i420_to_png
-from mcu.admin.table import PATH, PNG_RESULT, Arg, Command
+from mcu.admin.table import PATH, PNG_RESULT, QUERY, Arg, Command
 from mcu.calls.alias import H323_SCHEME, h323_target, same_site
 from mcu.calls.control import DialError
 from mcu.conference.member import Member
@@ -21,6 +21,8 @@ from mcu.conference.room import Room
 from mcu.layout.engine import set_mode, set_pins
 from mcu.layout.model import Layout, RoomMode
 from mcu.log import event
+from mcu.recording.link import redact_url
+from mcu.recording.manager import Recorder, RecordingError
 from mcu.settings import ROOM_NUMBER
 from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
@@ -119,6 +121,13 @@ def _current_layout(room: Room) -> Layout:
     return state.config.pick(state.layout, max(1, shown - 1))
 
 
+def _recorder(ctx: AdminContext) -> Recorder:
+    recorder = getattr(ctx.server, "recorder", None)  # MeetingControl implementations without one refuse
+    if recorder is None:
+        raise Conflict("this MCU has no recorder; recording and streaming are not available")
+    return recorder  # type: ignore[no-any-return]
+
+
 def _log_change(ctx: AdminContext, command: str, who: str, **fields: Any) -> None:
     event(log, "admin.command", command=command, who=who, **fields)
 
@@ -126,9 +135,10 @@ def _log_change(ctx: AdminContext, command: str, who: str, **fields: Any) -> Non
 # ---------------------------------------------------------------------------------- views
 
 
-def _room_info(room: Room) -> dict[str, Any]:
+def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
     state = room.video.state
     selector = room.mixer.selector
+    outputs = recorder.room_info(room.number) if recorder is not None else {"recording": None, "stream": None}
     return {
         "number": room.number,
         "name": room.spec.name,
@@ -140,6 +150,9 @@ def _room_info(room: Room) -> dict[str, Any]:
         "mode": state.mode.value,
         "floor": selector.floor,
         "pins": {str(i): t for i, t in state.pins},
+        "recording": outputs["recording"]["state"] if outputs["recording"] else None,
+        "stream": outputs["stream"]["state"] if outputs["stream"] else None,
+        "outputs": outputs,
     }
 
 
@@ -192,7 +205,8 @@ def _member_info(room: Room, member: Member) -> dict[str, Any]:
 
 
 async def cmd_rooms(ctx: AdminContext, args: dict[str, Any]) -> Any:
-    return [_room_info(r) for r in ctx.server.conference.rooms.values()]
+    recorder = getattr(ctx.server, "recorder", None)
+    return [_room_info(r, recorder) for r in ctx.server.conference.rooms.values()]
 
 
 async def cmd_members(ctx: AdminContext, args: dict[str, Any]) -> Any:
@@ -433,6 +447,56 @@ async def cmd_snapshot(ctx: AdminContext, args: dict[str, Any]) -> Any:
     return i420_to_png(encoder.canvas)
 
 
+async def cmd_record_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    if "layout" in args:
+        _check_layout(room, args["layout"])
+    try:
+        recording = _recorder(ctx).start_recording(room, args.get("layout"), who=args["_who"])
+    except RecordingError as exc:
+        raise Conflict(str(exc)) from None
+    _log_change(ctx, "record start", args["_who"], room=room.number, file=recording.path.name)
+    return recording.info()
+
+
+async def cmd_record_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    try:
+        recording = _recorder(ctx).stop_recording(room, room.number, "stopped by operator", who=args["_who"])
+    except RecordingError as exc:
+        raise Conflict(str(exc)) from None
+    _log_change(ctx, "record stop", args["_who"], room=room.number, file=recording.path.name)
+    return recording.info() | {"state": "stopping"}
+
+
+async def cmd_recordings(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    if "room" in args:
+        _room(ctx, args["room"])
+    return _recorder(ctx).list_recordings(args.get("room"))
+
+
+async def cmd_stream_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    if "layout" in args:
+        _check_layout(room, args["layout"])
+    try:
+        stream = _recorder(ctx).start_stream(room, args["url"], args.get("layout"), who=args["_who"])
+    except RecordingError as exc:
+        raise Conflict(str(exc)) from None
+    _log_change(ctx, "stream start", args["_who"], room=room.number, url=stream.redacted)
+    return stream.info()
+
+
+async def cmd_stream_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    try:
+        stream = _recorder(ctx).stop_stream(room, room.number, who=args["_who"])
+    except RecordingError as exc:
+        raise Conflict(str(exc)) from None
+    _log_change(ctx, "stream stop", args["_who"], room=room.number, url=redact_url(stream.url))
+    return stream.info()
+
+
 # ---------------------------------------------------------------------------------- the table
 
 ROOM = Arg("room", str, "room number (rooms.toml), e.g. 4100", PATH, pattern=ROOM_NUMBER.pattern[1:-1],
@@ -444,6 +508,7 @@ TARGET = Arg("target", str, "member id or roster site id (sites.toml)", pattern=
              max_length=64)
 REGION = Arg("region", int, "region index in the layout, from 0", minimum=0, maximum=1000)
 MODE = Arg("mode", str, "auto | voice | lecture | fixed", choices=MODES)
+LAYOUT = Arg("layout", str, "a layout or group name from layouts.toml", max_length=64)
 
 
 def _member_cmd(name: str, handler, help: str) -> Command:  # type: ignore[no-untyped-def]
@@ -485,6 +550,22 @@ COMMANDS: tuple[Command, ...] = (
     Command("redial", cmd_redial, "POST", "/rooms/{room}/redial", (ROOM,),
             "call again the roster sites dialled into the room that dropped"),
     Command("reload", cmd_reload, "POST", "/reload", (), "reload the config files (a bad config is refused)"),
+    Command("record-start", cmd_record_start, "POST", "/rooms/{room}/recording/start",
+            (ROOM, replace(LAYOUT, help="a layout or group of layouts.toml for the recording (default: "
+                                        "[recording] layout, else what the listeners see)", required=False)),
+            "start recording a room: its full mix and picture, to [recording] dir"),
+    Command("record-stop", cmd_record_stop, "POST", "/rooms/{room}/recording/stop", (ROOM,),
+            "stop recording a room (the file is closed and the side file finished)"),
+    Command("recordings", cmd_recordings, "GET", "/recordings",
+            (replace(ROOM, where=QUERY, required=False, help="only this room's recordings"),),
+            "list the recordings in [recording] dir, newest first, the running ones marked"),
+    Command("stream-start", cmd_stream_start, "POST", "/rooms/{room}/stream/start",
+            (ROOM, Arg("url", str, "rtmp://host[:port]/app/key, rtmps:// or srt:// (the key is never logged)",
+                       max_length=1024),
+             replace(LAYOUT, required=False)),
+            "push a room's picture and mix live to an ingest server; reconnects with backoff"),
+    Command("stream-stop", cmd_stream_stop, "POST", "/rooms/{room}/stream/stop", (ROOM,),
+            "stop a room's live stream"),
     Command("snapshot", cmd_snapshot, "GET", "/rooms/{room}/members/{member}/snapshot", (ROOM, MEMBER),
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
 )

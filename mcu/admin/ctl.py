@@ -15,13 +15,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from mcu.admin.auth import load_token
 from mcu.admin.commands import COMMANDS
 from mcu.admin.errors import AdminStartError
-from mcu.admin.table import PATH, PNG_RESULT, Command
+from mcu.admin.table import PATH, PNG_RESULT, QUERY, Command
 
+# Commands named "<group>-<verb>" are `mcu ctl <group> <verb>` (record start, stream stop).
+CLI_GROUPS = {"record": "record a room (start, stop)", "stream": "stream a room live (start, stop)"}
 DEFAULT_CONFIG = os.environ.get("MCU_CONFIG", "conf/mcu.toml")
 TIMEOUT = 30.0
 EXIT_REFUSED = 1  # the API answered with an error
@@ -30,7 +32,10 @@ EXIT_UNREACHABLE = 2  # no answer, or no URL/token
 # columns of the people-facing tables: (header, dotted path in a result row)
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "rooms": [("ROOM", "number"), ("NAME", "name"), ("MEMBERS", "members"), ("LOCKED", "locked"),
-              ("LAYOUT", "layout"), ("MODE", "mode"), ("FLOOR", "floor")],
+              ("LAYOUT", "layout"), ("MODE", "mode"), ("FLOOR", "floor"), ("RECORDING", "recording"),
+              ("STREAM", "stream")],
+    "recordings": [("ROOM", "room"), ("FILE", "file"), ("STARTED", "started"), ("BYTES", "bytes"),
+                   ("STATE", "state")],
     "members": [("ID", "id"), ("NAME", "name"), ("STATE", "state"), ("CHAIR", "chair"), ("MUTED", "muted"),
                 ("DEAF", "deaf"), ("SPEAKING", "speaking"), ("AUDIO", "audio.codec"),
                 ("LOSS%", "audio.loss_percent"), ("JITTER ms", "audio.jitter_ms"), ("VIDEO IN", "video.in.resolution"),
@@ -65,14 +70,24 @@ def register(subparsers: Any) -> None:
                                             "command of the API (see /openapi.json).")
     sub = ctl.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True)
     common = _common()
+    groups: dict[str, Any] = {}
     for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help, parents=[common])
+        group, _, verb = command.name.partition("-")
+        if group in CLI_GROUPS:
+            if group not in groups:
+                parent = sub.add_parser(group, help=CLI_GROUPS[group], description=CLI_GROUPS[group])
+                groups[group] = parent.add_subparsers(dest="ctl_verb", metavar="VERB", required=True)
+            p = groups[group].add_parser(verb, help=command.help, description=command.help, parents=[common])
+        else:
+            p = sub.add_parser(command.name, help=command.help, description=command.help, parents=[common])
         for arg in command.args:
             kwargs: dict[str, Any] = {"type": arg.type, "help": arg.help}
             if arg.choices:
                 kwargs["choices"] = arg.choices
             if arg.required:
                 p.add_argument(arg.name, **kwargs)
+            elif arg.where == QUERY:  # `mcu ctl recordings [ROOM]`
+                p.add_argument(arg.name, nargs="?", default=None, **kwargs)
             else:
                 p.add_argument(f"--{arg.name}", default=None, **kwargs)
         if command.result == PNG_RESULT:
@@ -145,6 +160,9 @@ def call(url: str, token: str, command: Command, values: dict[str, Any], operato
     for arg in command.args:
         if arg.where == PATH:
             path = path.replace(f"{{{arg.name}}}", quote(str(values[arg.name]), safe=""))
+    query = {a.name: values[a.name] for a in command.query_args if values.get(a.name) is not None}
+    if query:
+        path += "?" + urlencode(query)
     data = None
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if operator:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mcu.admin.auth import check_authorization
 from mcu.admin.commands import COMMANDS, AdminContext
@@ -56,6 +56,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     peer: str
+    query: str = ""
 
 
 @dataclass
@@ -157,7 +158,7 @@ class AdminHttp:
                 return Response(200, self.openapi)
             command, path_args = self._route(request)
             body = _json_body(request) if command.method != "GET" else {}
-            args = check_args(command, path_args, body)
+            args = check_args(command, path_args, body, _query(request))
             args["_who"] = request.headers.get("x-operator", "")[:64] or f"token@{request.peer}"
             result = await command.handler(self.context, args)
         except CommandError as exc:
@@ -225,8 +226,17 @@ async def _read_request(reader: asyncio.StreamReader, peer: str) -> Request:
     if length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
     body = await reader.readexactly(length) if length else b""
-    path = urlsplit(parts[1]).path or "/"
-    return Request(parts[0].upper(), path, headers, body, peer)
+    target = urlsplit(parts[1])
+    return Request(parts[0].upper(), target.path or "/", headers, body, peer, target.query)
+
+
+def _query(request: Request) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(request.query, keep_blank_values=True, strict_parsing=bool(request.query),
+                          max_num_fields=32)
+    except ValueError:
+        raise BadArguments("malformed query string; write ?name=value&name=value") from None
+    return dict(pairs)
 
 
 def _json_body(request: Request) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import mcu
-from mcu.admin.table import JSON_RESULT, PATH, Arg, Command
+from mcu.admin.table import JSON_RESULT, PATH, QUERY, Arg, Command
 
 OPENAPI_PATH = "/openapi.json"
 ERROR_STATUSES = {"400": "bad arguments or malformed JSON (the message says what to fix)",
@@ -38,8 +38,9 @@ def _operation(command: Command) -> dict[str, Any]:
         "operationId": command.name,
         "summary": command.help,
         "tags": ["changes state" if command.changes_state else "reads"],
-        "parameters": [{"name": a.name, "in": "path", "required": True, "schema": _schema(a),
-                        "description": a.help} for a in command.args if a.where == PATH],
+        "parameters": [{"name": a.name, "in": a.where, "required": a.where == PATH or a.required,
+                        "schema": _schema(a), "description": a.help}
+                       for a in command.args if a.where in (PATH, QUERY)],
         "responses": {
             "200": {"description": "done",
                     "content": {command.result: {"schema": {"type": "string", "format": "binary"}}

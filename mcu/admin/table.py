@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 PATH = "path"
 BODY = "body"
+QUERY = "query"  # of a GET: ?name=value
 JSON_RESULT = "application/json"
 PNG_RESULT = "image/png"
 
@@ -29,7 +30,7 @@ class Arg:
     name: str
     type: type  # str or int
     help: str
-    where: str = BODY  # PATH (in the URL) or BODY (a JSON object key)
+    where: str = BODY  # PATH (in the URL), QUERY (?name=value, for GET) or BODY (a JSON object key)
     required: bool = True
     choices: tuple[str, ...] = ()
     pattern: str | None = None  # for strings
@@ -60,11 +61,15 @@ class Command:
     def body_args(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.where == BODY)
 
+    @property
+    def query_args(self) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if a.where == QUERY)
+
 
 def check_value(arg: Arg, value: Any) -> Any:
     """`value` converted to the argument's type, or BadArguments saying what is expected."""
     if arg.type is int:
-        if isinstance(value, str) and arg.where == PATH and re.fullmatch(r"-?[0-9]{1,9}", value):
+        if isinstance(value, str) and arg.where in (PATH, QUERY) and re.fullmatch(r"-?[0-9]{1,9}", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise BadArguments(f"'{arg.name}' must be an integer ({arg.help}); got {value!r}")
@@ -84,18 +89,21 @@ def check_value(arg: Arg, value: Any) -> Any:
     return value
 
 
-def check_args(command: Command, path: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+def check_args(command: Command, path: dict[str, str], body: dict[str, Any],
+               query: dict[str, str] | None = None) -> dict[str, Any]:
     """All arguments of one call, checked and converted; unknown or missing keys are refused."""
-    known = {a.name for a in command.body_args}
-    unknown = sorted(set(body) - known)
-    if unknown:
-        allowed = ", ".join(sorted(known)) or "none"
-        raise BadArguments(f"unknown argument(s) {', '.join(unknown)} for '{command.name}' "
-                           f"(arguments it takes: {allowed})")
+    query = query or {}
+    for given, args in ((body, command.body_args), (query, command.query_args)):
+        known = {a.name for a in args}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise BadArguments(f"unknown argument(s) {', '.join(unknown)} for '{command.name}' "
+                               f"(arguments it takes: {allowed})")
     out: dict[str, Any] = {}
     for arg in command.args:
-        source = path if arg.where == PATH else body
-        if arg.name not in source or (arg.where == BODY and source[arg.name] is None and not arg.required):
+        source = path if arg.where == PATH else query if arg.where == QUERY else body
+        if arg.name not in source or (arg.where != PATH and source[arg.name] is None and not arg.required):
             if arg.required:
                 raise BadArguments(f"'{command.name}' needs '{arg.name}': {arg.help}")
             continue

@@ -11,6 +11,7 @@ import logging
 import random
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from mcu.conference.spec import Room as RoomSpec
 from mcu.conference.spec import VideoSection
 from mcu.conference.video import (
     EncodedPicture,
+    OutputView,
     RoomVideo,
     VideoIn,
     ViewEncoder,
@@ -32,10 +34,12 @@ from mcu.conference.video import (
     new_viewer,
 )
 from mcu.layout.compose import Planes, TileJob, TileKey, plan_tiles
+from mcu.layout.engine import Assignment
 from mcu.layout.model import Fit, Layout, LayoutConfig
 from mcu.log import event
 from mcu.media.base import AudioEncoder
 from mcu.media.batch_resample import BatchResampler
+from mcu.media.frames import I420
 from mcu.media.registry import get_audio_codec
 from mcu.media.resample import Resampler
 
@@ -88,6 +92,41 @@ class VideoJob:
                                    self.force_keyframe is not None, tiles)
 
 
+class RoomOutput(Protocol):
+    """A room-level consumer with no signalling (a recording, a live stream): it takes the full mix
+    (everyone, nobody minus) and the room picture. Both calls run in the media loop and must not
+    block: an output queues what it takes and drops (and counts) what it cannot keep up with."""
+
+    @property
+    def layout(self) -> str | None: ...  # None: the listeners' view
+    @property
+    def size(self) -> tuple[int, int]: ...
+    def take_audio(self, pcm: np.ndarray, now: float) -> None: ...
+    def take_video(self, picture: I420, now: float) -> None: ...
+
+
+@dataclass
+class OutputJob:
+    """The room picture for the outputs that share its layout and size, composed on a worker thread."""
+
+    view: OutputView
+    layout: Layout
+    slots: tuple[str | None, ...]
+    pictures: dict[str, Planes | None]
+    names: dict[str, str]
+    floor: str | None
+    outputs: list[RoomOutput]
+
+    def render(self, fit_mode: Fit | None, tiles: Mapping[TileKey, Planes]) -> I420:
+        return self.view.render(self.layout, self.slots, self.pictures, self.names, self.floor, fit_mode, tiles)
+
+
+@dataclass
+class FrameJobs:
+    views: list[VideoJob]
+    outputs: list[OutputJob]
+
+
 @dataclass
 class Room:
     spec: RoomSpec
@@ -113,7 +152,10 @@ class Room:
         self.last_mix: MixResult | None = None
         self._layouts_shown: list[str] = []
         self._to_room: dict[int, BatchResampler] = {}
-        self._tiles: dict[TileKey, tuple[Planes | None, Planes]] = {}  # drawn tiles, by what they show  # codec sample rate -> resampler to the room rate
+        self._tiles: dict[TileKey, tuple[Planes | None, Planes]] = {}  # drawn tiles, by what they show
+        self.outputs: dict[str, RoomOutput] = {}  # "record", "stream": consumers with no signalling
+        self._output_views: dict[tuple[str | None, int, int], OutputView] = {}
+        self.output_errors = 0
 
     @property
     def number(self) -> str:
@@ -187,6 +229,11 @@ class Room:
 
     def video_jobs(self, now: float) -> list[VideoJob]:
         """Decide this frame's pictures: who is shown where, which encoders run, keyframes."""
+        return self.frame_jobs(now).views
+
+    def frame_jobs(self, now: float) -> FrameJobs:
+        """This frame's members' views (to compose and encode) and the room pictures of its outputs
+        (to compose; each output encodes on its own thread)."""
         floor = self.mixer.selector.floor
         speaking = set(self.mixer.selector.mixed)
         levels = self.last_mix.levels if self.last_mix else {}
@@ -199,7 +246,9 @@ class Room:
             self._layouts_shown = layouts_shown
             event(log, "room.layout_shown", room=self.number, layouts=",".join(layouts_shown),
                   mode=self.video.state.mode.value, setting=self.video.state.layout)
+        output_pictures = self._output_pictures(now)
         shown = {slot for assignment in views for slot in assignment.slots if slot}
+        shown |= {slot for assignment, _ in output_pictures.values() for slot in assignment.slots if slot}
         for member in joined:
             if member.video_in is not None:
                 member.video_in.set_visible(str(member.member_id) in shown, now)
@@ -216,18 +265,55 @@ class Room:
         self.video.forget_idle(now)
         pts = self.video.pts_at(now)
         floor_id = str(floor) if floor is not None else None
-        return [VideoJob(encoder, self.layouts.layouts[encoder.assignment.layout], pictures, names, floor_id,
+        jobs = [VideoJob(encoder, self.layouts.layouts[encoder.assignment.layout], pictures, names, floor_id,
                          pts, self.video.keyframe_due(encoder, now))
                 for encoder in running.values()]
+        outputs = []
+        for key, (assignment, takers) in output_pictures.items():
+            view = self._output_views.get(key)
+            if view is None:
+                view = self._output_views[key] = OutputView(key[1], key[2])
+            view.last_used = now
+            outputs.append(OutputJob(view, self.layouts.layouts[assignment.layout], assignment.slots, pictures,
+                                     names, floor_id, takers))
+        for key in [k for k in self._output_views if k not in output_pictures]:
+            del self._output_views[key]
+        return FrameJobs(jobs, outputs)
 
-    def tile_jobs(self, jobs: list[VideoJob]) -> tuple[dict[TileKey, Planes], list[TileJob]]:
-        """The tiles this frame's views need: those kept from earlier frames (same picture object,
-        e.g. a name card or a stalled picture) and those to draw now, each once for all views."""
+    def _output_pictures(self, now: float) -> dict[tuple[str | None, int, int], tuple[Assignment, list[RoomOutput]]]:
+        """The distinct pictures the room's outputs take (a recording and a stream of the same
+        layout and size share one), with who takes each."""
+        out: dict[tuple[str | None, int, int], tuple[Assignment, list[RoomOutput]]] = {}
+        for output in self.outputs.values():
+            layout = output.layout if output.layout and self.layouts.has(output.layout) else None
+            key = (layout, *output.size)
+            if key not in out:
+                out[key] = (self.video.output_assignment(layout, now), [])
+            out[key][1].append(output)
+        return out
+
+    def deliver_picture(self, job: OutputJob, picture: I420, now: float) -> None:
+        """Hand a composed room picture to its outputs (each queues it or drops it)."""
+        for output in job.outputs:
+            try:
+                output.take_video(picture, now)
+            except Exception:  # an output's failure is its own; the meeting goes on
+                self.output_errors += 1
+                if self.output_errors == 1:  # logged once with its traceback, counted after
+                    log.exception("room.output_failed", extra={"fields": {"room": self.number, "kind": "video"}})
+
+    def tile_jobs(self, jobs: list[VideoJob], outputs: list[OutputJob] | None = None
+                  ) -> tuple[dict[TileKey, Planes], list[TileJob]]:
+        """The tiles this frame's views (and outputs) need: those kept from earlier frames (same
+        picture object, e.g. a name card or a stalled picture) and those to draw now, each once for
+        all views."""
         needed: dict[TileKey, TileJob] = {}
-        for job in jobs:
-            config = job.encoder.config
-            for tile in plan_tiles(config.width, config.height, job.layout, job.encoder.assignment.slots,
-                                   job.pictures, job.names, job.floor, self.video.fit_mode):
+        frames = [(job.encoder.config.width, job.encoder.config.height, job.layout, job.encoder.assignment.slots,
+                   job.pictures, job.names, job.floor) for job in jobs]
+        frames += [(o.view.width, o.view.height, o.layout, o.slots, o.pictures, o.names, o.floor)
+                   for o in outputs or ()]
+        for width, height, layout, slots, pictures, names, floor in frames:
+            for tile in plan_tiles(width, height, layout, slots, pictures, names, floor, self.video.fit_mode):
                 needed.setdefault(tile.key, tile)
         ready: dict[TileKey, Planes] = {}
         to_draw: list[TileJob] = []
@@ -344,6 +430,13 @@ class Room:
             except Exception as exc:  # noqa: BLE001 - the others still get this tick
                 self._encodes.pop((key, member.audio_format), None)  # a fresh encoder next tick
                 self._fault(member, "audio encode", now, exc)
+        for output in list(self.outputs.values()):
+            try:
+                output.take_audio(result.streams[EVERYONE], now)
+            except Exception:  # an output's failure is its own; the meeting goes on
+                self.output_errors += 1
+                if self.output_errors == 1:  # logged once with its traceback, counted after
+                    log.exception("room.output_failed", extra={"fields": {"room": self.number, "kind": "audio"}})
         self._forget_idle_encodes()
         self.stats.ticks += 1
         self.stats.packets_out += len(out)

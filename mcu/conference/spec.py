@@ -51,6 +51,38 @@ class LimitsSection:
     admin_burst: int = setting(40, in_range(1, 100000))
 
 
+def timezone_name(value: str) -> str | None:
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(value)
+    except (KeyError, ValueError, OSError):
+        return "must be an IANA time zone name such as Asia/Ho_Chi_Minh (tzdata)"
+    return None
+
+
+@dataclass(frozen=True)
+class RecordingSection:
+    """Recordings (and live streams) of rooms: where, in what, and the disk's limits."""
+
+    dir: str = "recordings"  # relative: under the MCU's working directory
+    format: str = setting("mp4", one_of("mp4", "matroska"))  # mp4: H.264 + AAC; matroska: H.264 + Opus
+    timezone: str = setting("Asia/Ho_Chi_Minh", timezone_name)  # local times in the side file
+    width: int = setting(1280, in_range(160, 1920))
+    height: int = setting(720, in_range(120, 1080))
+    video_kbps: int = setting(2000, in_range(100, 20000))
+    audio_kbps: int = setting(96, in_range(16, 320))
+    preset: str = setting("superfast", one_of("ultrafast", "superfast", "veryfast", "faster", "fast"))
+    keyframe_interval: float = setting(2.0, in_range(0.5, 10))  # s; a fragment each (what a crash can lose)
+    layout: str = ""  # "": the listeners' view of the room; else a layout or group of layouts.toml
+    min_free_mb: int = setting(500, in_range(0, 10_000_000))  # refuse to start below this
+    keep_days: int = setting(0, in_range(0, 36500))  # delete recordings older than this; 0 keeps all
+    queue_seconds: float = setting(1.0, in_range(0.1, 10))  # video waiting to encode before frames drop
+    stream_video_kbps: int = setting(2500, in_range(100, 20000))
+    stream_retry_initial: float = setting(1.0, in_range(0.1, 60))  # s before the first reconnect
+    stream_retry_max: float = setting(30.0, in_range(1, 3600))  # the backoff doubles up to this
+
+
 @dataclass(frozen=True)
 class Room:
     number: str = setting("", lambda v: None if ROOM_NUMBER.match(v) else "must be 1-32 letters, digits, '_', '.' or '-'")
@@ -62,3 +94,4 @@ class Room:
     max_members: int = setting(100, in_range(1, 1000))
     self_view: bool = False  # members on screen see themselves too: one encode for the room
     encryption: str = setting("optional", one_of("optional", "required"))  # required: SRTP calls only
+    record: str = setting("off", one_of("off", "auto"))  # auto: from the first join until the room empties

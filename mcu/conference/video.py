@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from mcu.calls.streams import Stream
 from mcu.layout.compose import Planes, TileKey, compose
 from mcu.layout.engine import (
@@ -29,13 +31,14 @@ from mcu.layout.engine import (
     plan_views,
     set_mode,
     set_self_view,
+    shared_picture,
     with_config,
 )
 from mcu.layout.engine import Member as LayoutMember
 from mcu.layout.model import ROLE_CHAIR, ROLE_PARTICIPANT, Fit, LayoutConfig, RoomMode
 from mcu.media.base import VideoEncoder, VideoEncoderConfig
 from mcu.media.errors import CorruptVideoError
-from mcu.media.frames import alloc_i420
+from mcu.media.frames import I420, alloc_i420
 from mcu.media.registry import create_video_encoder, get_video_decoder
 from mcu.rtp.h263 import (
     H263Rfc2190Depacketizer,
@@ -264,6 +267,39 @@ class ViewEncoder:
         return EncodedPicture(payloads, pts, encoded.keyframe)
 
 
+class OutputView:
+    """The room picture for outputs with no signalling (a recording, a live stream): composed from
+    the frame's shared tiles like a view, then copied for the outputs' own encoder threads (which
+    may still hold the previous copy while this canvas is drawn again)."""
+
+    def __init__(self, width: int, height: int):
+        self.canvas = alloc_i420(width, height)
+        self.width, self.height = width, height
+        self.frames = 0
+        self.last_used = 0.0
+        self._layout: object = None
+
+    def render(self, layout, slots: tuple[str | None, ...], pictures: dict[str, Planes | None],  # type: ignore[no-untyped-def]
+               names: dict[str, str], floor: str | None, fit_mode: Fit | None,
+               tiles: Mapping[TileKey, Planes] | None = None) -> I420:
+        background_drawn = self.frames > 0 and layout is self._layout
+        self._layout = layout
+        compose(self.canvas, layout, slots, pictures, names, floor, fit_mode, tiles,
+                background_drawn=background_drawn)
+        self.frames += 1
+        return copy_i420(self.canvas)
+
+
+def copy_i420(planes: I420) -> I420:
+    """A copy in one contiguous buffer (as alloc_i420 lays it out), which PyAV takes without a copy."""
+    y, u, v = planes
+    buf = np.empty(y.size + u.size + v.size, np.uint8)
+    out = I420(buf[: y.size].reshape(y.shape), buf[y.size: y.size + u.size].reshape(u.shape),
+               buf[y.size + u.size:].reshape(v.shape))
+    out.y[...], out.u[...], out.v[...] = y, u, v
+    return out
+
+
 @dataclass
 class VideoViewer:
     """A member's outgoing video stream and the encoder it currently watches."""
@@ -302,6 +338,13 @@ class RoomVideo:
     def plan(self, members: list[LayoutMember], now: float) -> dict[Assignment, list[str]]:
         self.state = observe(self.state, members, now)
         return {key: view.viewers for key, view in plan_views(self.state, now).items()}
+
+    def output_assignment(self, layout: str | None, now: float) -> Assignment:
+        """The picture of an output: the listeners' view (nobody left out), or that of `layout`."""
+        state = self.state
+        if layout is not None and layout != state.layout and state.config.has(layout):
+            state = set_mode(state, state.mode, layout)
+        return shared_picture(state, now)
 
     def encoder_for(self, assignment: Assignment, viewer_id: int, viewer: VideoViewer, now: float) -> ViewEncoder:
         key = (assignment, viewer.config)

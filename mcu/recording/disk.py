@@ -9,9 +9,11 @@ MB = 1024 * 1024
 
 
 def free_bytes(directory: Path) -> int:
-    """Bytes free for us on the filesystem of `directory` (created if missing)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return shutil.disk_usage(directory).free
+    """Bytes free for us on the filesystem `directory` is (or will be, once made) on."""
+    path = directory.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
 
 
 def too_little_space(free: int, min_free_mb: float) -> str | None:

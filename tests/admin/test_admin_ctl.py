@@ -10,7 +10,7 @@ import pytest
 from admin_helpers import RunningMcu, SippUac, write_admin_config
 
 from mcu.admin.commands import COMMANDS
-from mcu.admin.ctl import EXIT_REFUSED, EXIT_UNREACHABLE, register
+from mcu.admin.ctl import CLI_GROUPS, EXIT_REFUSED, EXIT_UNREACHABLE, register
 
 pytestmark = pytest.mark.peer
 
@@ -27,8 +27,15 @@ def test_every_command_is_a_subcommand() -> None:
     sub = parser.add_subparsers(dest="command")
     register(sub)
     ctl = sub.choices["ctl"]
-    names = set(next(a for a in ctl._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+    def choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    names = set()
+    for name, parser in choices(ctl).items():  # `record start` stands for the command record-start
+        names |= {f"{name}-{verb}" for verb in choices(parser)} if name in CLI_GROUPS else {name}
     assert names == {c.name for c in COMMANDS}
+    assert {"record", "stream", "recordings"} <= set(choices(ctl))
 
 
 def test_unreachable_api_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from mcu.conference.video import copy_i420
 from mcu.media.frames import alloc_i420
 from mcu.recording.mp4 import complete_length, truncate_to_complete
-from mcu.recording.writer import DISK_FULL, OPEN, MediaWriter, OutputFormat
+from mcu.recording.writer import DISK_FULL, OPEN, MediaQueue, MediaWriter, OutputFormat
 
 SMALL = OutputFormat("mp4", width=320, height=180, fps=10, video_kbps=300, preset="ultrafast", sample_rate=48000,
                      keyframe_seconds=1.0, threads=1)
@@ -33,7 +34,7 @@ def ffprobe_counts(path: Path) -> dict[str, int]:
 
 def decodes_cleanly(path: Path) -> bool:
     return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True).returncode == 0
+                          check=False, capture_output=True).returncode == 0
 
 
 def feed(writer: MediaWriter, seconds: float, fps: int = 10, pace: float = 0.0) -> None:
@@ -61,14 +62,35 @@ def test_fragmented_mp4_decodes_in_full(tmp_path: Path) -> None:
     assert abs(counts["aac"] - 150 * 960 / 1024) <= 3, counts  # 3 s of 1024-sample AAC frames
 
 
-def test_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
-    writer = MediaWriter(str(tmp_path / "r.mp4"), SMALL, name="t", max_video_queue=2, max_audio_queue=5)
-    # not started: nothing drains the queue, as when the encoder falls far behind
-    writer._t0 = 0.0  # noqa: SLF001 - the start time without the thread
+def test_queue_is_bounded_per_kind_and_never_waits() -> None:
+    queue = MediaQueue(max_video=2, max_audio=3)
+    assert [queue.put("video", i, i) for i in range(4)] == [True, True, False, False]
+    assert [queue.put("audio", i, i) for i in range(4)] == [True, True, True, False]
+    assert queue.get() == ("video", 0, 0)
+    assert queue.put("video", 9, 9), "room again once the writer took one"
+    queue.close()
+    assert not queue.put("audio", 1, 1), "nothing after close"
+    assert [item[1] for item in iter(queue.get, None)] == [1, 0, 1, 2, 9]
+
+
+def test_encoder_behind_drops_and_counts_without_blocking(tmp_path: Path) -> None:
+    """Frames come faster than the encoder takes them (noise at 720p, no pacing): the loop's calls
+    return at once and what did not fit in the queue is counted, never waited for."""
+    fmt = replace(SMALL, width=1280, height=720, video_kbps=4000)
+    writer = MediaWriter(str(tmp_path / "r.mp4"), fmt, name="t", max_video_queue=2, max_audio_queue=1000)
+    writer.start(0.0)
+    rng = np.random.default_rng(1)
+    noise = [alloc_i420(1280, 720) for _ in range(4)]
+    for picture in noise:
+        picture.y[...] = rng.integers(0, 255, picture.y.shape, dtype=np.uint8)
     started = time.perf_counter()
-    feed(writer, 2.0)
+    for i in range(60):
+        writer.take_video(copy_i420(noise[i % 4]), i / 10)
     elapsed = time.perf_counter() - started
-    assert writer.dropped == {"video": 18, "audio": 95}
+    writer.stop()
+    assert writer.join(30) and writer.failure is None, writer.error
+    assert writer.dropped["video"] > 10, writer.dropped
+    assert writer.video_frames + writer.dropped["video"] == 60
     assert elapsed < 0.5, f"taking frames must not wait for the encoder ({elapsed:.2f} s)"
 
 
