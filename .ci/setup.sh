@@ -29,6 +29,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   need_cmd prometheus prometheus
   need_cmd promtool prometheus
   need_cmd ffmpeg ffmpeg
+  need_cmd nginx nginx-light
+  [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   need_cmd openssl openssl
   need_cmd tshark tshark
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)

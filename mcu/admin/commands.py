@@ -480,7 +480,7 @@ async def cmd_stream_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
     if "layout" in args:
         _check_layout(room, args["layout"])
     try:
-        stream = _recorder(ctx).start_stream(room, args["url"], args.get("layout"), who=args["_who"])
+        stream = _recorder(ctx).start_stream(room, args["stream_url"], args.get("layout"), who=args["_who"])
     except RecordingError as exc:
         raise Conflict(str(exc)) from None
     _log_change(ctx, "stream start", args["_who"], room=room.number, url=stream.redacted)
@@ -560,7 +560,7 @@ COMMANDS: tuple[Command, ...] = (
             (replace(ROOM, where=QUERY, required=False, help="only this room's recordings"),),
             "list the recordings in [recording] dir, newest first, the running ones marked"),
     Command("stream-start", cmd_stream_start, "POST", "/rooms/{room}/stream/start",
-            (ROOM, Arg("url", str, "rtmp://host[:port]/app/key, rtmps:// or srt:// (the key is never logged)",
+            (ROOM, Arg("stream_url", str, "rtmp://host[:port]/app/key, rtmps:// or srt:// (the key is never logged)",
                        max_length=1024),
              replace(LAYOUT, required=False)),
             "push a room's picture and mix live to an ingest server; reconnects with backoff"),

@@ -27,7 +27,7 @@ from mcu.recording.link import LinkState, StreamLink, check_stream_url, redact_t
 from mcu.recording.naming import parse_name, recording_name
 from mcu.recording.retention import apply_retention
 from mcu.recording.sidefile import SideFile, write_atomically
-from mcu.recording.writer import MediaWriter, OutputFormat
+from mcu.recording.writer import MediaWriter, OutputFormat, ProcessWriter
 
 if TYPE_CHECKING:
     from mcu.conference.room import Room
@@ -119,7 +119,8 @@ class LiveStream:
             self.writer.take_video(picture, now)
 
     def connect(self, now: float) -> None:
-        self.writer = MediaWriter(self.url, self.format, name=f"stream-{self.room_number}")
+        # in a child process: PyAV's connect holds the GIL, which would stop the meeting's media
+        self.writer = ProcessWriter(self.url, self.format, name=f"stream-{self.room_number}")
         self.writer.start(now)
 
     @property

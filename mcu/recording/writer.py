@@ -13,6 +13,7 @@ import errno
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -173,13 +174,17 @@ class MediaWriter:
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
+        self.run_from(self.queue.get)
+
+    def run_from(self, next_item: Callable[[], tuple[str, Any, int] | None]) -> None:
+        """Open, then encode and mux what `next_item` returns until it returns None; close."""
         container = None
         stage = OPEN
         try:
             container, video, audio = self._open()
             video_time_base = Fraction(1, self.format.fps)
             self.opened = True
-            while (item := self.queue.get()) is not None:
+            while (item := next_item()) is not None:
                 kind, data, pts = item
                 stage = ENCODER
                 started = time.perf_counter()
@@ -244,3 +249,76 @@ class MediaWriter:
         for packet in packets:
             self.bytes += packet.size
             container.mux(packet)
+
+
+class ProcessWriter(MediaWriter):
+    """A MediaWriter whose encoding and connection run in a child process (mcu.recording.push):
+    for network outputs, whose connect PyAV makes while holding the GIL. This thread only moves
+    the queued frames into the child's stdin (a blocking write releases the GIL); when the child
+    stalls, the pipe and then the queue fill and frames drop, as for a slow encoder."""
+
+    CHILD_EXIT_TIMEOUT = 10.0
+
+    def _run(self) -> None:
+        import dataclasses
+        import json
+        import struct
+        import subprocess
+        import sys
+
+        frame_header = struct.Struct(">cqI")
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "mcu.recording.push"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            self.failure, self.error, self.done = OPEN, f"cannot start the stream process: {exc}", True
+            self.queue.close()
+            return
+        assert child.stdin is not None and child.stdout is not None
+        final: dict[str, Any] = {}
+
+        def read_status(out) -> None:  # type: ignore[no-untyped-def]
+            for line in out:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                self.opened = self.opened or bool(msg.get("opened"))
+                self.bytes, self.video_frames = msg.get("bytes", 0), msg.get("video_frames", 0)
+                self.audio_frames = msg.get("audio_frames", 0)
+                if msg.get("done"):
+                    final.update(msg)
+            self.queue.close()  # the child ended: stop waiting for frames it will not take
+
+        reader = threading.Thread(target=read_status, args=(child.stdout,), name=f"{self.name}-status", daemon=True)
+        reader.start()
+        try:
+            header = {"target": self.target, "format": dataclasses.asdict(self.format)}
+            child.stdin.write(json.dumps(header).encode() + b"\n")
+            child.stdin.flush()
+            while (item := self.queue.get()) is not None:
+                kind, data, pts = item
+                parts = [np.ascontiguousarray(p) for p in data] if kind == "video" else [data]
+                child.stdin.write(frame_header.pack(kind[0].encode(), pts, sum(p.nbytes for p in parts)))
+                for part in parts:
+                    child.stdin.write(memoryview(part).cast("B"))
+                child.stdin.flush()
+        except OSError:
+            pass  # the child ended (its connection dropped): its last status line says why
+        finally:
+            self.queue.close()
+            try:
+                child.stdin.close()
+            except OSError:
+                pass
+            try:
+                child.wait(self.CHILD_EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            reader.join(5)
+            if final.get("failure"):
+                self.failure, self.error = final["failure"], final.get("error", "")
+            elif not final:
+                self.failure, self.error = WRITE, f"the stream process ended with status {child.returncode}"
+            self.done = True

@@ -66,6 +66,8 @@ def write_admin_config(tmp: Path, *, admin_host: str = "127.0.0.1", admin_port: 
         f'[[sip.listen]]\ntransport = "udp"\nhost = "127.0.0.1"\nport = {sip_port}\n'
         f'[rtp]\nhost = "127.0.0.1"\nport_min = {rtp_base}\nport_max = {rtp_base + 39}\ninactivity_timeout = 120.0\n'
         '[video]\nfps = 5\n[metrics]\nenabled = false\n'
+        f'[recording]\ndir = "{tmp / "recordings"}"\nmin_free_mb = 0\npreset = "ultrafast"\n'
+        'stream_retry_initial = 30.0\n'
         f'[admin]\nenabled = true\nhost = "{admin_host}"\nport = {admin_port or free_port(socket.SOCK_STREAM)}\n'
         + token_line, encoding="utf-8")
     return path
