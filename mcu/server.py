@@ -426,7 +426,7 @@ class McuServer:
                                           self._protection(now))
                     self.metrics.rtp_unmatched(self.media_plane.take_unmatched())
                     self.recorder.measure_disk()
-                    self.metrics.set_recordings(self.recorder.snapshot())
+                    self.metrics.set_recordings(self.recorder.snapshot(self.conference.rooms))
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
                     self._tick_error("metrics publish")
             try:

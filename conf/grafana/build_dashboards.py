@@ -162,6 +162,20 @@ def overview() -> dict[str, Any]:
             target(f"mcu_config_info{{{I}}}", instant=True, table=True)], 0, 44, 24, 5,
             transformations=[{"id": "merge", "options": {}}, {"id": "organize", "options": {
                 "excludeByName": {"Time": True, "Value": True, "__name__": True}}}]),
+        row("Recordings and live streams", 49),
+        panel("stat", "Recordings running", [target(f"sum(mcu_recordings_active{{{I}}})")], 0, 50, 4, 4),
+        panel("stat", "Live streams up", [target(f"sum(mcu_streams_active{{{I}}})")], 4, 50, 4, 4),
+        panel("stat", "Recording disk free", [target(f"min(mcu_recording_disk_free_bytes{{{I}}})")],
+              8, 50, 4, 4, unit="bytes",
+              description="Free space where [recording] dir is; no recording starts below min_free_mb."),
+        panel("timeseries", "Recording bytes and dropped frames per second, by room", [
+            target(f"sum by (room) (rate(mcu_recording_bytes_total{{{I}}}[$__rate_interval]))", "{{room}} bytes/s"),
+            target(f"sum by (room) (rate(mcu_recording_frames_dropped_total{{{I}}}[$__rate_interval]))",
+                   "{{room}} dropped/s")], 12, 50, 12, 8,
+            description="Dropped frames: the recording's encoder fell behind; the meeting is not slowed."),
+        panel("timeseries", "Recording failures by reason", [target(
+            f"sum by (reason) (increase(mcu_recording_failures_total{{{I}}}[$__rate_interval]))", "{{reason}}")],
+            0, 54, 12, 8),
     ]
     return dashboard("mcu-overview", "MCU overview", p, [instance_variable()],
                      "Rooms, sites, CPU, late audio ticks and encoder load of the MCU.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -447,9 +447,13 @@ class Recorder:
             out.append(entry)
         return out
 
-    def snapshot(self) -> RecordingsSnapshot:
+    def snapshot(self, rooms: Iterable[str] = ()) -> RecordingsSnapshot:
+        """`rooms`: every room has its byte and drop series from the start (at 0)."""
         bytes_by_room = Counter(self.bytes_by_room)
         dropped = Counter(self.dropped_by_room)
+        for number in rooms:
+            bytes_by_room[number] += 0
+            dropped[number] += 0
         for r in [*self.recordings.values(), *self._closing]:
             bytes_by_room[r.room_number] += r.writer.bytes
             dropped[r.room_number] += r.writer.frames_dropped
