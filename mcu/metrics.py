@@ -220,13 +220,13 @@ class RecordingCollector(Collector):
         yield failures
         fps = _gauge("recording_encoder_fps", "Frames per second a recording's encoder wrote (5 s average).",
                      ROOM)
-        for room, value in sorted(snap.encoder_fps.items()):
-            fps.add_metric([room], value)
+        for room, rate in sorted(snap.encoder_fps.items()):
+            fps.add_metric([room], rate)
         yield fps
         state = _gauge("stream_state", "1 for the state each room's live stream is in.", ("room", "state"))
-        for room, value in sorted(snap.stream_states.items()):
+        for room, current in sorted(snap.stream_states.items()):
             for name in STREAM_STATES:
-                state.add_metric([room, name], 1 if value == name else 0)
+                state.add_metric([room, name], 1 if current == name else 0)
         yield state
         reconnects = _counter("stream_reconnects", "Times a live stream came up again after its server "
                                                    "dropped it.", ROOM)

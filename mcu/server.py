@@ -49,6 +49,7 @@ from mcu.config import Config, load_config
 from mcu.io.sip_transport import SipTransportShell
 from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
+from mcu.media.frames import I420
 from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
 from mcu.observe import Observer
 from mcu.plan.tiers import RESOLUTIONS
@@ -390,7 +391,7 @@ class McuServer:
             return_exceptions=True)
         sent_at = self.now()
         for output, canvas in zip(outputs, results[len(jobs):]):
-            if isinstance(canvas, BaseException):  # the outputs miss this frame; the members do not
+            if not isinstance(canvas, I420):  # it failed: the outputs miss this frame, the members do not
                 room.output_errors += 1
                 continue
             room.deliver_picture(output, canvas, now)

@@ -276,7 +276,7 @@ class Recorder:
         self.encoder_fps.pop(recording.room_number, None)
         info = recording.info()
         self.finished = [info, *self.finished][:STOPPED_KEPT]
-        fields = {"room": recording.room_number, "file": recording.path.name, "bytes": w.bytes,
+        fields: dict[str, Any] = {"room": recording.room_number, "file": recording.path.name, "bytes": w.bytes,
                       "video_frames": w.video_frames, "audio_frames": w.audio_frames, "frames_dropped": w.frames_dropped,
                       "reason": recording.side.stop_reason}
         if w.failure is not None:
@@ -364,13 +364,13 @@ class Recorder:
                 elif recording is not None and recording.origin == "auto" and not joined:
                     self._finish(recording, room, "room empty")
         for number, recording in list(self.recordings.items()):
-            room = rooms.get(number)
+            recorded = rooms.get(number)
             if recording.writer.done:  # failed on its own: disk full, encoder, write error
-                self._finish(recording, room, recording.writer.failure or "writer ended")
+                self._finish(recording, recorded, recording.writer.failure or "writer ended")
                 self._auto_blocked[number] = now + AUTO_RETRY
                 continue
-            if room is not None:
-                self._observe(recording, room)
+            if recorded is not None:
+                self._observe(recording, recorded)
             if recording.dirty and now - recording.side_written >= SIDE_FILE_INTERVAL:
                 self._side_counts(recording)
                 try:

@@ -189,16 +189,16 @@ class MediaWriter:
                 stage = ENCODER
                 started = time.perf_counter()
                 if kind == "video":
-                    frame = planes_to_frame(data)
-                    frame.pts, frame.time_base = pts, video_time_base  # not video.time_base: the muxer
-                    # changes that when it writes the header
-                    packets = video.encode(frame)
+                    picture = planes_to_frame(data)
+                    picture.pts, picture.time_base = pts, video_time_base  # not video.time_base: the
+                    # muxer changes that when it writes the header
+                    packets = video.encode(picture)
                     self.video_frames += 1
                 else:
-                    frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
-                    frame.sample_rate, frame.pts = self.format.sample_rate, pts
-                    frame.time_base = Fraction(1, self.format.sample_rate)
-                    packets = audio.encode(frame)
+                    sound = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
+                    sound.sample_rate, sound.pts = self.format.sample_rate, pts
+                    sound.time_base = Fraction(1, self.format.sample_rate)
+                    packets = audio.encode(sound)
                     self.audio_frames += 1
                 self.encode_seconds += time.perf_counter() - started
                 stage = WRITE
@@ -298,10 +298,10 @@ class ProcessWriter(MediaWriter):
             child.stdin.flush()
             while (item := self.queue.get()) is not None:
                 kind, data, pts = item
-                parts = [np.ascontiguousarray(p) for p in data] if kind == "video" else [data]
+                parts: list[np.ndarray] = [np.ascontiguousarray(p) for p in data] if kind == "video" else [data]
                 child.stdin.write(frame_header.pack(kind[0].encode(), pts, sum(p.nbytes for p in parts)))
                 for part in parts:
-                    child.stdin.write(memoryview(part).cast("B"))
+                    child.stdin.write(part.reshape(-1).view(np.uint8).data)
                 child.stdin.flush()
         except OSError:
             pass  # the child ended (its connection dropped): its last status line says why

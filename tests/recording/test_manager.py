@@ -160,3 +160,23 @@ def test_recording_with_its_own_layout_gets_its_own_picture(tmp_path: Path) -> N
     assert [job.layout.name for job in frame.outputs] == ["2x2"]
     assert sorted(s for s in frame.outputs[0].slots if s) == ["1", "2", "3"], "everyone, nobody left out"
     recorder.close({"4100": room})
+
+
+def test_retention_deletes_old_recordings_at_start_and_logs_them(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    directory = tmp_path / "rec"
+    directory.mkdir()
+    old = ["20261101T080000Z-4100.mp4", "20261101T080000Z-4100.json"]
+    young = ["20261206T080000Z-4100.mp4", "notes.txt"]
+    for name in old + young:
+        (directory / name).write_bytes(b"x")
+    room = Room(RoomSpec(number="4100"), load_config_dir(CONF))
+    recorder = Recorder(settings(tmp_path, keep_days=30), 10, room.rate, lambda: clock.now, clock.wall)
+    with caplog.at_level("INFO", logger="mcu.recording"):
+        recording = recorder.start_recording(room)
+    recorder.close({"4100": room})
+    left = sorted(p.name for p in directory.iterdir())
+    assert left == sorted([*young, recording.path.name, recording.side_path.name])
+    deleted = [r for r in caplog.records if r.getMessage() == "recording.retention_deleted"]
+    assert deleted and deleted[0].fields["files"] == ",".join(sorted(old))  # type: ignore[attr-defined]

@@ -141,3 +141,16 @@ def test_truncate_makes_a_torn_recording_decode(tmp_path: Path) -> None:
     assert removed > 0
     assert decodes_cleanly(path)
     assert 0 < ffprobe_counts(path)["h264"] < 30
+
+
+def test_matroska_with_opus_decodes_in_full(tmp_path: Path) -> None:
+    path = tmp_path / "r.mkv"
+    fmt = replace(SMALL, container="matroska", audio_codec="libopus")
+    writer = MediaWriter(str(path), fmt, name="t", max_video_queue=100, max_audio_queue=1000)
+    writer.start(0.0)
+    feed(writer, 2.0)
+    writer.stop()
+    assert writer.join(20) and writer.failure is None, writer.error
+    assert decodes_cleanly(path)
+    counts = ffprobe_counts(path)
+    assert counts["h264"] == 20 and abs(counts["opus"] - 100) <= 2, counts  # 20 ms Opus frames
