@@ -117,3 +117,29 @@ def test_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on(tmp_path:
     ok, errors = decodes_in_full(files[0])
     assert ok, f"the recording stopped by the full disk must decode in full: {errors}"
     assert probe(files[0]).video_packets >= FPS, "at least a second of the meeting was kept"
+
+
+def test_mcu_stopping_closes_the_recording_and_finishes_its_side_file(tmp_path: Path) -> None:
+    directory = tmp_path / "rec"
+    sites = sites_of(2)
+    with McuProcess(tmp_path / "mcu", rooms=AUTO_ROOM, extra=config(directory)) as mcu:
+        async def main() -> None:
+            try:
+                for site in sites:
+                    await site.call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
+                await asyncio.to_thread(wait_for, lambda: mcu.events("recording.started"), 10, "the auto recording")
+                await asyncio.sleep(3.0)
+                await asyncio.to_thread(mcu.stop)  # SIGTERM, as an operator stops the service
+            finally:
+                for site in sites:
+                    await site.vanish()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+    stopped = mcu.events("recording.stopped")
+    assert stopped and stopped[0]["reason"] == "mcu stopping", mcu.log()[-3000:]
+    (path,) = directory.glob("*.mp4")
+    ok, errors = decodes_in_full(path)
+    assert ok, errors
+    side = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert side["ended"] is not None and side["stop_reason"] == "mcu stopping"
+    assert side["video_frames"] == probe(path).video_packets >= 2 * FPS, side
