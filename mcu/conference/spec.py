@@ -81,6 +81,7 @@ class RecordingSection:
     stream_video_kbps: int = setting(2500, in_range(100, 20000))
     stream_retry_initial: float = setting(1.0, in_range(0.1, 60))  # s before the first reconnect
     stream_retry_max: float = setting(30.0, in_range(1, 3600))  # the backoff doubles up to this
+    stream_stall_timeout: float = setting(10.0, in_range(1, 600))  # s connecting, or sending nothing: retry
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class LiveStream:
         self.format = fmt
         self._layout = layout
         self.link = link
-        self.writer: MediaWriter | None = None
+        self.writer: ProcessWriter | None = None
         self.bytes_before = 0  # by writers of earlier connections
         self.dropped_before = 0
 
@@ -332,6 +332,9 @@ class Recorder:
 
     def _poll_stream(self, stream: LiveStream, now: float) -> None:
         w, link = stream.writer, stream.link
+        timeout = self.settings.stream_stall_timeout
+        if w is not None and w.stalled(timeout):  # the server accepts nothing: drop it and retry
+            w.abort(f"{'no connection' if not w.opened else 'nothing sent'} for {timeout:g} s")
         if w is not None and w.opened and link.state is LinkState.CONNECTING and not w.done:
             link.connected(now)
             event(log, "stream.live", room=stream.room_number, url=stream.redacted, attempt=link.attempts)

@@ -12,7 +12,6 @@ Run by mcu.recording.writer.ProcessWriter as `python -m mcu.recording.push`.
 from __future__ import annotations
 
 import json
-import struct
 import sys
 import threading
 import time
@@ -21,9 +20,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mcu.media.frames import I420, chroma_size
-from mcu.recording.writer import MediaWriter, OutputFormat
+from mcu.recording.writer import MediaWriter, OutputFormat, ProcessWriter
 
-FRAME = struct.Struct(">cqI")  # kind (b"v" or b"a"), pts, payload length
+FRAME = ProcessWriter.FRAME_HEADER  # kind (b"v" or b"a"), pts, payload length
 PROGRESS_INTERVAL = 0.25
 
 

@@ -9,7 +9,12 @@ last complete fragment, and `failure` says why for the manager on the loop.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import json
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -36,6 +41,7 @@ DISK_FULL = "disk_full"
 ENCODER = "encoder"
 WRITE = "write"
 OPEN = "open"
+STALLED = "stalled"  # a live stream's server took nothing for [recording] stream_stall_timeout
 
 
 @dataclass(frozen=True)
@@ -255,21 +261,51 @@ class ProcessWriter(MediaWriter):
     """A MediaWriter whose encoding and connection run in a child process (mcu.recording.push):
     for network outputs, whose connect PyAV makes while holding the GIL. This thread only moves
     the queued frames into the child's stdin (a blocking write releases the GIL); when the child
-    stalls, the pipe and then the queue fill and frames drop, as for a slow encoder."""
+    stalls, the pipe and then the queue fill and frames drop, as for a slow encoder, and
+    `stalled()` tells the manager to `abort()` it."""
 
     CHILD_EXIT_TIMEOUT = 10.0
+    FRAME_HEADER = struct.Struct(">cqI")
+
+    def __init__(self, target: str, fmt: OutputFormat, *, name: str, max_video_queue: int | None = None,
+                 max_audio_queue: int = 250):
+        super().__init__(target, fmt, name=name, max_video_queue=max_video_queue, max_audio_queue=max_audio_queue)
+        self.started_at = time.monotonic()
+        self.last_progress = self.started_at  # the child last reported more bytes sent (or opening)
+        self.last_fed = 0.0  # a frame was last offered
+        self._child: subprocess.Popen[bytes] | None = None
+        self._aborted = ""
+
+    def take_video(self, planes: I420, now: float) -> None:
+        self.last_fed = time.monotonic()
+        super().take_video(planes, now)
+
+    def take_audio(self, pcm: np.ndarray, now: float) -> None:
+        self.last_fed = time.monotonic()
+        super().take_audio(pcm, now)
+
+    def stalled(self, timeout: float) -> bool:
+        """Not connected after `timeout` s, or fed frames for `timeout` s that none left (a room
+        with nobody in it feeds none, which is not a stall)."""
+        now = time.monotonic()
+        if self.done:
+            return False
+        if not self.opened:
+            return now - self.started_at > timeout
+        return now - self.last_progress > timeout and self.last_fed - self.last_progress > timeout
+
+    def abort(self, why: str) -> None:
+        """End the child now (its server stalled); the writer then ends with `stalled`."""
+        self._aborted = why
+        self.queue.close()
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
 
     def _run(self) -> None:
-        import dataclasses
-        import json
-        import struct
-        import subprocess
-        import sys
-
-        frame_header = struct.Struct(">cqI")
         try:
-            child = subprocess.Popen([sys.executable, "-m", "mcu.recording.push"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            child = self._child = subprocess.Popen([sys.executable, "-m", "mcu.recording.push"],
+                                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                   stderr=subprocess.DEVNULL)
         except OSError as exc:
             self.failure, self.error, self.done = OPEN, f"cannot start the stream process: {exc}", True
             self.queue.close()
@@ -283,8 +319,11 @@ class ProcessWriter(MediaWriter):
                     msg = json.loads(line)
                 except ValueError:
                     continue
+                sent = msg.get("bytes", 0)
+                if sent > self.bytes or (msg.get("opened") and not self.opened):
+                    self.last_progress = time.monotonic()
                 self.opened = self.opened or bool(msg.get("opened"))
-                self.bytes, self.video_frames = msg.get("bytes", 0), msg.get("video_frames", 0)
+                self.bytes, self.video_frames = sent, msg.get("video_frames", 0)
                 self.audio_frames = msg.get("audio_frames", 0)
                 if msg.get("done"):
                     final.update(msg)
@@ -299,7 +338,7 @@ class ProcessWriter(MediaWriter):
             while (item := self.queue.get()) is not None:
                 kind, data, pts = item
                 parts: list[np.ndarray] = [np.ascontiguousarray(p) for p in data] if kind == "video" else [data]
-                child.stdin.write(frame_header.pack(kind[0].encode(), pts, sum(p.nbytes for p in parts)))
+                child.stdin.write(self.FRAME_HEADER.pack(kind[0].encode(), pts, sum(p.nbytes for p in parts)))
                 for part in parts:
                     child.stdin.write(part.reshape(-1).view(np.uint8).data)
                 child.stdin.flush()
@@ -317,7 +356,9 @@ class ProcessWriter(MediaWriter):
                 child.kill()
                 child.wait()
             reader.join(5)
-            if final.get("failure"):
+            if self._aborted:
+                self.failure, self.error = STALLED, self._aborted
+            elif final.get("failure"):
                 self.failure, self.error = final["failure"], final.get("error", "")
             elif not final:
                 self.failure, self.error = WRITE, f"the stream process ended with status {child.returncode}"
