@@ -4,7 +4,9 @@
 and `advance(dt)` plays `dt` seconds of meeting into the event methods (audio ticks, compose,
 encode, keyframes, speaker changes, SIP). With `troubles=True` it also does what every shipped
 alert watches for (one site losing 10%, one silent site, a slow encoder, late audio ticks, a
-lagging loop, a flapping site, failing config reloads, no gatekeeper registration), so each alert expression returns data.
+lagging loop, a flapping site, failing config reloads, no gatekeeper registration, a recording
+that fails on a full disk and a recording disk below its floor), so each alert expression returns
+data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mcu.metrics import (
     MediaKind,
     MemberSnapshot,
     ProtectionSnapshot,
+    RecordingsSnapshot,
     RoomSnapshot,
     ViewSnapshot,
 )
@@ -145,6 +148,19 @@ class FakeMeeting:
         if self._steps % 7 == 0:  # a terminal sending a truncated PDU now and then
             m.h323_violation("q931 truncated")
             m.ras_dropped("ras decode failed")
+        m.set_recordings(self._recordings())
+
+    def _recordings(self) -> RecordingsSnapshot:
+        """One recording of the room growing at 250 kB/s; troubles: a disk that fills again and
+        again (disk_full failures) and has a quarter of its floor free."""
+        steps = self._steps
+        floor = 500 * 2**20
+        return RecordingsSnapshot(
+            active=1, streams_active=1, bytes_by_room={self.room: round(self._time * 250_000)},
+            dropped_by_room={self.room: steps // 4}, encoder_fps={self.room: FPS},
+            failures={"disk_full": steps // 10 if self.troubles else 0}, stream_states={self.room: "live"},
+            stream_reconnects={self.room: 0}, disk_free_bytes=floor // 4 if self.troubles else 4 * floor,
+            disk_min_free_bytes=floor)
 
     def snapshot(self) -> ConferenceSnapshot:
         with self._lock:

@@ -42,7 +42,8 @@ EXPECTED_ALERTS = {"MCUDown", "MCUSiteSustainedLoss", "MCUAudioTicksLate",
                    "MCUEncoderBelowTargetFps", "MCUMemberFlapping", "MCUMemberNoMedia",
                    "MCUConfigReloadFailed", "MCUEventLoopLag", "MCUMemberFaults",
                    "MCUCallsRefusedForAbuse", "MCUPinGuessing", "MCUOverloaded",
-                   "MCUJoinsRefusedForCapacity", "MCUGatekeeperUnregistered"}
+                   "MCUJoinsRefusedForCapacity", "MCUGatekeeperUnregistered",
+                   "MCURecordingFailed", "MCURecordingDiskLow"}
 
 
 def promtool() -> str:
