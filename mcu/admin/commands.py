@@ -560,7 +560,7 @@ COMMANDS: tuple[Command, ...] = (
             (replace(ROOM, where=QUERY, required=False, help="only this room's recordings"),),
             "list the recordings in [recording] dir, newest first, the running ones marked"),
     Command("stream-start", cmd_stream_start, "POST", "/rooms/{room}/stream/start",
-            (ROOM, Arg("stream_url", str, "rtmp://host[:port]/app/key, rtmps:// or srt:// (the key is never logged)",
+            (ROOM, Arg("stream_url", str, "rtmp://host[:port]/app/key or rtmps:// (the key is never logged)",
                        max_length=1024),
              replace(LAYOUT, required=False)),
             "push a room's picture and mix live to an ingest server; reconnects with backoff"),

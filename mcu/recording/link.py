@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-SCHEMES = ("rtmp", "rtmps", "srt")
+SCHEMES = ("rtmp", "rtmps")  # the PyAV wheel's FFmpeg has no SRT protocol (ProtocolNotFoundError)
 REDACTED = "***"
 
 
@@ -86,18 +86,20 @@ class StreamLink:
 def check_stream_url(url: str) -> str | None:
     """Why `url` cannot be pushed to, or None."""
     parts = urlsplit(url)
+    if parts.scheme == "srt":
+        return "is SRT, which this MCU's FFmpeg (the PyAV wheel's) cannot send; use rtmp:// or rtmps://"
     if parts.scheme not in SCHEMES:
         return f"must start with {', '.join(s + '://' for s in SCHEMES)} (got {parts.scheme or 'no scheme'})"
     if not parts.hostname:
         return "has no host; write rtmp://host[:port]/app/key"
-    if parts.scheme != "srt" and len([p for p in parts.path.split("/") if p]) < 2:
+    if len([p for p in parts.path.split("/") if p]) < 2:
         return "needs an application and a stream key: rtmp://host[:port]/app/key"
     return None
 
 
 def redact_url(url: str) -> str:
     """The URL without its secrets: the stream key (the path after the application), passwords and
-    query strings (SRT's streamid and passphrase live there)."""
+    query strings (some ingests put tokens there)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:

@@ -49,7 +49,8 @@ def test_stopped_link_never_retries() -> None:
 
 def test_urls_are_checked() -> None:
     assert check_stream_url(URL) is None
-    assert check_stream_url("srt://10.0.0.1:9000?streamid=abc") is None
+    assert check_stream_url("rtmps://live-api-s.facebook.com:443/rtmp/FB-key") is None
+    assert "cannot send" in (check_stream_url("srt://10.0.0.1:9000?streamid=abc") or "")
     assert "must start with" in (check_stream_url("http://x/app/key") or "")
     assert "stream key" in (check_stream_url("rtmp://host/live") or "")
     assert "no host" in (check_stream_url("rtmp:///app/key") or "")
