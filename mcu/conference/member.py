@@ -18,6 +18,7 @@ import numpy as np
 
 from mcu._jitter import AudioJitterBuffer  # the C port of mcu.rtp.jitterbuffer.AudioJitterBuffer
 from mcu._rtp import AudioInbound, ReceiveStatistics  # C: audio packets in, RFC 3550 stats
+from mcu._rtp import OutboundStream as COutboundStream  # C port of mcu.rtp.session.OutboundStream
 from mcu.calls.streams import Codec, Stream, all_encrypted
 from mcu.media.errors import CorruptAudioError
 from mcu.media.registry import get_audio_codec
@@ -133,7 +134,7 @@ class Member:
     source: str = ""  # the signalling source address (host), for per-address abuse limits
     video_cap: VideoCap | None = None  # admission degraded this member's views (lower fps/canvas)
     audio_in: AudioIn | None = field(init=False, default=None)
-    audio_out: OutboundStream | None = field(init=False, default=None)
+    audio_out: COutboundStream | None = field(init=False, default=None)
     audio_format: AudioFormat | None = field(init=False, default=None)
     digits: list[str] = field(default_factory=list)
     video_in: VideoIn | None = field(init=False, default=None)
@@ -158,7 +159,7 @@ class Member:
             return
         codec = media.codecs[0]
         self.audio_format = AudioFormat.of(codec)
-        self.audio_out = OutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
+        self.audio_out = COutboundStream(random.getrandbits(32), codec.payload_type, codec.clock_rate)
         self.add_rtcp("audio", self.audio_out)
         if media.we_receive:
             self.audio_in = AudioIn(media, self.rtcp["audio"])
@@ -185,7 +186,7 @@ class Member:
         media = self.audio_media
         return self.audio_out is not None and media is not None and media.we_send
 
-    def add_rtcp(self, kind: str, stream: OutboundStream) -> None:
+    def add_rtcp(self, kind: str, stream: OutboundStream | COutboundStream) -> None:
         """RTCP for one media kind of ours; one CNAME for both kinds so receivers can lip-sync."""
         self.rtcp[kind] = RtpSession(stream, f"mcu-{self.room}-{self.member_id}", statistics=ReceiveStatistics)
 
