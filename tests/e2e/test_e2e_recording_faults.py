@@ -117,6 +117,9 @@ def test_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on(tmp_path:
     ok, errors = decodes_in_full(files[0])
     assert ok, f"the recording stopped by the full disk must decode in full: {errors}"
     assert probe(files[0]).video_packets >= FPS, "at least a second of the meeting was kept"
+    # cutting the torn fragment freed room for the side file's last version (else the previous stays)
+    side = json.loads(files[0].with_suffix(".json").read_text(encoding="utf-8"))
+    assert side["stop_reason"] == "disk_full" and side["ended"] is not None, side
 
 
 def test_mcu_stopping_closes_the_recording_and_finishes_its_side_file(tmp_path: Path) -> None:
