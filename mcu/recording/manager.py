@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,7 @@ class Recording:
         self._size = (fmt.width, fmt.height)
         self.dirty = True
         self.side_written = -1e9
+        self.final_write: Future[None] | None = None
         self.started_clock = 0.0
 
     @property
@@ -162,6 +164,7 @@ class Recorder:
         self.encoder_fps: dict[str, float] = {}
         self.disk_free: int | None = None
         self._closing: list[Recording] = []  # stopped, their writers still flushing
+        self._side_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="side-file")  # in order
 
     @property
     def flushing(self) -> list[Recording]:
@@ -262,14 +265,15 @@ class Recorder:
         w = recording.writer
         if not w.done and not force:
             return False
+        if recording.final_write is not None:  # reaped; its side file's last version on its way
+            if force:
+                wait([recording.final_write], CLOSE_TIMEOUT)
+            return recording.final_write.done()
         recording.side.end(self.wall(), recording.side.stop_reason or (w.failure or "stopped"))
         self._side_counts(recording)
-        try:
-            write_atomically(recording.side_path, recording.side.to_json())
-        except OSError as exc:
-            event(log, "recording.side_file_failed", logging.ERROR, room=recording.room_number,
-                  file=recording.side_path.name, error=exc.strerror,
-                  note="the previous version of the side file stays")
+        recording.final_write = self._write_side(recording, final=True)
+        if force:
+            wait([recording.final_write], CLOSE_TIMEOUT)
         self.bytes_by_room[recording.room_number] += w.bytes
         self.dropped_by_room[recording.room_number] += w.frames_dropped
         self._fps_seen.pop(recording.room_number, None)
@@ -285,7 +289,21 @@ class Recorder:
                   truncated_bytes=w.truncated, note="the meeting goes on; the file plays up to the failure")
         else:
             event(log, "recording.stopped", **fields)
-        return True
+        return recording.final_write.done()
+
+    def _write_side(self, recording: Recording, final: bool = False) -> Future[None]:
+        """Rewrite the side file on the side-file thread (an fsync can take tens of ms on a busy
+        disk: not on the media loop). The document is taken now, so the thread writes this state."""
+        doc, path, room = recording.side.to_json(), recording.side_path, recording.room_number
+
+        def write() -> None:
+            try:
+                write_atomically(path, doc)
+            except OSError as exc:
+                event(log, "recording.side_file_failed", logging.ERROR if final else logging.WARNING, room=room,
+                      file=path.name, error=exc.strerror, note="the previous version of the side file stays")
+
+        return self._side_writer.submit(write)
 
     def _side_counts(self, recording: Recording) -> None:
         w, side = recording.writer, recording.side
@@ -376,13 +394,8 @@ class Recorder:
                 self._observe(recording, recorded)
             if recording.dirty and now - recording.side_written >= SIDE_FILE_INTERVAL:
                 self._side_counts(recording)
-                try:
-                    write_atomically(recording.side_path, recording.side.to_json())
-                    recording.dirty = False
-                except OSError as exc:
-                    event(log, "recording.side_file_failed", logging.WARNING, room=number,
-                          file=recording.side_path.name, error=exc.strerror)
-                recording.side_written = now
+                self._write_side(recording)
+                recording.dirty, recording.side_written = False, now
             self._measure_fps(number, recording.writer, now)
         self._closing = [r for r in self._closing if not self._reap(r, rooms.get(r.room_number))]
         for stream in list(self.streams.values()):
@@ -418,6 +431,7 @@ class Recorder:
             recording.writer.join(CLOSE_TIMEOUT)
             self._reap(recording, rooms.get(recording.room_number), force=True)
         self._closing = []
+        self._side_writer.shutdown(wait=True)
 
     # ------------------------------------------------------------------ views
 
