@@ -133,12 +133,14 @@ class McuServer:
     async def stop(self) -> None:
         if self.admin is not None:
             await self.admin.stop()
+        # first, so that recordings end as "mcu stopping" with the sites still in their side files
+        # (files closed, bounded wait) rather than as rooms the hangups below empty
+        self.recorder.close(self.conference.rooms)
         for call_id, leg in list(self.calls.items()):
             self.adapters[leg.protocol].hangup(call_id)
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
         await self.h323_calls.close()
-        self.recorder.close(self.conference.rooms)  # files closed (bounded wait) before the process ends
         self.media_plane.stop()
         for task in self._tasks:
             task.cancel()

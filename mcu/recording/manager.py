@@ -27,7 +27,7 @@ from mcu.recording.disk import free_bytes, too_little_space
 from mcu.recording.link import LinkState, StreamLink, check_stream_url, redact_text, redact_url
 from mcu.recording.naming import parse_name, recording_name
 from mcu.recording.retention import apply_retention
-from mcu.recording.sidefile import SideFile, write_atomically
+from mcu.recording.sidefile import SideFile, reserve_space, write_atomically
 from mcu.recording.writer import MediaWriter, OutputFormat, ProcessWriter
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Recording:
         self.room_number = room.number
         self.path = path
         self.side_path = path.with_suffix(".json")
+        self.reserve_path = path.with_name(f".{path.stem}.reserve")  # room for the side file's end
         self._layout = layout
         self.side = side
         self.origin = origin  # "operator" or "auto"
@@ -207,14 +208,14 @@ class Recorder:
             directory.mkdir(parents=True, exist_ok=True)
             free = self.disk_free = free_bytes(directory)
         except OSError as exc:
-            self.failures[REFUSED_DISK_LOW] += 1
+            self.failures["open"] += 1
             raise RecordingError(f"cannot use [recording] dir {directory}: {exc.strerror}") from None
         why = too_little_space(free, self.settings.min_free_mb)
         if why is not None:
             self.failures[REFUSED_DISK_LOW] += 1
             event(log, "recording.refused", logging.WARNING, room=room.number, dir=str(directory), reason=why)
             raise RecordingError(f"not recording room {room.number}: {why}")
-        self._retention(force=True)
+        self._retention()
         started = self.wall()
         container = self.settings.format
         taken = {p.name for p in directory.iterdir()}
@@ -229,8 +230,10 @@ class Recorder:
         self._observe(recording, room)
         try:
             write_atomically(recording.side_path, side.to_json())
+            reserve_space(recording.reserve_path)
         except OSError as exc:
-            self.failures["write"] += 1
+            self.failures["open"] += 1
+            recording.reserve_path.unlink(missing_ok=True)
             raise RecordingError(f"cannot write {recording.side_path}: {exc.strerror}") from None
         recording.side_written, recording.dirty = now, False
         recording.started_clock = now
@@ -295,9 +298,12 @@ class Recorder:
         """Rewrite the side file on the side-file thread (an fsync can take tens of ms on a busy
         disk: not on the media loop). The document is taken now, so the thread writes this state."""
         doc, path, room = recording.side.to_json(), recording.side_path, recording.room_number
+        reserve = recording.reserve_path if final else None
 
         def write() -> None:
             try:
+                if reserve is not None:  # a full disk has room for this one write
+                    reserve.unlink(missing_ok=True)
                 write_atomically(path, doc)
             except OSError as exc:
                 event(log, "recording.side_file_failed", logging.ERROR if final else logging.WARNING, room=room,
@@ -411,8 +417,12 @@ class Recorder:
             self.encoder_fps[number] = (writer.video_frames - seen[1]) / (now - seen[0])
             self._fps_seen[number] = (now, writer.video_frames)
 
-    def _retention(self, force: bool = False) -> None:
+    def _retention(self) -> None:
         self._last_retention = self.clock()
+        running = {r.reserve_path for r in self.recordings.values()}
+        for stale in self.directory.glob(".*.reserve"):  # left by a crash: the space goes back
+            if stale not in running:
+                stale.unlink(missing_ok=True)
         if self.settings.keep_days <= 0:
             return
         running = {r.path.name for r in self.recordings.values()} | {r.side_path.name for r in self.recordings.values()}

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = 1
-MAX_FLOOR_CHANGES = 10000  # a day of voice switching; past it the side file stops listing them
+MAX_FLOOR_CHANGES = 1000  # hours of voice switching (~150 kB); past it the side file stops listing them
+RESERVE_BYTES = 256 * 1024  # kept free beside a recording, so its side file's last version fits a full disk
 
 
 @dataclass
@@ -98,6 +99,14 @@ class SideFile:
             "frames_dropped": self.frames_dropped,
             "bytes": self.bytes,
         }
+
+
+def reserve_space(path: Path, size: int = RESERVE_BYTES) -> None:
+    """Take `size` bytes of disk (real blocks, not a sparse file) for the side file's last version."""
+    with open(path, "wb") as f:
+        f.write(bytes(size))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_atomically(path: Path, doc: dict[str, Any]) -> None:

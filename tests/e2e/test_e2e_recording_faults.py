@@ -1,5 +1,5 @@
 """What goes wrong hits the recording alone: an MCU killed with SIGKILL mid-recording leaves a
-file that ffmpeg decodes in full up to the last fragment; a full disk (a 256 kB tmpfs) stops the
+file that ffmpeg decodes in full up to the last fragment; a full disk (a 512 kB tmpfs) stops the
 recording cleanly (the file decodes, the failure is logged and counted) while the sites go on
 hearing each other."""
 
@@ -72,10 +72,10 @@ def test_recording_of_a_killed_mcu_decodes_up_to_its_last_fragment(tmp_path: Pat
 def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
     mount = tmp_path / "small"
     mount.mkdir()
-    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True,
+    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True,
                          text=True, check=False)
     if run.returncode != 0:
-        raise AssertionError(f"cannot mount a 256 kB tmpfs for the full-disk test (needs root): {run.stderr}")
+        raise AssertionError(f"cannot mount a 512 kB tmpfs for the full-disk test (needs root): {run.stderr}")
     try:
         yield mount
     finally:
@@ -117,7 +117,7 @@ def test_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on(tmp_path:
     ok, errors = decodes_in_full(files[0])
     assert ok, f"the recording stopped by the full disk must decode in full: {errors}"
     assert probe(files[0]).video_packets >= FPS, "at least a second of the meeting was kept"
-    # cutting the torn fragment freed room for the side file's last version (else the previous stays)
+    # the space a recording keeps free beside it takes the side file's last version
     side = json.loads(files[0].with_suffix(".json").read_text(encoding="utf-8"))
     assert side["stop_reason"] == "disk_full" and side["ended"] is not None, side
 

@@ -180,3 +180,17 @@ def test_retention_deletes_old_recordings_at_start_and_logs_them(tmp_path: Path,
     assert left == sorted([*young, recording.path.name, recording.side_path.name])
     deleted = [r for r in caplog.records if r.getMessage() == "recording.retention_deleted"]
     assert deleted and deleted[0].fields["files"] == ",".join(sorted(old))  # type: ignore[attr-defined]
+
+
+def test_space_is_kept_for_the_side_file_and_given_back(tmp_path: Path) -> None:
+    clock = Clock()
+    directory = tmp_path / "rec"
+    directory.mkdir()
+    (directory / ".20261101T080000Z-4100.reserve").write_bytes(b"x")  # a crash's leftover
+    room = Room(RoomSpec(number="4100"), load_config_dir(CONF))
+    recorder = Recorder(settings(tmp_path), 10, room.rate, lambda: clock.now, clock.wall)
+    recording = recorder.start_recording(room)
+    assert [p.name for p in directory.glob(".*.reserve")] == [recording.reserve_path.name]
+    assert recording.reserve_path.stat().st_size == 256 * 1024
+    recorder.close({"4100": room})
+    assert not list(directory.glob(".*.reserve")), "the final side file write gives the space back"
