@@ -337,10 +337,20 @@ async def _serve(plan: GeneratorPlan, conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     gen = Generator(plan)
     commands: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+    def readable() -> None:
+        try:
+            commands.put_nowait(conn.recv())
+        except (EOFError, OSError):  # the benchmark went away: stop rather than spin on a dead pipe
+            loop.remove_reader(conn.fileno())
+            commands.put_nowait(("gone", None))
+
+    loop.add_reader(conn.fileno(), readable)
     try:
         while True:
             kind, _ = await commands.get()
+            if kind == "gone":
+                await gen.stop()
+                return
             if kind == "join":
                 conn.send(await gen.join_all())
             elif kind == "snap":

@@ -69,6 +69,8 @@ def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int
         f'[video]\nfps = {room.fps}\npreset = "{room.preset}"\n'
         f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {metrics_port}\n'
         "[admin]\nenabled = false\n"
+        # every generated site calls from 127.0.0.1: the per-address abuse limits would refuse most
+        "[limits]\ncalls_per_second = 1000.0\ncall_burst = 1000\nunconfirmed_calls = 1000\n"
     )
 
 

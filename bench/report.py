@@ -67,17 +67,28 @@ class Report:
 
     def held_fps_note(self, key: str) -> str:
         """' *' when a scenario behind target `key` did not hold 95% of its frame rate."""
-        names = {"video9_per_view_frame": ["video-9"], "video9_per_output_frame": ["video-9"],
-                 "video16_per_view_frame": ["video-16"], "video16_per_output_frame": ["video-16"],
-                 "linear_64_vs_16": ["video-16", "video-64"],
-                 "briefing_linear_64_vs_16": ["video-16", "briefing-64"]}.get(key, [])
-        if key.startswith("plan_"):
-            names = [key[5:]]
-        for name in names:
+        for name in self._scenarios_of(key):
             s = self.scenario(name)
             if s and s.get("output_fps") is not None and s["output_fps"] < 0.95 * (s.get("expected_fps") or 30):
                 return " *"
         return ""
+
+    @staticmethod
+    def _scenarios_of(key: str) -> list[str]:
+        """The load scenarios a target `key` is computed from."""
+        if key.startswith("plan_"):
+            return [key[5:]]
+        return {"video9_per_view_frame": ["video-9"], "video9_per_output_frame": ["video-9"],
+                "video16_per_view_frame": ["video-16"], "video16_per_output_frame": ["video-16"],
+                "linear_64_vs_16": ["video-16", "video-64"],
+                "briefing_linear_64_vs_16": ["video-16", "briefing-64"],
+                "audio_opus_vs_janus": ["audio-100-opus"], "audio_pcmu_vs_janus": ["audio-100-pcmu"]}.get(key, [])
+
+    def join_failures_note(self, key: str) -> str:
+        """' INVALID' when members of a scenario behind target `key` could not join: the ratio is
+        then of a smaller meeting than the peer's."""
+        failed = sum(len(s.get("join_failures", [])) for s in map(self.scenario, self._scenarios_of(key)) if s)
+        return f" INVALID ({failed} joins failed)" if failed else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"scenarios": self.scenarios, "micro": self.micro, "calibration": self.calibration,
@@ -201,7 +212,7 @@ def format_report(rep: Report) -> str:
             else:
                 ok = limit is not None and value <= limit
             flag = "met" if ok else "MISSED"
-            held = rep.held_fps_note(key)
+            held = rep.held_fps_note(key) + rep.join_failures_note(key)
             rows.append([what, _f(value, 2), _f(limit, 2), flag + held])
         title = ("Targets (issues 9 and 10; '*': measured while the MCU's output fell below its frame rate, "
                  "so the ratio is of a throttled MCU):")
