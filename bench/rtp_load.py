@@ -25,6 +25,7 @@ import asyncio
 import multiprocessing as mp
 import random
 import resource
+import selectors
 import socket
 import struct
 import time
@@ -51,7 +52,10 @@ SETTLE = 1.0
 def generator(ports: list[int], seconds: float, result: mp.Queue,  # type: ignore[type-arg]
               sources: list[int] | None = None) -> None:
     """Load generator process: one socket per member (bound to `sources` if given, as the
-    addresses a shared port expects), 50 packets/s each, drains replies."""
+    addresses a shared port expects), 50 packets/s each, drains replies. Each payload starts
+    with its send time; the MCU path sends a member's own payload back out of its jitter buffer,
+    so a reply's arrival minus that time is the MCU's added latency, RTP in to RTP out (replies
+    are read as they arrive, between the sends; the warm-up's are left out)."""
     rng = random.Random(1)
     socks = []
     for i, _ in enumerate(ports):
@@ -66,7 +70,12 @@ def generator(ports: list[int], seconds: float, result: mp.Queue,  # type: ignor
         for _ in range(8)
     ]
     header = struct.Struct("!BBHII")
+    stamp = struct.Struct("!d")
+    selector = selectors.DefaultSelector()
+    for s in socks:
+        selector.register(s, selectors.EVENT_READ)
     sent = received = 0
+    latencies: list[float] = []
     start = time.perf_counter()
     next_t = start
     n = 0
@@ -74,23 +83,25 @@ def generator(ports: list[int], seconds: float, result: mp.Queue,  # type: ignor
         for i, s in enumerate(socks):
             pkt = header.pack(0x80, PCMU, n & 0xFFFF, (n * SAMPLES) & 0xFFFFFFFF, 0x1000 + i)
             try:
-                s.sendto(pkt + noise[(n + i) & 7], (HOST, ports[i]))
+                s.sendto(pkt + stamp.pack(time.perf_counter()) + noise[(n + i) & 7][8:], (HOST, ports[i]))
                 sent += 1
             except BlockingIOError:
                 pass
-        for s in socks:
-            while True:
-                try:
-                    s.recv(2048)
-                    received += 1
-                except BlockingIOError:
-                    break
         n += 1
         next_t += PTIME
-        delay = next_t - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-    result.put((sent, received))
+        while (delay := next_t - time.perf_counter()) > 0:
+            for key, _ in selector.select(delay):
+                while True:
+                    try:
+                        data = key.fileobj.recv(2048)  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        break
+                    received += 1
+                    arrived = time.perf_counter()
+                    if arrived - start > WARMUP + 0.5 and data[12:13] != b"\xff":  # not concealment
+                        latencies.append(arrived - stamp.unpack_from(data, 12)[0])
+    latencies.sort()
+    result.put((sent, received, latencies))
 
 
 class AsyncioMediaSocket:
@@ -221,7 +232,7 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
     rx = sum(m.transport.counters.rtp_packets for m in group) - rx0
     tx = sum(m.transport.counters.sent_rtp for m in group) - tx0
     stop = True
-    sent, received = await loop.run_in_executor(None, q.get)
+    sent, received, latencies = await loop.run_in_executor(None, q.get)
     proc.join()
     lost = sum(m.jitter.stats.lost for m in group)
     played = sum(m.jitter.stats.played for m in group)
@@ -238,6 +249,8 @@ async def run_mcu(members: int, seconds: float, socket_class: type = MediaSocket
         "gen_sent": sent,
         "gen_received": received,
         "played": played,
+        "latency_p50": latencies[len(latencies) // 2] if latencies else float("nan"),
+        "latency_p99": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
         "concealed": lost,
     }
 
@@ -430,6 +443,9 @@ def main() -> None:
         f"jitter buffers played {mcu['played']:.0f}, concealed {mcu['concealed']:.0f}"
     )
     print(f"target: under 10% of one core -> {'PASS' if pct < 10 else 'MISS'}")
+    for name, r in (("before", before), ("own ports", mcu), ("shared port", shared)):
+        print(f"MCU-added audio latency (RTP in -> jitter buffer -> RTP out), {name}: "
+              f"p50 {1000 * r['latency_p50']:.1f} ms, p99 {1000 * r['latency_p99']:.1f} ms (target p99 <= 40 ms)")
     if args.viewers:
         seconds = max(3.0, args.seconds / 2)
         runs = {
