@@ -118,6 +118,22 @@ def effective_audio_costs(s: dict[str, Any], decode_us: float, loopback_rtp_us: 
     return mix_us, loopback_rtp_us, "the loopback figure (the audio tick's wall time covered the whole CPU)"
 
 
+def run_recorded(scenario: Scenario, out: Path, quick: bool, plain: dict[str, Any], shared_port: bool) -> str:
+    """The scenario again with its room recorded (record = "auto"): what one recording adds."""
+    log(f"{scenario.name}: again, recorded")
+    try:
+        rec = run_meeting(scenario, out / f"{scenario.name}-recorded", quick, 0.0, shared_port, record=True)
+    except Exception as exc:  # noqa: BLE001 - reported, the other scenarios go on
+        return f"{scenario.name} recorded: FAILED: {exc}"
+    files = sorted((out / f"{scenario.name}-recorded" / "mcu" / "recordings").glob("*.mp4"))
+    size = sum(f.stat().st_size for f in files) / 1e6
+    note = (f"{scenario.name}: one recording adds {rec.mcu_cores - plain['mcu_cores']:+.2f} cores "
+            f"(MCU {plain['mcu_cores']:.2f} -> {rec.mcu_cores:.2f}); output fps {plain.get('output_fps')} -> "
+            f"{rec.output_fps}; {len(files)} file(s), {size:.1f} MB")
+    log(note)
+    return note
+
+
 def run_calibrate(rep: Report, out: Path, quick: bool, content: str = "synthetic",
                   path: Path | None = None) -> None:
     from mcu.calibrate import CalibrateOptions, measure, with_loads
@@ -199,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="skip ffmpeg/GStreamer/Janus")
     parser.add_argument("--shared-port", action="store_true",
                         help="the MCU's media on one port for every call ([rtp] shared_port)")
+    parser.add_argument("--record", action="store_true",
+                        help="run each scenario again with its room recorded and print what the recording costs")
     parser.add_argument("--profile", type=float, default=0.0, metavar="S",
                         help="py-spy the MCU for S seconds of each scenario's window")
     parser.add_argument("--content", choices=("synthetic", "moving"), default="synthetic",
@@ -247,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         data["plan"] = {**asdict(scenario.plan), "fps": float(scenario.room.fps)}
         data["audio_codec"] = scenario.members.audio_codec
         rep.scenarios.append(data)
+        if args.record:
+            rep.notes.append(run_recorded(scenario, out, args.quick, data, args.shared_port))
         rep.write()  # keep what we have if a later scenario hangs
     if "calibrate" in names:
         run_calibrate(rep, out, args.quick, args.content, args.calibration_out)

@@ -45,7 +45,7 @@ def free_port() -> int:
         return port
 
 
-def rooms_toml(scenario: Scenario) -> str:
+def rooms_toml(scenario: Scenario, record: bool = False) -> str:
     room = scenario.room
     lines = ["[[room]]", f'number = "{room.number}"', f'name = "{room.name}"',
              f'layout = "{room.layout}"', f'mode = "{room.mode}"',
@@ -54,6 +54,8 @@ def rooms_toml(scenario: Scenario) -> str:
         lines += [f'pin = "{MEMBER_PIN}"', f'chair_pin = "{room.chair_pin}"']
     if room.self_view:
         lines.append("self_view = true")
+    if record:
+        lines.append('record = "auto"')
     return "\n".join(lines) + "\n"
 
 
@@ -77,16 +79,21 @@ def mcu_toml(scenario: Scenario, sip_port: int, metrics_port: int, rtp_base: int
 class BenchMcu:
     """The MCU under test, started on a config written into `folder`."""
 
-    def __init__(self, scenario: Scenario, folder: Path, extra: str = "", shared_port: bool = False) -> None:
+    def __init__(self, scenario: Scenario, folder: Path, extra: str = "", shared_port: bool = False,
+                 record: bool = False) -> None:
         """`extra`: more TOML for mcu.toml (e.g. an [admission] section); `shared_port`: every
-        call's media on one port ([rtp] shared_port) instead of a pair per call."""
+        call's media on one port ([rtp] shared_port) instead of a pair per call; `record`: the
+        room is recorded from its first join (into `folder`/recordings)."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("endpoints.toml", "layouts.toml", "sites.toml"):
             shutil.copy(REPO / "conf" / name, folder / name)
         self.sip_port = free_port()
         self.metrics_port = free_port()
         rtp_base = 30000 + (self.sip_port % 10) * RTP_PORTS
-        (folder / "rooms.toml").write_text(rooms_toml(scenario), encoding="utf-8")
+        (folder / "rooms.toml").write_text(rooms_toml(scenario, record), encoding="utf-8")
+        if record:
+            extra += f'[recording]\ndir = "{folder / "recordings"}"\nmin_free_mb = 0\n'
+
         self.config = folder / "mcu.toml"
         self.config.write_text(mcu_toml(scenario, self.sip_port, self.metrics_port, rtp_base, shared_port) + extra,
                                encoding="utf-8")

@@ -108,11 +108,11 @@ def _diff(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def run_meeting(scenario: Scenario, out: Path, quick: bool = False,
-                profile_seconds: float = 0.0, shared_port: bool = False) -> MeetingResult:
-    """Run `scenario` once; its MCU config and log go into `out`."""
+                profile_seconds: float = 0.0, shared_port: bool = False, record: bool = False) -> MeetingResult:
+    """Run `scenario` once (`record`: with its room recorded); its MCU config and log go into `out`."""
     m = scenario.members
     window = scenario.window(quick)
-    mcu = BenchMcu(scenario, out / "mcu", shared_port=shared_port)
+    mcu = BenchMcu(scenario, out / "mcu", shared_port=shared_port, record=record)
     gens: list[GeneratorProcess] = []
     try:
         members = plan_members(scenario, scenario.room.chair_pin, MEMBER_PIN)

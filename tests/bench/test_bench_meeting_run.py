@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from bench.meeting import run_meeting
@@ -38,3 +39,15 @@ def test_tiny_audio_meeting_is_measured(tmp_path: Path) -> None:
     assert r.stages_cores["audio_tick"] > 0
     assert r.latency_samples + r.latency_misses >= 1
     assert (tmp_path / "mcu" / "mcu.toml").exists() and "mcu.ready" in (tmp_path / "mcu" / "mcu.log").read_text()
+
+
+def test_a_recorded_run_leaves_a_recording_that_decodes(tmp_path: Path) -> None:
+    """`python -m bench --record`: the room recorded from its first join, into the run's folder."""
+    r = run_meeting(parse_scenario(TINY, "tiny.toml"), tmp_path, record=True)
+    assert r.joined == 3 and r.checks["heard_talker"] == 1
+    assert 'record = "auto"' in (tmp_path / "mcu" / "rooms.toml").read_text()
+    files = list((tmp_path / "mcu" / "recordings").glob("*.mp4"))
+    assert len(files) == 1, list((tmp_path / "mcu").iterdir())
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(files[0]), "-f", "null", "-"],
+                             check=False, capture_output=True, text=True, timeout=60)
+    assert decoded.returncode == 0, decoded.stderr
