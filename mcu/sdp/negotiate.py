@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from . import h264 as h264mod
+from .bfcp import BfcpLine, BfcpTerms, answer_bfcp, content_label, is_bfcp, is_content
 from .codecs import (
     AUDIO,
     CODECS,
@@ -72,6 +73,7 @@ REJECT_NO_ADDRESS = "no connection address"
 REJECT_NO_CODEC = "no common codec"
 REJECT_NO_CRYPTO = "no SRTP crypto suite we support (AES_CM_128_HMAC_SHA1_80/_32, inline key, no MKI)"
 REJECT_BY_PEER = "rejected by the peer (port 0)"
+REJECT_BFCP_DUPLICATE = "only one BFCP stream per call"
 
 _REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
             "inactive": "inactive"}
@@ -131,6 +133,12 @@ class MediaResult:
     keyframe_methods: tuple[str, ...] = ()
     keyframe_min_interval: float | None = None
     srtp: SrtpKeys | None = None  # SDES-SRTP keys of an RTP/SAVP(F) line
+    bfcp: BfcpLine | None = None  # the floor control terms of an accepted BFCP line
+    label: str | None = None  # a=label of our side of a content line (what floorid mstrm names)
+
+    @property
+    def is_content(self) -> bool:
+        return self.kind == VIDEO and self.content == "slides"
 
     @property
     def codec(self) -> ChosenCodec | None:
@@ -180,8 +188,15 @@ class NegotiationResult:
         return serialize(self.local)
 
     def first(self, kind: str) -> MediaResult | None:
-        """The accepted m-line of a kind ("audio", "video"), if any."""
-        return next((m for m in self.media if m.accepted and m.kind == kind), None)
+        """The accepted main m-line of a kind ("audio", "video"), if any (not the content line)."""
+        return next((m for m in self.media if m.accepted and m.kind == kind and not m.is_content), None)
+
+    def content_line(self) -> MediaResult | None:
+        """The accepted content (a=content:slides) video line, if any."""
+        return next((m for m in self.media if m.accepted and m.is_content), None)
+
+    def bfcp_line(self) -> MediaResult | None:
+        return next((m for m in self.media if m.accepted and m.bfcp is not None), None)
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -479,13 +494,16 @@ def _remote_bandwidths(session: SessionDescription,
 def negotiate(offer: SessionDescription | str | bytes, capabilities: Capabilities,
               local_addr: str, ports: Sequence[int], profile: EndpointProfile = DEFAULT_PROFILE,
               *, previous: SessionDescription | None = None,
-              session_id: int | None = None) -> NegotiationResult:
+              session_id: int | None = None, bfcp: BfcpTerms | None = None,
+              content: bool = False) -> NegotiationResult:
     """Answer an offer (RFC 3264 section 6), keeping its m-line order.
 
     ``ports[i]`` is our RTP port for m-line i (unused when that line is rejected).
     ``previous`` is the SDP we last sent in this dialog (re-INVITE): its o= session id is kept and
     the version goes up by one only if the answer changed. ``session_id`` defaults to a value
     derived from the offer so that the function stays pure.
+    ``content``: a content (``a=content:slides``) video line is accepted beside the main one;
+    ``bfcp``: our floor control terms, so that a BFCP line is answered (content implied).
     """
     offer = _coerce(offer)
     if len(ports) < len(offer.media):
@@ -496,16 +514,54 @@ def negotiate(offer: SessionDescription | str | bytes, capabilities: Capabilitie
     answer_media: list[MediaDescription] = []
     results: list[MediaResult] = []
     taken: set[str] = set()
+    content = content or bfcp is not None
     for index, m in enumerate(offer.media):
+        if is_bfcp(m):
+            answer_media.append(_rejected_media(m))  # answered below, once the content line is known
+            results.append(MediaResult(index, m.media, m.proto, False, 0, m.port))
+            continue
         before = previous.media[index] if previous is not None and index < len(previous.media) else None
-        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken, before)
+        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken, before,
+                                         content)
         answer_media.append(answer_m)
         results.append(result)
         if result.accepted:
-            taken.add(result.kind)
+            taken.add("content" if result.is_content else result.kind)
+    _answer_bfcp_lines(offer, bfcp, answer_media, results)
     answer = _new_session(capabilities, local_addr, session_id, answer_media)
     _apply_version(answer, previous)
     return NegotiationResult(answer, offer, tuple(results))
+
+
+def _answer_bfcp_lines(offer: SessionDescription, terms: BfcpTerms | None, answer_media: list[MediaDescription],
+                       results: list[MediaResult]) -> None:
+    content = next((r for r in results if r.accepted and r.is_content), None)
+    done = False
+    for index, m in enumerate(offer.media):
+        if not is_bfcp(m):
+            continue
+        direction = media_direction(offer, m)
+        if m.port == 0:
+            answer_media[index], results[index] = _reject(index, m, REJECT_DISABLED, direction)
+            continue
+        if terms is None:
+            answer_media[index], results[index] = _reject(index, m, REJECT_MEDIA, direction)  # no floor control here
+            continue
+        if done:
+            answer_media[index], results[index] = _reject(index, m, REJECT_BFCP_DUPLICATE, direction)
+            continue
+        connection = offer.connection_for(m)
+        if connection is None:
+            answer_media[index], results[index] = _reject(index, m, REJECT_NO_ADDRESS, direction)
+            continue
+        answered = answer_bfcp(m, terms, content.label if content is not None else None)
+        if isinstance(answered, str):
+            answer_media[index], results[index] = _reject(index, m, answered, direction)
+            continue
+        answer_media[index], line = answered
+        results[index] = MediaResult(index, m.media, m.proto, True, answer_media[index].port, m.port,
+                                     remote_address=connection.host, direction="sendrecv", bfcp=line)
+        done = True
 
 
 def _reject(index: int, m: MediaDescription, reason: str,
@@ -517,18 +573,20 @@ def _reject(index: int, m: MediaDescription, reason: str,
 
 def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
                   capabilities: Capabilities, profile: EndpointProfile, local_port: int,
-                  taken: set[str], before: MediaDescription | None = None) -> tuple[MediaDescription, MediaResult]:
+                  taken: set[str], before: MediaDescription | None = None,
+                  content_allowed: bool = False) -> tuple[MediaDescription, MediaResult]:
     remote_direction = media_direction(offer, m)
     content = m.first("content")
+    slides = content_allowed and is_content(m)
     if m.port == 0:
         return _reject(index, m, REJECT_DISABLED, remote_direction)
     if m.media not in (AUDIO, VIDEO):
         return _reject(index, m, REJECT_MEDIA, remote_direction)
     if m.proto.upper() not in SUPPORTED_PROTOS:
         return _reject(index, m, REJECT_PROTO, remote_direction)
-    if m.media == VIDEO and content is not None and content != MAIN_CONTENT:
+    if m.media == VIDEO and content is not None and content != MAIN_CONTENT and not slides:
         return _reject(index, m, REJECT_CONTENT, remote_direction)
-    if m.media in taken:
+    if ("content" if slides else m.media) in taken:
         return _reject(index, m, REJECT_DUPLICATE, remote_direction)
     connection = offer.connection_for(m)
     if connection is None:
@@ -574,6 +632,9 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
     attrs.append(Attribute(direction))
     if rtcp_mux:
         attrs.append(Attribute("rtcp-mux"))
+    label = content_label(m, index) if slides else None
+    if slides:
+        attrs += [Attribute("content", "slides"), Attribute("label", label)]
     srtp = None
     if crypto is not None:
         # a re-offer keeps our key for the same suite (RFC 4568 7.1.4): no rekey mid-call
@@ -602,7 +663,7 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         else None,
         keyframe_methods=_keyframe_methods(profile, fb) if m.media == VIDEO else (),
         keyframe_min_interval=profile.keyframe_min_interval if m.media == VIDEO else None,
-        srtp=srtp,
+        srtp=srtp, label=label,
     )
     return answer_m, result
 
