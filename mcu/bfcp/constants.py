@@ -41,6 +41,7 @@ LEGACY_UDP_PRIMITIVES = {
     18: Primitive.GOODBYE_ACK,
 }
 LEGACY_UDP_WIRE = {v: k for k, v in LEGACY_UDP_PRIMITIVES.items() if v is not None}
+POLYCOM_FLOOR_REQUEST_STATUS_ACK = 91  # what some Polycom proxies send for FloorRequestStatusAck
 
 
 class AttributeType(IntEnum):

@@ -179,8 +179,10 @@ def _decode_value(kind: int, body: bytes, data: bytes, pos: int, length: int, un
         return (body[0], bytes(body[1:]))
     if kind in TEXT_ATTRIBUTES:
         return body.decode("utf-8", errors="replace")
+    if kind == A.SUPPORTED_PRIMITIVES:
+        return tuple(body)  # primitives are 8-bit values (RFC 8855 5.2.11)
     if kind in LIST_ATTRIBUTES:
-        return tuple(b >> 1 for b in body)
+        return tuple(b >> 1 for b in body)  # attribute types: 7 bits and a reserved bit
     if kind in GROUP_CHILDREN:
         if len(body) < 2:
             raise _AttributeError(f"grouped attribute {A(kind).name} without its id")
@@ -251,6 +253,9 @@ def encode_attribute(attr: Attribute, nested: bool = True) -> bytes:
     elif kind in TEXT_ATTRIBUTES:
         assert isinstance(value, str)
         body = value.encode("utf-8")[:MAX_ATTRIBUTE_LENGTH - 2]
+    elif kind == A.SUPPORTED_PRIMITIVES:
+        assert isinstance(value, tuple)
+        body = bytes(int(v) & 0xFF for v in value)
     elif kind in LIST_ATTRIBUTES:
         assert isinstance(value, tuple)
         body = bytes((int(v) & 0x7F) << 1 for v in value)

@@ -20,6 +20,7 @@ from .constants import (
     FIRST_SERVER_TRANSACTION,
     LEGACY_UDP_PRIMITIVES,
     LEGACY_UDP_WIRE,
+    POLYCOM_FLOOR_REQUEST_STATUS_ACK,
     SUPPORTED_ATTRIBUTES,
     SUPPORTED_PRIMITIVES,
     VERSION_RELIABLE,
@@ -192,6 +193,8 @@ class FloorServer:
                 self.reliability.acknowledged(peer, message.transaction_id)
                 return
         assert primitive is not None
+        if primitive == POLYCOM_FLOOR_REQUEST_STATUS_ACK:
+            primitive = P.FLOOR_REQUEST_STATUS_ACK
         if message.responder or primitive in (P.FLOOR_REQUEST_STATUS_ACK, P.FLOOR_STATUS_ACK, P.GOODBYE_ACK,
                                               P.CHAIR_ACTION_ACK, P.ERROR):
             # a response to one of ours (an Ack, or an Error about what we sent): never answered,
@@ -240,8 +243,8 @@ class FloorServer:
 
     def _goodbye(self, message: Message, user: User, peer: Peer, now: float) -> None:
         self._respond(peer, message, P.GOODBYE_ACK, [], now)
+        user.peer = None  # first: the FloorStatus that follows goes to the others only
         self._end_requests_of(user.user_id, now, notify_owner=False)
-        user.peer = None
 
     def _floor_request(self, message: Message, user: User, peer: Peer, now: float) -> None:
         floors = [a.value for a in message.all(A.FLOOR_ID)]
@@ -437,7 +440,10 @@ class FloorServer:
             return
 
     def _end_requests_of(self, user_id: int, now: float, notify_owner: bool) -> None:
-        for request in [r for r in self.requests.values() if r.user_id == user_id]:
+        ending = [r for r in self.requests.values() if r.user_id == user_id]
+        if not ending:
+            return
+        for request in ending:
             was_holder = self.holder == request.request_id
             request.status = S.RELEASED if request.status == S.GRANTED else S.CANCELLED
             if notify_owner:

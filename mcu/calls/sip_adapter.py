@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mcu.admission import candidate_for
 from mcu.calls.control import DialError
-from mcu.calls.media import Leg, MediaPlane
+from mcu.calls.media import CONTENT, Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.streams import Streams
 from mcu.conference.pin import parse_dtmf_info
@@ -28,6 +28,7 @@ from mcu.io.rtp_transport import PortRangeExhaustedError
 from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.log import event
 from mcu.sdp.address import check_addresses, with_addresses
+from mcu.sdp.bfcp import is_content
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import (
     NegotiationError,
@@ -44,6 +45,7 @@ from mcu.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from mcu.admission import Candidate
+    from mcu.calls.content import ContentManager
     from mcu.conference.engine import Conference, Hangup
     from mcu.config import Config
     from mcu.metrics import AnyMetrics
@@ -62,6 +64,7 @@ class CallHost(Protocol):
     config: Config
     conference: Conference
     media_plane: MediaPlane
+    content: ContentManager
     profiles: Profiles
     calls: dict[str, Leg]
     metrics: AnyMetrics
@@ -190,10 +193,15 @@ class SipCalls:
         if isinstance(offer, Rejection):
             self._refuse_leg(leg, e, offer)
             return
+        terms = host.content.terms_for(e.call_id, room)
         try:
             ports = []
             for m in offer.media:
-                if m.media in MEDIA_KINDS and m.media not in leg.transports and m.port:
+                if is_content(m) and terms is not None and CONTENT not in leg.transports and m.port:
+                    transport = await host.media_plane.open_rtp(leg, CONTENT, m.has("rtcp-mux"))
+                    leg.transports[CONTENT] = transport
+                    ports.append(transport.rtp_port)
+                elif m.media in MEDIA_KINDS and m.media not in leg.transports and m.port and not is_content(m):
                     transport = await host.media_plane.open_rtp(leg, m.media, m.has("rtcp-mux"))
                     leg.transports[m.media] = transport
                     ports.append(transport.rtp_port)
@@ -207,7 +215,8 @@ class SipCalls:
             host.media_plane.close(leg)
             return
         leg.profile = profile = host.profiles.match(e.user_agent or "")
-        result = negotiate(offer, self.capabilities, host.advertised_address(e.remote_addr[0]), ports, profile)
+        result = negotiate(offer, self.capabilities, host.advertised_address(e.remote_addr[0]), ports, profile,
+                           bfcp=terms)
         if result.all_rejected:
             self._refuse_leg(leg, e, Rejection(Refusal.NO_COMMON_MEDIA, "No Common Media"))
             return
@@ -221,12 +230,14 @@ class SipCalls:
         if isinstance(decision, Rejection):
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
+            host.content.left(e.call_id)
             self._refuse(e.call_id, decision)
             return
         host.media_plane.apply(leg, result)
         leg.member = host.conference.join(
             e.call_id, room, streams, display_name=e.from_display or e.from_uri, user_agent=e.user_agent or "",
             remote=remote, now=host.now(), uri=e.from_uri, source=e.remote_addr[0], video_cap=decision)
+        host.content.joined(leg, result)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
         self.transmit()
@@ -236,6 +247,7 @@ class SipCalls:
               remote=_addr(e.remote_addr))
         self.host.media_plane.close(leg)
         self.host.calls.pop(e.call_id, None)
+        self.host.content.left(e.call_id)
         self._refuse(e.call_id, rejection)
 
     def _refuse(self, call_id: str, rejection: Rejection) -> None:
@@ -429,20 +441,24 @@ class SipCalls:
         leg = host.calls.get(call_id)
         if isinstance(offer, Rejection) or leg is None or leg.negotiation is None:
             return offer if isinstance(offer, Rejection) else Rejection(Refusal.GONE, "Call Gone")
-        ports = [leg.transports[m.media].rtp_port if m.media in leg.transports and m.port else 0
-                 for m in offer.media]
+        kinds = [CONTENT if is_content(m) else m.media for m in offer.media]
+        ports = [leg.transports[kind].rtp_port if kind in leg.transports and m.port else 0
+                 for kind, m in zip(kinds, offer.media)]
         previous = leg.negotiation.local
         local = previous.connection.host if previous.connection else "127.0.0.1"
+        member = leg.member
+        terms = host.content.terms_for(call_id, member.room) if member is not None and CONTENT in leg.transports \
+            else None
         result = negotiate(offer, self.capabilities, local, ports, leg.profile or host.profiles.default,
-                           previous=previous)
+                           previous=previous, bfcp=terms)
         if result.all_rejected:
             return Rejection(Refusal.NO_COMMON_MEDIA, "No Common Media")
-        member = leg.member
         if member is not None and host.requires_encryption(member.room) and not result.encrypted:
             return Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no downgrade to plain RTP
         host.media_plane.apply(leg, result)
         if member is not None:
             host.conference.renegotiated(member, Streams.of_sdp(result))
+            host.content.renegotiated(leg, result)
         return result
 
 

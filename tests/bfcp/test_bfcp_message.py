@@ -94,7 +94,7 @@ def test_version_1_ignores_the_r_flag():
     (Attribute(A.PARTICIPANT_PROVIDED_INFO, "abc"), "1005 6162 6300 0000"),
     (Attribute(A.STATUS_INFO, "x"), "1203 7800"),
     (Attribute(A.SUPPORTED_ATTRIBUTES, (1, 2)), "1404 0204"),
-    (Attribute(A.SUPPORTED_PRIMITIVES, (1, 11, 17)), "1605 0216 2200 0000"),
+    (Attribute(A.SUPPORTED_PRIMITIVES, (1, 11, 17)), "1605 010b 1100 0000"),
     (Attribute(A.USER_DISPLAY_NAME, "Hà"), "1805 48c3 a000 0000"),
     (Attribute(A.USER_URI, "sip:a"), "1a07 7369 703a 6100"),
     (Attribute(A.BENEFICIARY_INFORMATION, Group(5, (Attribute(A.USER_DISPLAY_NAME, "ab"),))),

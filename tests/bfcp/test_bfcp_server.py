@@ -368,3 +368,15 @@ def test_a_client_error_is_never_answered():
     s = server()
     Client(s, 1, TCP1, version=1).send(P.ERROR, [Attribute(A.ERROR_CODE, (10, b""))])
     assert outputs(s) == []
+
+
+def test_polycom_proxy_ack_number_91_acknowledges():
+    s = server(FloorPolicy("operator"))
+    a = Client(s, 1, UDP1)
+    a.request()
+    outputs(s)
+    s.grant(1, 1.0)
+    granted = next(m for m in to(outputs(s), UDP1) if m.primitive == P.FLOOR_REQUEST_STATUS)
+    a.send(91, tid=granted.transaction_id)
+    assert not any(k[1] == granted.transaction_id for k in s.reliability._outstanding)
+    assert outputs(s) == []
