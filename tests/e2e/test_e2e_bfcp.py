@@ -297,3 +297,98 @@ def test_a_site_presents_h264_and_another_decodes_it(mcu: McuProcess, floor_clie
     presenter.wait()
     viewer.wait()
     assert viewer_answer.content_port != answer.content_port
+
+
+def two_page_pdf(path: Path) -> None:
+    """A 16:9 PDF: page 1 black on the left half, page 2 black on the right half (white paper)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>"]
+    for x in (0, 320):
+        page = len(objects) + 1
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 640 360] /Contents {page + 1} 0 R >>".encode())
+        body = f"0 g {x} 0 320 360 re f".encode()
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+
+
+def receive_content(ffmpeg: str, port: int, tmp: Path, name: str) -> tuple[subprocess.Popen, Path]:
+    sdp = tmp / f"{name}.sdp"
+    sdp.write_text("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                   f"m=video {port} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n")
+    png = tmp / f"{name}.png"
+    proc = subprocess.Popen([ffmpeg, "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+                             "-i", str(sdp), "-frames:v", "2", "-update", "1", "-y", str(png)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return proc, png
+
+
+def udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def halves(png: Path) -> tuple[float, float]:
+    import av
+
+    with av.open(str(png)) as container:
+        image = next(container.decode(video=0)).to_ndarray(format="gray")
+    width = image.shape[1]
+    return float(image[:, width // 8: width * 3 // 8].mean()), float(image[:, width * 5 // 8: width * 7 // 8].mean())
+
+
+def test_operator_pdf_pages_are_shown_as_content(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.fail("ffmpeg not found (bash .ci/setup.sh test): it is the independent content receiver")
+    home = tmp_path / "mcu"
+    home.mkdir()
+    (home / "admin.token").write_text("test-token-0123456789abcdef\n")
+    admin = f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {free_port(socket.SOCK_STREAM)}\n'
+    pdf = tmp_path / "report.pdf"
+    two_page_pdf(pdf)
+    with McuProcess(home, rooms=ROOMS, extra=admin + '[bfcp]\nhost = "127.0.0.1"\n') as mcu:
+        def ctl(*args: str) -> dict:
+            done = subprocess.run([sys.executable, "-m", "mcu", "ctl", *args, "-c", str(mcu.config), "--json"],
+                                  capture_output=True, text=True, timeout=60, check=False,
+                                  cwd=Path(__file__).resolve().parents[2])
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)
+
+        port = free_port()
+        while port % 2:
+            port = free_port()
+        site = SippSite(mcu, tmp_path, "room", "4100", 30000, port)
+        site.answer()
+        first, png1 = receive_content(ffmpeg, port, tmp_path, "page1")
+        status = ctl("content", "start", "4100", str(pdf))
+        assert status["holder"] == "operator" and status["slides"]["pages"] == 2
+        first.wait(15)
+        assert png1.exists(), first.stderr.read() if first.stderr else ""
+        left, right = halves(png1)
+        assert left < 60 and right > 180, (left, right)  # page 1: black on the left
+        second, png2 = receive_content(ffmpeg, port, tmp_path, "page2")
+        wait_for(lambda: udp_port_taken(port), 10, "ffmpeg listening before the page turns")
+        assert ctl("content", "page", "4100", "2")["slides"]["page"] == 2
+        second.wait(15)
+        assert png2.exists(), second.stderr.read() if second.stderr else ""
+        left, right = halves(png2)
+        assert left > 180 and right < 60, (left, right)  # page 2: black on the right
+        assert ctl("content", "stop", "4100")["holder"] is None
+        assert [e.get("source") for e in mcu.events("member.content_started")] == ["operator"]
+        wait_for(lambda: mcu.events("member.content_stopped"), 5, "member.content_stopped")
+        site.wait()
