@@ -295,9 +295,17 @@ class ContentManager:
             self._content_layout(rc, False)
 
     def _content_layout(self, rc: RoomContent, on: bool) -> None:
-        """'Content in people': the room's configured layout while content runs, the one before after."""
+        """'Content in people': while content runs its picture is a tile of people video (a region
+        with reserved = "content", else a plain tile) and the room's content_layout, if set, replaces
+        its layout; the layout before comes back after."""
         room = self.conference.rooms.get(rc.room)
-        if room is None or not room.spec.content_layout:
+        if room is None:
+            return
+        room.content_source = (lambda now: self.picture(rc, now)) if on else None
+        if on:
+            presenter = self._member_of(rc.presenter)
+            room.content_name = f"Content: {presenter.display_name}" if presenter else "Content"
+        if not room.spec.content_layout:
             return
         state = room.video.state
         if on and rc.previous_layout is None:

@@ -392,3 +392,70 @@ def test_operator_pdf_pages_are_shown_as_content(tmp_path: Path) -> None:
         assert [e.get("source") for e in mcu.events("member.content_started")] == ["operator"]
         wait_for(lambda: mcu.events("member.content_stopped"), 5, "member.content_stopped")
         site.wait()
+
+
+def solid_png(path: Path, rgb: tuple[int, int, int], width: int = 320, height: int = 180) -> None:
+    """A one-colour PNG (the operator's slide), written by hand: zlib and CRCs only."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_sites_without_a_content_stream_see_content_in_their_main_picture(tmp_path: Path) -> None:
+    """'Content in people': the room's content_layout while the operator's slide runs (the slide in
+    its reserved region), the room's own layout again after."""
+    import asyncio
+    import json
+    import sys
+
+    from mcu.synthetic import SyntheticEndpoint
+    from tests.helpers import in_calls
+
+    home = tmp_path / "mcu"
+    home.mkdir()
+    (home / "admin.token").write_text("test-token-0123456789abcdef\n")
+    rooms = '[[room]]\nnumber = "4100"\nname = "Briefing"\nlayout = "grid"\ncontent_layout = "content+speaker"\n'
+    admin = f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {free_port(socket.SOCK_STREAM)}\n'
+    slide = tmp_path / "slide.png"
+    solid_png(slide, (200, 30, 200))
+    from mcu.media.slides import Slides
+
+    picture = Slides(slide).picture  # the colour as the MCU converts the PNG, before its encoder
+    assert picture is not None
+    slide_yuv = (round(picture.y.mean()), round(picture.u.mean()), round(picture.v.mean()))
+    with McuProcess(home, rooms=rooms, extra=admin + '[bfcp]\nhost = "127.0.0.1"\n[video]\nfps = 10\n') as mcu:
+        def ctl(*args: str) -> dict:
+            done = subprocess.run([sys.executable, "-m", "mcu", "ctl", *args, "-c", str(mcu.config), "--json"],
+                                  capture_output=True, text=True, timeout=60, check=False,
+                                  cwd=Path(__file__).resolve().parents[2])
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)
+
+        uri = f"sip:4100@127.0.0.1:{mcu.sip_port}"
+        sites = [SyntheticEndpoint(n, f"Tỉnh {n}", audio_codec="PCMU", video_codec="H264", fps=10, talking=n == 1)
+                 for n in (1, 2)]
+        seen: dict[str, list[bool]] = {}
+
+        async def main() -> None:
+            async with in_calls(sites, uri):
+                await sites[0].wait_until(lambda: sites[0].last_frame() is not None, 15, "a first picture")
+                seen["before"] = [s.sees_colour(slide_yuv) for s in sites]
+                await asyncio.to_thread(ctl, "content", "start", "4100", str(slide))
+                for s in sites:
+                    await s.wait_until(lambda s=s: s.sees_colour(slide_yuv), 15, "the slide in the main picture")
+                seen["during"] = [s.sees_colour(slide_yuv) for s in sites]
+                await asyncio.to_thread(ctl, "content", "stop", "4100")
+                for s in sites:
+                    await s.wait_until(lambda s=s: not s.sees_colour(slide_yuv), 15, "the slide gone again")
+                seen["after"] = [s.sees_colour(slide_yuv) for s in sites]
+
+        asyncio.run(asyncio.wait_for(main(), 90))
+        shown = [e["layouts"] for e in mcu.events("room.layout_shown")]
+    assert seen == {"before": [False, False], "during": [True, True], "after": [False, False]}, seen
+    assert any("content+speaker" in s for s in shown) and "content+speaker" not in shown[-1], shown
