@@ -362,7 +362,8 @@ class ContentManager:
         if rc.operator:
             return rc.slides.picture if rc.slides is not None else None
         if rc.source is not None:
-            return rc.source.current_picture(now)  # type: ignore[return-value]
+            # the last decoded slide, however old: presenters send static slides at 1 fps or less
+            return rc.source.picture  # type: ignore[return-value]
         return None
 
     def frame_jobs(self, now: float) -> list[tuple[RoomContent, ContentEncoding, I420, int, bool]]:
