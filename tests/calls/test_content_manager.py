@@ -119,7 +119,7 @@ def test_presenter_decoded_once_and_encoded_once_for_receivers_alike(setup):
     manager, legs, clock = setup
     presenter, terms = join(manager, legs, "presenter", 1)
     good, _ = join(manager, legs, "good", 2)
-    broken, _ = join(manager, legs, "broken", 3, fail=True)
+    join(manager, legs, "broken", 3, fail=True)
     take_floor(manager, terms, clock.now)
     assert manager.rooms["4100"].presenter == presenter.call_id
     present(manager, presenter, 3, clock)
