@@ -104,12 +104,14 @@ class Answer:
 class SippSite:
     """One sipp call that stays up for `hold_ms`; its 200 OK (our answer) is read from sipp's log."""
 
-    def __init__(self, mcu: McuProcess, tmp: Path, name: str, room: str, hold_ms: int, content_port: int):
+    def __init__(self, mcu: McuProcess, tmp: Path, name: str, room: str, hold_ms: int, content_port: int,
+                 scenario: str = "", transport: str = "UDP/BFCP"):
         binary = shutil.which("sipp")
         if binary is None:
             pytest.fail("sipp not found: the test setup installs Debian's sip-tester (bash .ci/setup.sh test)")
+        self.transport = transport
         self.scenario = tmp / f"{name}.xml"
-        self.scenario.write_text(INVITE)
+        self.scenario.write_text(scenario or INVITE)
         self.messages = tmp / f"{name}-messages.log"
         inject = tmp / f"{name}.csv"
         inject.write_text(f"SEQUENTIAL\n{name};\n")
@@ -128,7 +130,7 @@ class SippSite:
 
         sdp = wait_for(read, 20, "the MCU's 200 OK with our SDP answer in sipp's message log")
         assert isinstance(sdp, str)
-        app = re.search(r"m=application (\d+) UDP/BFCP", sdp)
+        app = re.search(rf"m=application (\d+) {self.transport}", sdp)
         content = re.search(r"m=video (\d+) RTP/AVP", sdp)
         assert app and content, sdp
         return Answer(int(app.group(1)), int(re.search(r"a=confid:(\d+)", sdp).group(1)),  # type: ignore[union-attr]
@@ -459,3 +461,102 @@ def test_sites_without_a_content_stream_see_content_in_their_main_picture(tmp_pa
         shown = [e["layouts"] for e in mcu.events("room.layout_shown")]
     assert seen == {"before": [False, False], "during": [True, True], "after": [False, False]}, seen
     assert any("content+speaker" in s for s in shown) and "content+speaker" not in shown[-1], shown
+
+
+UDP_OFFER_BFCP = """      m=application [bfcp_port] UDP/BFCP *
+      a=floorctrl:c-only
+      a=confid:1
+      a=userid:1
+      a=floorid:1 mstrm:3
+"""
+TCP_OFFER_BFCP = """      m=application 9 TCP/BFCP *
+      a=setup:active
+      a=connection:new
+      a=floorctrl:c-only
+      a=confid:1
+      a=userid:1
+      a=floorid:1 mstrm:3
+"""
+
+
+def _bfcp_tcp_exchange(port: int, confid: int, userid: int) -> list:
+    """Hello, FloorRequest, FloorRelease over TCP, version 1, as a room system's client sends them."""
+    from mcu.bfcp.constants import AttributeType as A
+    from mcu.bfcp.constants import Primitive as P
+    from mcu.bfcp.message import Attribute, Message, decode, encode, message_length, statuses_of
+
+    received: list = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        buffer = b""
+
+        def read_until(primitive: int) -> Message:
+            nonlocal buffer
+            while True:
+                length = message_length(buffer)
+                while length is not None and len(buffer) >= length:
+                    message, buffer = decode(buffer[:length]), buffer[length:]
+                    received.append(message)
+                    if message.primitive == primitive and message.transaction_id != 0:
+                        return message
+                    length = message_length(buffer)
+                chunk = conn.recv(4096)
+                assert chunk, f"the MCU closed the BFCP connection; got {[m.primitive for m in received]}"
+                buffer += chunk
+
+        conn.sendall(encode(Message(P.HELLO, confid, 1, userid)))
+        read_until(P.HELLO_ACK)
+        conn.sendall(encode(Message(P.FLOOR_REQUEST, confid, 2, userid, [Attribute(A.FLOOR_ID, 1, True)])))
+        status = read_until(P.FLOOR_REQUEST_STATUS)
+        request_id, state = statuses_of(status)[0]
+        assert state == 3, status  # Granted
+        conn.sendall(encode(Message(P.FLOOR_RELEASE, confid, 3, userid, [Attribute(A.FLOOR_REQUEST_ID, request_id)])))
+        read_until(P.FLOOR_REQUEST_STATUS)
+    return received
+
+
+def test_tcp_bfcp_with_tshark_on_the_wire_and_a_garbage_peer_dropped(tmp_path: Path) -> None:
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.fail("tshark is missing (bash .ci/setup.sh test): it is the independent BFCP decoder")
+    tcp_port = free_port(socket.SOCK_STREAM)
+    scenario = INVITE.replace(UDP_OFFER_BFCP, TCP_OFFER_BFCP)
+    assert scenario != INVITE
+    with McuProcess(tmp_path / "mcu", rooms=ROOMS, extra=f'[bfcp]\nhost = "127.0.0.1"\ntcp_port = {tcp_port}\n',
+                    metrics_port=free_port(socket.SOCK_STREAM)) as mcu:
+        site = SippSite(mcu, tmp_path, "tcp-site", "4100", 15000, free_port(), scenario=scenario,
+                        transport="TCP/BFCP")
+        sdp = site.answer().sdp
+        assert f"m=application {tcp_port} TCP/BFCP" in sdp and "a=setup:passive" in sdp, sdp
+        confid = int(re.search(r"a=confid:(\d+)", sdp).group(1))  # type: ignore[union-attr]
+        userid = int(re.search(r"a=userid:(\d+)", sdp).group(1))  # type: ignore[union-attr]
+        pcap = tmp_path / "bfcp-live.pcap"
+        capture = subprocess.Popen([tshark, "-i", "lo", "-f", f"tcp port {tcp_port}", "-w", str(pcap)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: pcap.exists() and pcap.stat().st_size > 0, 15, "tshark capturing on lo")
+            with socket.create_connection(("127.0.0.1", tcp_port), timeout=5) as garbage:
+                garbage_port = garbage.getsockname()[1]
+                garbage.sendall(b"\xff" * 64)  # not BFCP: that peer alone is disconnected, and counted
+                assert garbage.recv(100) == b""
+            received = _bfcp_tcp_exchange(tcp_port, confid, userid)
+
+            def captured() -> int:
+                listed = subprocess.run([tshark, "-n", "-r", str(pcap), "-d", f"tcp.port=={tcp_port},bfcp", "-Y",
+                                         f"bfcp and not tcp.port=={garbage_port}"], capture_output=True, text=True,
+                                        timeout=60, check=False).stdout
+                return len(listed.splitlines())
+
+            # every message both ways in the file (one per segment here) before the capture stops
+            wait_for(lambda: captured() >= 3 + len(received), 15, "the exchange in the capture")
+        finally:
+            capture.terminate()
+            capture.wait(10)
+        assert {12, 4, 8} <= {m.primitive for m in received}  # HelloAck, FloorRequestStatus, FloorStatus
+        decode_as = ["-d", f"tcp.port=={tcp_port},bfcp", "-Y", f"bfcp and not tcp.port=={garbage_port}"]
+        verbose = subprocess.run([tshark, "-n", "-r", str(pcap), "-V", *decode_as], capture_output=True, text=True,
+                                 timeout=60, check=True).stdout
+        assert "HelloAck" in verbose and "FloorRequestStatus" in verbose and "Granted" in verbose, verbose[-3000:]
+        assert "Malformed" not in verbose and "[Expert Info (Error" not in verbose, verbose
+        wait_for(lambda: metric(mcu, 'mcu_bfcp_dropped_total{reason="tcp not BFCP"}') >= 1, 5,
+                 "the garbage peer counted")
+        site.wait()
