@@ -175,6 +175,13 @@ class ContentManager:
         return BfcpTerms(rc.server.conference_id, user_id, rc.server.floor_id,
                          udp_port=self.shell.udp_port, tcp_port=self.shell.tcp_port)
 
+    def rebind(self, provisional: str, call_id: str) -> None:
+        """A dial-out's BFCP user, allocated before the call had its id."""
+        for rc in self.rooms.values():
+            user_id = rc.users.pop(provisional, None)
+            if user_id is not None:
+                rc.users[call_id], rc.calls[user_id] = user_id, call_id
+
     def joined(self, leg: Leg, result: NegotiationResult) -> None:
         """A call is in its room with what it negotiated: its BFCP user and its content stream."""
         member = leg.member
@@ -188,7 +195,8 @@ class ContentManager:
             if bfcp.bfcp.udp and bfcp.remote_address and bfcp.remote_port:
                 peer = ("udp", (bfcp.remote_address, bfcp.remote_port))
             if user_id not in rc.server.users:
-                rc.server.add_user(user_id, member.display_name, chair=member.chair, peer=peer)
+                flat = leg.profile is not None and leg.profile.bfcp_flat
+                rc.server.add_user(user_id, member.display_name, chair=member.chair, peer=peer, nested=not flat)
             rc.server.users[user_id].chair = member.chair
         elif user_id is not None and user_id not in rc.server.users:
             rc.users.pop(leg.call_id, None)

@@ -314,31 +314,45 @@ class SipCalls:
         if host.requires_encryption(room_number):
             raise DialError(f"room {room_number} requires encryption, and dial-out offers plain RTP")
         leg = Leg()
-        try:
-            for kind in MEDIA_KINDS:
-                leg.transports[kind] = await host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
-        except PortRangeExhaustedError as exc:
-            host.media_plane.close(leg)
-            raise DialError(str(exc)) from None
-        local = host.advertised_address(_host_of(uri))
         site = host.conference.roster_site(uri, display_name)  # its profile shapes our offer
         leg.profile = (host.profiles.named(site.profile) if site else None) or host.profiles.default
-        offer = create_offer(self.capabilities, local,
-                             [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31), profile=leg.profile)
+        provisional = f"dial-{random.getrandbits(48):012x}"  # the BFCP user, until the call id is known
+        terms = host.content.terms_for(provisional, room_number) if leg.profile.offer_content else None
+        try:
+            media = await self._offer_media(leg, terms is not None)
+        except PortRangeExhaustedError as exc:
+            host.media_plane.close(leg)
+            host.content.left(provisional)
+            raise DialError(str(exc)) from None
+        local = host.advertised_address(_host_of(uri))
+        offer = create_offer(self.capabilities, local, media, session_id=random.getrandbits(31), profile=leg.profile,
+                             bfcp=terms)
         room = host.conference.rooms[room_number]
         try:
             call_id = self.ua.dial(uri, serialize(offer).encode(), SDP, from_user=room_number,
                                    display_name=room.spec.name or None)
         except SipError as exc:
             host.media_plane.close(leg)
+            host.content.left(provisional)
             raise DialError(f"cannot dial {uri}: {exc}") from None
+        host.content.rebind(provisional, call_id)
         leg.call_id = call_id
         leg.dialled = DialOut(room_number, uri, display_name or uri, offer)
         host.calls[call_id] = leg
         self.transmit()
         event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
         return call_id
+
+    async def _offer_media(self, leg: Leg, content: bool) -> list[tuple[str, int]]:
+        """Our offer's m-lines (kind, port) with their sockets open: audio, video, and with `content`
+        a content line and BFCP (whose port the offer takes from the floor control terms)."""
+        for kind in MEDIA_KINDS:
+            leg.transports[kind] = await self.host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
+        media = [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS]
+        if content:
+            leg.transports[CONTENT] = await self.host.media_plane.open_rtp(leg, CONTENT, rtcp_mux=False)
+            media += [("content", leg.transports[CONTENT].rtp_port), ("bfcp", 0)]
+        return media
 
     def _answered(self, e: ev.CallAnswered) -> None:
         host = self.host
@@ -356,6 +370,7 @@ class SipCalls:
         leg.member = host.conference.join(
             e.call_id, dialled.room, Streams.of_sdp(result), display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=host.now(), uri=dialled.uri)
+        host.content.joined(leg, result)
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
@@ -370,21 +385,22 @@ class SipCalls:
             return
         leg = Leg(e.call_id)
         host.calls[e.call_id] = leg
+        leg.profile = host.profiles.match(e.user_agent or "")
+        terms = host.content.terms_for(e.call_id, room) if leg.profile.offer_content else None
         try:
-            for kind in MEDIA_KINDS:
-                leg.transports[kind] = await host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
+            media = await self._offer_media(leg, terms is not None)
         except PortRangeExhaustedError:
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
+            host.content.left(e.call_id)
             self._refuse(e.call_id, Rejection(Refusal.OUT_OF_PORTS, "Out Of Media Ports"))
             return
         if e.call_id not in host.calls:  # cancelled meanwhile
             host.media_plane.close(leg)
+            host.content.left(e.call_id)
             return
-        leg.profile = host.profiles.match(e.user_agent or "")
-        offer = create_offer(self.capabilities, host.advertised_address(e.remote_addr[0]),
-                             [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31), profile=leg.profile)
+        offer = create_offer(self.capabilities, host.advertised_address(e.remote_addr[0]), media,
+                             session_id=random.getrandbits(31), profile=leg.profile, bfcp=terms)
         leg.dialled = DialOut(room, e.from_uri, e.from_display or e.from_uri, offer,
                               user_agent=e.user_agent or "", inbound=True)
         self.ua.answer(e.call_id, 200, serialize(offer).encode(), SDP)

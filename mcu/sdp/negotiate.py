@@ -15,7 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from . import h264 as h264mod
-from .bfcp import BfcpLine, BfcpTerms, answer_bfcp, content_label, is_bfcp, is_content
+from .bfcp import (
+    APPLICATION,
+    BFCP_PROTOS,
+    UDP_BFCP,
+    BfcpLine,
+    BfcpTerms,
+    answer_bfcp,
+    content_label,
+    floor_roles,
+    is_bfcp,
+    is_content,
+    offer_bfcp,
+)
 from .codecs import (
     AUDIO,
     CODECS,
@@ -715,11 +727,15 @@ def _offer_video(capabilities: Capabilities, profile: EndpointProfile) -> list[C
     return codecs
 
 
+OFFER_CONTENT_LABEL = "3"  # a=label of the content line in our offers (floorid mstrm names it)
+
+
 def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tuple[str, int]],
                  *, session_id: int, profile: EndpointProfile = DEFAULT_PROFILE,
                  previous: SessionDescription | None = None,
-                 direction: str = "sendrecv") -> SessionDescription:
-    """Our offer: one m-line per ``(kind, port)`` in ``media`` ("audio"/"video").
+                 direction: str = "sendrecv", bfcp: BfcpTerms | None = None) -> SessionDescription:
+    """Our offer: one m-line per ``(kind, port)`` in ``media`` ("audio"/"video"; "content": a video
+    line with a=content:slides; "bfcp": our floor control line from ``bfcp``, its port ignored).
 
     Port 0 keeps a line disabled (a re-offer must not drop m-lines). For a re-offer pass the
     SDP we last sent as ``previous`` (o= version rule) and e.g. ``direction="sendonly"`` to hold.
@@ -728,14 +744,22 @@ def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tu
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     lines = []
     for kind, port in media:
+        if kind == "bfcp":
+            if bfcp is None:
+                raise ValueError("offering BFCP needs the floor control terms (bfcp=...)")
+            proto = UDP_BFCP if bfcp.udp_port else "TCP/BFCP"
+            lines.append(offer_bfcp(bfcp, OFFER_CONTENT_LABEL, proto))
+            continue
         if kind == AUDIO:
             codecs = _offer_audio(capabilities, profile)
-        elif kind == VIDEO:
+        elif kind in (VIDEO, "content"):
             codecs = _offer_video(capabilities, profile)
         else:
             raise ValueError(f"cannot offer media kind {kind!r}")
         proto = "RTP/AVP"
         formats = [str(c.payload_type) for c in codecs]
+        content = kind == "content"
+        kind = VIDEO if content else kind
         if port == 0:
             lines.append(MediaDescription(kind, 0, proto, formats))
             continue
@@ -749,6 +773,8 @@ def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tu
         attrs.append(Attribute(direction))
         if capabilities.rtcp_mux:
             attrs.append(Attribute("rtcp-mux"))
+        if content:
+            attrs += [Attribute("content", "slides"), Attribute("label", OFFER_CONTENT_LABEL)]
         lines.append(MediaDescription(kind, port, proto, formats, bandwidths=bandwidths,
                                       attributes=attrs))
     offer = _new_session(capabilities, local_addr, session_id, lines)
@@ -780,6 +806,8 @@ def _answered_media(index: int, offer: SessionDescription, ours: MediaDescriptio
                     answer: SessionDescription, theirs: MediaDescription,
                     capabilities: Capabilities, profile: EndpointProfile) -> MediaResult:
     remote_direction = media_direction(answer, theirs)
+    if ours.media == APPLICATION and ours.proto.upper() in BFCP_PROTOS:
+        return _answered_bfcp(index, ours, answer, theirs, remote_direction)
     if ours.port == 0 or theirs.port == 0:
         return MediaResult(index, theirs.media, theirs.proto, False, ours.port, theirs.port,
                            REJECT_BY_PEER if ours.port else REJECT_DISABLED,
@@ -851,12 +879,33 @@ def _answered_media(index: int, offer: SessionDescription, ours: MediaDescriptio
         remote_direction=remote_direction,
         on_hold=connection.is_hold_address or remote_direction in ("sendonly", "inactive"),
         bandwidth_as=as_kbps, bandwidth_tias=tias, max_send_kbps=max_send, rtcp_fb=fb,
-        ssrcs=_ssrcs(theirs), content=theirs.first("content"), ptime=_int_attr(theirs, "ptime"),
-        video_limits=limits,
+        ssrcs=_ssrcs(theirs), content=theirs.first("content") or ours.first("content"),
+        ptime=_int_attr(theirs, "ptime"), video_limits=limits, label=ours.first("label"),
         dtmf=(profile.dtmf if telephone_event is not None else "info") if is_audio else None,
         keyframe_methods=() if is_audio else _keyframe_methods(profile, fb),
         keyframe_min_interval=None if is_audio else profile.keyframe_min_interval,
     )
+
+
+def _answered_bfcp(index: int, ours: MediaDescription, answer: SessionDescription, theirs: MediaDescription,
+                   remote_direction: str) -> MediaResult:
+    """The peer's answer to our BFCP line: accepted unless it refused it (port 0) or wants to be the
+    floor control server too."""
+    if theirs.port == 0 or ours.port == 0 or not floor_roles(theirs) & {"c-only", "c-s"}:
+        return MediaResult(index, theirs.media, theirs.proto, False, ours.port, theirs.port, REJECT_BY_PEER,
+                           remote_direction=remote_direction)
+    connection = answer.connection_for(theirs)
+
+    def number(name: str, default: int) -> int:
+        value = (ours.first(name) or "").split()
+        return int(value[0]) if value and value[0].isdigit() else default
+
+    setup = None if ours.proto.upper() == UDP_BFCP else (
+        "active" if (theirs.first("setup") or "").lower() == "passive" else "passive")
+    line = BfcpLine(ours.proto, number("confid", 0), number("userid", 0), number("floorid", 1), setup,
+                    " ".join(sorted(floor_roles(theirs))))
+    return MediaResult(index, theirs.media, theirs.proto, True, ours.port, theirs.port,
+                       remote_address=connection.host if connection else None, direction="sendrecv", bfcp=line)
 
 
 def is_same_version(previous_remote: SessionDescription, remote: SessionDescription) -> bool:

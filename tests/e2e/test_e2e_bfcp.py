@@ -560,3 +560,78 @@ def test_tcp_bfcp_with_tshark_on_the_wire_and_a_garbage_peer_dropped(tmp_path: P
         wait_for(lambda: metric(mcu, 'mcu_bfcp_dropped_total{reason="tcp not BFCP"}') >= 1, 5,
                  "the garbage peer counted")
         site.wait()
+
+
+OFFERLESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="INVITE without offer from a terminal whose profile takes content">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      User-Agent: Polycom RealPresence Group 500/6.2.2
+      Content-Length: 0
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      m=video 0 RTP/AVP 96
+      m=video [content_port] RTP/AVP 96
+      a=rtpmap:96 H264/90000
+      a=fmtp:96 profile-level-id=42e01f;packetization-mode=1
+      a=content:slides
+      a=label:3
+      m=application [bfcp_port] UDP/BFCP *
+      a=floorctrl:c-only
+  ]]></send>
+  <pause/>
+  <send retrans="500"><![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def test_our_offer_carries_content_and_bfcp_for_a_profile_that_takes_it(
+        mcu: McuProcess, floor_client: Path, tmp_path: Path) -> None:
+    """An offerless INVITE from a Polycom Group (profile offer_content): our offer in the 200 has the
+    content line and BFCP; the site answers in the ACK and takes the floor with the ids we offered."""
+    joined = len(mcu.events("member.joined"))
+    site = SippSite(mcu, tmp_path, "group", "4100", 12000, free_port(), scenario=OFFERLESS)
+    answer = site.answer()
+    assert "a=content:slides" in answer.sdp and "a=floorctrl:s-only" in answer.sdp
+    wait_for(lambda: len(mcu.events("member.joined")) > joined, 10, "the site joined with the answer in its ACK")
+    result = run_client(floor_client, answer, 500)
+    assert result.returncode == 0 and "GRANTED" in result.stdout, result.stdout + mcu.log()[-2000:]
+    site.wait()

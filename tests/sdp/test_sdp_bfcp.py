@@ -111,3 +111,33 @@ def test_our_offer_of_bfcp():
     assert "floorid:1 mstrm:3" in attrs(m) and "floorctrl:s-only" in attrs(m)
     tcp = offer_bfcp(TERMS, "3", "TCP/BFCP")
     assert tcp.port == 5071 and "setup:passive" in attrs(tcp)
+
+
+def test_our_offer_with_content_and_bfcp_and_the_answer_to_it():
+    from mcu.sdp.negotiate import create_offer, process_answer
+
+    offer = create_offer(CAPS, LOCAL, [("audio", 40000), ("video", 40002), ("content", 40004), ("bfcp", 0)],
+                         session_id=7, bfcp=TERMS)
+    text = serialize(offer)
+    assert "m=video 40004 RTP/AVP" in text and "a=content:slides" in text and "a=label:3" in text
+    assert "m=application 5070 UDP/BFCP *" in text and "a=floorid:1 mstrm:3" in text
+    assert "a=confid:4100" in text and "a=userid:7" in text and "a=floorctrl:s-only" in text
+    answer = text.replace("a=floorctrl:s-only", "a=floorctrl:c-only").replace("o=", "o=x", 1)
+    answer = answer.replace("m=audio 40000", "m=audio 6000").replace("m=application 5070", "m=application 6010")
+    result = process_answer(offer, answer, CAPS)
+    line = result.bfcp_line()
+    assert line is not None and line.bfcp is not None and line.remote_port == 6010
+    assert (line.bfcp.conference_id, line.bfcp.user_id, line.bfcp.floor_id) == (4100, 7, 1)
+    content = result.content_line()
+    assert content is not None and content.label == "3" and result.first("video").index == 1
+    refused = answer.replace("m=application 6010", "m=application 0")
+    assert process_answer(offer, refused, CAPS).bfcp_line() is None
+    server_too = answer.replace("a=floorctrl:c-only", "a=floorctrl:s-only")
+    assert process_answer(offer, server_too, CAPS).bfcp_line() is None
+
+
+def test_offer_of_bfcp_needs_terms():
+    from mcu.sdp.negotiate import create_offer
+
+    with pytest.raises(ValueError):
+        create_offer(CAPS, LOCAL, [("audio", 40000), ("bfcp", 0)], session_id=7)
