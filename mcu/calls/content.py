@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mcu import mix
 from mcu.bfcp.registry import FloorRegistry
 from mcu.bfcp.server import OPERATOR, FloorChanged, FloorPolicy, FloorServer, RequestOutcome
-from mcu.conference.video import VideoIn, VideoViewer, _payloader, encoder_config_for, new_viewer
+from mcu.conference.video import CONTENT_TIERS, VideoIn, VideoViewer, _payloader, encoder_config_for, new_viewer
 from mcu.io.bfcp_transport import BfcpShell
 from mcu.layout.compose import CanvasPlanes
 from mcu.layout.engine import set_mode
@@ -224,7 +224,7 @@ class ContentManager:
             return
         section = self.config.mcu.bfcp
         config = encoder_config_for(line, section.content_fps, self.config.mcu.video.preset,
-                                    CONTENT_KEYFRAME_INTERVAL)
+                                    CONTENT_KEYFRAME_INTERVAL, tiers=CONTENT_TIERS)
         config = VideoEncoderConfig(**{**config.__dict__, "bitrate": min(config.bitrate, section.content_kbps * 1000)})
         old = rc.receivers.get(leg.call_id)
         if old is not None and old.key == config and old.line.codecs[0] == line.codecs[0]:

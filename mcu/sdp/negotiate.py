@@ -616,6 +616,10 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         if choice is not None and capabilities.telephone_event and profile.sends_rfc4733:
             telephone_event = _choose_telephone_event(offered, choice.codec.clock_rate)
     else:
+        if slides:  # content: up to 1080p whatever people video is capped at (the SDP's level still limits it)
+            capabilities = replace(capabilities, video_max_width=max(capabilities.video_max_width, CONTENT_MAX[0]),
+                                   video_max_height=max(capabilities.video_max_height, CONTENT_MAX[1]))
+            profile = replace(profile, max_resolution=None)
         choice = _choose_video(offered, capabilities, profile)
     if choice is None:
         return _reject(index, m, REJECT_NO_CODEC, remote_direction)
@@ -727,6 +731,7 @@ def _offer_video(capabilities: Capabilities, profile: EndpointProfile) -> list[C
     return codecs
 
 
+CONTENT_MAX = (1920, 1080)  # the largest content picture we send
 OFFER_CONTENT_LABEL = "3"  # a=label of the content line in our offers (floorid mstrm names it)
 
 

@@ -177,3 +177,24 @@ def test_pli_on_a_receivers_content_stream_asks_its_encoding_for_a_keyframe(setu
     assert tick(manager, clock)[0][1] is True
     manager.receive_rtcp(viewer, [Pli(1, 2)], clock.now)  # again at once: rate-limited
     assert tick(manager, clock)[0][1] is False
+
+
+def test_a_presenter_sending_garbage_costs_nobody_their_content(setup):
+    import random
+
+    manager, legs, clock = setup
+    presenter, terms = join(manager, legs, "presenter", 1)
+    viewer, _ = join(manager, legs, "viewer", 2)
+    take_floor(manager, terms, clock.now)
+    present(manager, presenter, 2, clock)
+    assert tick(manager, clock)
+    rng = random.Random(3)
+    pt = presenter.negotiation.content_line().codecs[0].payload_type
+    for seq in range(300):  # garbage H.264 in well-formed RTP, then garbage of other payload types
+        payload = rng.randbytes(rng.randint(1, 1400))
+        manager.receive_rtp(presenter, RtpPacket(pt if seq < 200 else 13, 1000 + seq, seq * 90, 0x5151, seq % 3 == 0,
+                                                 payload), clock.now)
+    manager.housekeeping(clock.now)
+    sent = len(viewer.transports[CONTENT].rtp)
+    assert tick(manager, clock)  # the last good slide still goes out
+    assert len(viewer.transports[CONTENT].rtp) > sent

@@ -141,3 +141,16 @@ def test_offer_of_bfcp_needs_terms():
 
     with pytest.raises(ValueError):
         create_offer(CAPS, LOCAL, [("audio", 40000), ("bfcp", 0)], session_id=7)
+
+
+def test_content_goes_up_to_1080p_where_people_video_stops_at_720p():
+    from mcu.conference.video import CONTENT_TIERS, encoder_config_for
+
+    r = answer("cisco_telepresence")
+    content, main = r.content_line(), r.first("video")
+    assert (content.video_limits.max_width, content.video_limits.max_height) == (1920, 1080)
+    assert (main.video_limits.max_width, main.video_limits.max_height) == (1280, 720)
+    config = encoder_config_for(content, 5, "ultrafast", 10, tiers=CONTENT_TIERS)
+    assert (config.width, config.height, config.fps) == (1920, 1080, 5)
+    hdx = encoder_config_for(answer("polycom_hdx").content_line(), 5, "ultrafast", 10, tiers=CONTENT_TIERS)
+    assert (hdx.width, hdx.height) == (640, 360)  # its level (max-fs 1792) decides
