@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 from mcu import mix
 from mcu.bfcp.registry import FloorRegistry
 from mcu.bfcp.server import OPERATOR, FloorChanged, FloorPolicy, FloorServer, RequestOutcome
-from mcu.conference.video import CONTENT_TIERS, VideoIn, VideoViewer, _payloader, encoder_config_for, new_viewer
+from mcu.conference.video import (
+    CONTENT_TIERS,
+    VideoIn,
+    VideoViewer,
+    _payloader,
+    encoder_config_for,
+    new_viewer,
+)
 from mcu.io.bfcp_transport import BfcpShell
 from mcu.layout.compose import CanvasPlanes
 from mcu.layout.engine import set_mode
