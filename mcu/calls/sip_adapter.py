@@ -103,7 +103,7 @@ class SipCalls:
         limits = config.mcu.limits
         self.ua = UserAgent(UaConfig(user_agent=user_agent, session_expires=config.mcu.sip.session_expires,
                                      max_message_bytes=limits.sip_message_bytes, max_headers=limits.sip_headers))
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(content_fps=config.mcu.bfcp.content_fps)
         self.shell: SipTransportShell | None = None
         self.registrations: dict[str, str] = {}  # registration id -> AOR
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -617,8 +617,10 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
             telephone_event = _choose_telephone_event(offered, choice.codec.clock_rate)
     else:
         if slides:  # content: up to 1080p whatever people video is capped at (the SDP's level still limits it)
+            # and at its low frame rate: a level's max-mbps allows a bigger picture at 5 fps than at 30
             capabilities = replace(capabilities, video_max_width=max(capabilities.video_max_width, CONTENT_MAX[0]),
-                                   video_max_height=max(capabilities.video_max_height, CONTENT_MAX[1]))
+                                   video_max_height=max(capabilities.video_max_height, CONTENT_MAX[1]),
+                                   video_max_fps=capabilities.content_fps)
             profile = replace(profile, max_resolution=None)
         choice = _choose_video(offered, capabilities, profile)
     if choice is None:
