@@ -281,6 +281,7 @@ class McuServer:
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
         self.recorder.reconfigure(config.mcu.recording, config.mcu.video.fps)
+        self.content.reconfigure(config)  # floor policies; [bfcp] listeners and content_fps need a restart
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1

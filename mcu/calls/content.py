@@ -153,6 +153,14 @@ class ContentManager:
         if self.shell is not None:
             await self.shell.close()
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded rooms.toml: each floor's policy for its next request (the holder keeps it)."""
+        self.config = config
+        for number, rc in self.rooms.items():
+            spec = config.rooms.get(number)
+            if spec is not None:
+                rc.server.policy = FloorPolicy(spec.content_policy, spec.content_takeover)
+
     @property
     def dropped(self) -> Counter[str]:
         return self.registry.dropped

@@ -198,3 +198,15 @@ def test_a_presenter_sending_garbage_costs_nobody_their_content(setup):
     sent = len(viewer.transports[CONTENT].rtp)
     assert tick(manager, clock)  # the last good slide still goes out
     assert len(viewer.transports[CONTENT].rtp) > sent
+
+
+def test_a_reloaded_policy_applies_to_the_next_request(setup, tmp_path):
+    manager, legs, clock = setup
+    join(manager, legs, "a", 1)
+    _, terms = join(manager, legs, "b", 2)
+    rooms = '[[room]]\nnumber = "4100"\ncontent_policy = "operator"\n'
+    (tmp_path / "reload").mkdir()
+    manager.reconfigure(load_config(write_test_config(tmp_path / "reload", 5060, rooms=rooms)))
+    take_floor(manager, terms, clock.now)
+    rc = manager.rooms["4100"]
+    assert rc.server.holder_user is None and rc.server.pending_users() == [terms.user_id]
