@@ -238,8 +238,10 @@ def room() -> dict[str, Any]:
         panel("stat", "Content floor held", [target(f"max(mcu_content_floor_held{{{R}}}) or vector(0)")],
               0, 32, 4, 8, description="1 while a site or the operator's slides present content in this room."),
         panel("timeseries", "Content encodings: frame rate and bitrate", [
-            target(f"mcu_content_fps{{{R}}}", "{{encoding}} fps"),
-            target(f"mcu_content_bitrate_bps{{{R}}} / 1e6", "{{encoding}} Mbit/s")], 4, 32, 8, 8, unit="none",
+            # 0 while nothing is presented (no encoding series then)
+            target(f"mcu_content_fps{{{R}}} or on() vector(0)", "{{encoding}} fps"),
+            target(f"mcu_content_bitrate_bps{{{R}}} / 1e6 or on() vector(0)", "{{encoding}} Mbit/s")], 4, 32, 8, 8,
+              unit="none",
               description="One encoding per distinct (codec, size, frame rate) among the sites with a content stream."),
         panel("timeseries", "Floor requests and dropped BFCP messages per minute", [
             target(f"60 * sum by (result) (rate(mcu_content_floor_requests_total{{{I}}}[$__rate_interval]))",
