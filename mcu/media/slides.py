@@ -72,8 +72,12 @@ class Slides:
     """One file the operator presents, and the page shown."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise SlidesError(f"{path}: no such file (give a path the MCU process can read)")
+        try:
+            readable = path.is_file()
+        except (OSError, ValueError):  # a name too long for the filesystem, a NUL in it
+            readable = False
+        if not readable:
+            raise SlidesError(f"{str(path)[:200]}: no such file (give a path the MCU process can read)")
         suffix = path.suffix.lower()
         if suffix not in (*IMAGE_SUFFIXES, PDF_SUFFIX):
             raise SlidesError(f"{path.name}: only PNG, JPEG and PDF files can be presented")

@@ -210,3 +210,16 @@ def test_a_reloaded_policy_applies_to_the_next_request(setup, tmp_path):
     take_floor(manager, terms, clock.now)
     rc = manager.rooms["4100"]
     assert rc.server.holder_user is None and rc.server.pending_users() == [terms.user_id]
+
+
+@pytest.mark.parametrize("name", ["0" * 5000, "bad\0name.png", "missing.pdf", "slides.txt"])
+def test_slides_that_cannot_be_shown_are_refused_with_a_reason(setup, tmp_path, name):
+    from mcu.media.slides import SlidesError
+
+    manager, _, _ = setup
+    path = tmp_path / name if "\0" not in name and len(name) < 200 else Path(name)
+    if name.endswith(".txt"):
+        path.write_text("not a picture")
+    with pytest.raises(SlidesError):
+        manager.start_slides("4100", path)
+    assert not manager.rooms["4100"].operator  # nothing changed
