@@ -139,6 +139,7 @@ class ContentManager:
         self.rooms: dict[str, RoomContent] = {}
         self.requests: Counter[str] = Counter({r: 0 for r in RESULTS})
         self.errors: Counter[str] = Counter()
+        self._tasks: set[Any] = set()  # TCP connections we open to sites that listen
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,11 +213,33 @@ class ContentManager:
             if user_id not in rc.server.users:
                 flat = leg.profile is not None and leg.profile.bfcp_flat
                 rc.server.add_user(user_id, member.display_name, chair=member.chair, peer=peer, nested=not flat)
+                if bfcp.bfcp.we_connect and bfcp.remote_address and bfcp.remote_port and self.shell is not None:
+                    self._connect(rc, user_id, bfcp.remote_address, bfcp.remote_port)
             rc.server.users[user_id].chair = member.chair
         elif user_id is not None and user_id not in rc.server.users:
             rc.users.pop(leg.call_id, None)
             rc.calls.pop(user_id, None)
         self._set_receiver(rc, leg, result.content_line())
+
+    def _connect(self, rc: RoomContent, user_id: int, host: str, port: int) -> None:
+        """The site listens (it offered setup:passive): we open the TCP connection (RFC 4145)."""
+        import asyncio
+
+        async def connect() -> None:
+            assert self.shell is not None
+            try:
+                peer = await asyncio.wait_for(self.shell.connect(host, port), 5.0)
+            except (OSError, TimeoutError) as exc:
+                self.errors["bfcp connect"] += 1
+                event(log, "bfcp.connect_failed", logging.WARNING, room=rc.room, user=user_id, addr=f"{host}:{port}",
+                      error=str(exc) or type(exc).__name__)
+                return
+            user = rc.server.users.get(user_id)
+            if user is not None and user.peer is None:
+                user.peer = peer  # our FloorStatus reaches it before it speaks
+
+        self._tasks.add(task := asyncio.ensure_future(connect()))
+        task.add_done_callback(self._tasks.discard)
 
     def renegotiated(self, leg: Leg, result: NegotiationResult) -> None:
         self.joined(leg, result)
