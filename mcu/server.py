@@ -480,7 +480,7 @@ class McuServer:
                     self.refusals["no ack"] += 1
                     self.hangup(call_id, "no ACK within limits.answer_timeout")
             try:
-                self.content.housekeeping(now)
+                self.content.housekeeping(now, publish)
                 if publish:
                     self.metrics.set_content(self.content.snapshot())
             except Exception:  # noqa: BLE001 - content must not stop the meeting

@@ -43,6 +43,7 @@ from mcu.media.frames import I420, alloc_i420
 from mcu.media.registry import create_video_encoder
 from mcu.media.slides import Slides
 from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
+from mcu.rtp.session import RtpSession
 from mcu.sdp.bfcp import BfcpTerms
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class ContentReceiver:
     line: MediaResult
     viewer: VideoViewer
     key: VideoEncoderConfig
+    rtcp: RtpSession | None = None  # sender reports of our content stream to it
 
 
 @dataclass
@@ -267,8 +269,9 @@ class ContentManager:
         old = rc.receivers.get(leg.call_id)
         if old is not None and old.key == config and old.line.codecs[0] == line.codecs[0]:
             return
-        rc.receivers[leg.call_id] = ContentReceiver(leg.call_id, line, new_viewer(config, line.codecs[0].payload_type),
-                                                    config)
+        viewer = new_viewer(config, line.codecs[0].payload_type)
+        rc.receivers[leg.call_id] = ContentReceiver(leg.call_id, line, viewer, config,
+                                                    RtpSession(viewer.out, f"mcu-{rc.room}-content"))
         encoding = rc.encodings.get(config)
         if encoding is not None:
             encoding.keyframe_wanted = True  # a site that joins while content runs gets a keyframe
@@ -388,9 +391,18 @@ class ContentManager:
             if encoding is not None:
                 encoding.keyframe_wanted = True
 
-    def housekeeping(self, now: float) -> None:
-        """The presenter's stream: keyframe requests (rate-limited in VideoIn) and NACKs out."""
+    def housekeeping(self, now: float, publish: bool = False) -> None:
+        """The presenter's stream: keyframe requests (rate-limited in VideoIn) and NACKs out; with
+        `publish` (once a second) a sender report on every content stream we send."""
         for rc in self.rooms.values():
+            for receiver in list(rc.receivers.values()) if publish else ():
+                leg = self.legs.get(receiver.call_id)
+                transport = leg.transports.get(CONTENT) if leg is not None else None
+                if transport is not None and receiver.rtcp is not None and receiver.viewer.out.packet_count:
+                    try:
+                        transport.send_rtcp(receiver.rtcp.build_report(now))
+                    except Exception:  # noqa: BLE001 - that receiver's report alone is missed
+                        self.errors["content rtcp"] += 1
             source = rc.source
             if source is None or rc.presenter is None:
                 continue

@@ -223,3 +223,21 @@ def test_slides_that_cannot_be_shown_are_refused_with_a_reason(setup, tmp_path, 
     with pytest.raises(SlidesError):
         manager.start_slides("4100", path)
     assert not manager.rooms["4100"].operator  # nothing changed
+
+
+def test_sender_reports_on_content_streams_once_a_second(setup):
+    from mcu.rtp.rtcp import SenderReport, parse_compound
+
+    manager, legs, clock = setup
+    presenter, terms = join(manager, legs, "presenter", 1)
+    viewer, _ = join(manager, legs, "viewer", 2)
+    manager.housekeeping(clock.now, publish=True)
+    assert viewer.transports[CONTENT].rtcp == []  # nothing sent yet: no report
+    take_floor(manager, terms, clock.now)
+    present(manager, presenter, 2, clock)
+    tick(manager, clock)
+    manager.housekeeping(clock.now, publish=False)
+    assert viewer.transports[CONTENT].rtcp == []
+    manager.housekeeping(clock.now, publish=True)
+    reports = [p for data in viewer.transports[CONTENT].rtcp for p in parse_compound(data)]
+    assert any(isinstance(p, SenderReport) and p.packet_count > 0 for p in reports), reports
