@@ -222,6 +222,7 @@ class ContentManager:
             rc.users.pop(leg.call_id, None)
             rc.calls.pop(user_id, None)
         self._set_receiver(rc, leg, result.content_line())
+        self._sync_viewers(rc)
 
     def _connect(self, rc: RoomContent, user_id: int, host: str, port: int) -> None:
         """The site listens (it offered setup:passive): we open the TCP connection (RFC 4145)."""
@@ -256,6 +257,7 @@ class ContentManager:
                 rc.calls.pop(user_id, None)
                 if user_id in rc.server.users:
                     rc.server.remove_user(user_id, self.clock())
+            self._sync_viewers(rc)
         self.process_events()
 
     def _set_receiver(self, rc: RoomContent, leg: Leg, line: MediaResult | None) -> None:
@@ -351,6 +353,7 @@ class ContentManager:
         if room is None:
             return
         room.content_source = (lambda now: self.picture(rc, now)) if on else None
+        self._sync_viewers(rc)
         if on:
             presenter = self._member_of(rc.presenter)
             room.content_name = f"Content: {presenter.display_name}" if presenter else "Content"
@@ -363,6 +366,15 @@ class ContentManager:
         elif not on and rc.previous_layout is not None:
             room.video.state = set_mode(state, state.mode, rc.previous_layout)
             rc.previous_layout = None
+        room.content_people_layout = rc.previous_layout
+
+    def _sync_viewers(self, rc: RoomContent) -> None:
+        """The room's members that have a content stream: they keep people video as it was."""
+        room = self.conference.rooms.get(rc.room)
+        if room is None:
+            return
+        members = (self._member_of(call_id) for call_id in rc.receivers)
+        room.content_viewers = {m.member_id for m in members if m is not None}
 
     # ------------------------------------------------------------------ media in
 
