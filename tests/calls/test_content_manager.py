@@ -241,3 +241,12 @@ def test_sender_reports_on_content_streams_once_a_second(setup):
     manager.housekeeping(clock.now, publish=True)
     reports = [p for data in viewer.transports[CONTENT].rtcp for p in parse_compound(data)]
     assert any(isinstance(p, SenderReport) and p.packet_count > 0 for p in reports), reports
+
+
+def test_a_dial_out_keeps_the_bfcp_user_it_offered_once_it_has_a_call_id(setup):
+    manager, legs, clock = setup
+    offered = manager.terms_for("dial-provisional", "4100")
+    manager.rebind("dial-provisional", "call-dialled")
+    assert manager.terms_for("call-dialled", "4100").user_id == offered.user_id
+    manager.left("dial-never-placed")  # a provisional id that never became a call: nothing breaks
+    assert manager.rooms["4100"].calls[offered.user_id] == "call-dialled"
