@@ -244,7 +244,7 @@ def test_sender_reports_on_content_streams_once_a_second(setup):
 
 
 def test_a_dial_out_keeps_the_bfcp_user_it_offered_once_it_has_a_call_id(setup):
-    manager, legs, clock = setup
+    manager, _, _ = setup
     offered = manager.terms_for("dial-provisional", "4100")
     manager.rebind("dial-provisional", "call-dialled")
     assert manager.terms_for("call-dialled", "4100").user_id == offered.user_id
