@@ -14,6 +14,7 @@ decode, is counted at that call; the other sites keep their content.
 from __future__ import annotations
 
 import logging
+import ssl
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -150,7 +151,17 @@ class ContentManager:
         if not section.enabled:
             return
         self.shell = BfcpShell(self.registry, self.clock, after_receive=self.process_events)
-        await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports))
+        tls_context = None
+        if "tls" in section.transports:
+            sip = self.config.mcu.sip
+            if not (sip.tls_cert and sip.tls_key):
+                event(log, "bfcp.tls_unavailable", logging.ERROR,
+                      hint="[bfcp] transports has tls: set [sip] tls_cert and tls_key; BFCP goes on over udp/tcp")
+            else:
+                tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                tls_context.load_cert_chain(sip.tls_cert, sip.tls_key)  # as the SIP TLS listener loads them
+        await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports),
+                               section.tls_port, tls_context)
 
     async def close(self) -> None:
         if self.shell is not None:
@@ -191,7 +202,7 @@ class ContentManager:
             rc.next_user = rc.next_user % 0xFFFF + 1
             rc.users[call_id], rc.calls[user_id] = user_id, call_id
         return BfcpTerms(rc.server.conference_id, user_id, rc.server.floor_id,
-                         udp_port=self.shell.udp_port, tcp_port=self.shell.tcp_port)
+                         udp_port=self.shell.udp_port, tcp_port=self.shell.tcp_port, tls_port=self.shell.tls_port)
 
     def rebind(self, provisional: str, call_id: str) -> None:
         """A dial-out's BFCP user, allocated before the call had its id."""

@@ -41,7 +41,7 @@ class FakeTransport:
 
 
 class FakeShell:
-    udp_port, tcp_port = 5070, 5071
+    udp_port, tcp_port, tls_port = 5070, 5071, 0
 
     def __init__(self) -> None:
         self.sent = []
