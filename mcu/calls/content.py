@@ -160,8 +160,14 @@ class ContentManager:
             else:
                 tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 tls_context.load_cert_chain(sip.tls_cert, sip.tls_key)  # as the SIP TLS listener loads them
-        await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports),
-                               section.tls_port, tls_context)
+        try:
+            await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports),
+                                   section.tls_port, tls_context)
+        except OSError as exc:  # a port another process holds: meetings go on, BFCP lines get port 0
+            await self.shell.close()
+            self.shell = None
+            event(log, "bfcp.unavailable", logging.ERROR, error=str(exc),
+                  hint="free the [bfcp] ports (or set them to 0); calls are answered without floor control")
 
     async def close(self) -> None:
         if self.shell is not None:

@@ -56,3 +56,23 @@ def test_floor_over_tls(tmp_path):
     assert "TCP/TLS/BFCP" in sdp and "m=application 0 " not in sdp, sdp
     status = next(m for m in messages if m.primitive == P.FLOOR_REQUEST_STATUS)
     assert status.transaction_id == 9 and statuses_of(status)[0][1] == 3
+
+
+def test_a_taken_bfcp_port_leaves_the_mcu_without_floor_control_not_down(tmp_path):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = load_config(write_test_config(tmp_path, 5060, rooms='[[room]]\nnumber = "4100"\n',
+                                               extra=f'[bfcp]\nhost = "127.0.0.1"\ntcp_port = {port}\n'))
+
+        async def main() -> object:
+            manager = ContentManager(config, Conference(config), {}, asyncio.get_running_loop().time)
+            await manager.start()
+            terms = manager.terms_for("call-1", "4100")
+            await manager.close()
+            return terms
+
+        assert asyncio.run(main()) is None  # BFCP lines are answered with port 0; calls go on
