@@ -273,6 +273,13 @@
       const speak = document.createElement("span");
       speak.className = "speak";
       cell(row, 0).appendChild(speak);
+      const name = cell(row, 1);
+      name.className = "name";
+      const title = document.createElement("div");
+      title.className = "member-name";
+      const flags = document.createElement("div");
+      flags.className = "member-flags small";
+      name.append(title, flags);
       const actions = cell(row, 7);
       actions.className = "actions";
       actions.innerHTML =
@@ -287,10 +294,10 @@
       speak.title = m.speaking ? t("speaking") : "";
       row.dataset.speaking = m.speaking ? "1" : "0";
       row.dataset.muted = m.muted ? "1" : "0";
-      const name = cell(row, 1);
       const flags = [m.chair ? t("chair") : "", m.muted ? t("muted") : "", m.deaf ? t("deafened") : "",
-        m.floor ? t("floor") : ""].filter(Boolean);
-      setText(name, (m.name || ("#" + m.id)) + (flags.length ? "  (" + flags.join(", ") + ")" : ""));
+        m.floor ? t("floor") : "", m.speaking ? t("speaking") : ""].filter(Boolean);
+      setText($(".member-name", row), m.name || ("#" + m.id));
+      setText($(".member-flags", row), flags.join(" · "));
       const audio = m.audio || {};
       const video = m.video || {};
       setText(cell(row, 2), text(audio.codec));
