@@ -105,7 +105,7 @@ def test_login_rooms_list_and_room_page_with_the_browser_limited_to_the_mcu(meet
     members = driver.find_element(By.ID, "members-table").text
     for _, name in meeting.roster[:3]:
         assert name in members, (name, members)
-    assert "PCMU" in members and "H264 320x180" in members
+    assert "PCMU" in members and "H264 320x180 → 1280x720" in members
     roster = {r.get_attribute("data-site"): r for r in
               driver.find_elements(By.CSS_SELECTOR, "#roster-table tr[data-site]")}
     wait_for(lambda: [r.get_attribute("data-status") for r in roster.values()]

@@ -280,7 +280,7 @@
       const flags = document.createElement("div");
       flags.className = "member-flags small";
       name.append(title, flags);
-      const actions = cell(row, 7);
+      const actions = cell(row, 6);
       actions.className = "actions";
       actions.innerHTML =
         '<button type="button" data-action="mute"></button>' +
@@ -295,16 +295,17 @@
       row.dataset.speaking = m.speaking ? "1" : "0";
       row.dataset.muted = m.muted ? "1" : "0";
       const flags = [m.chair ? t("chair") : "", m.muted ? t("muted") : "", m.deaf ? t("deafened") : "",
-        m.floor ? t("floor") : "", m.speaking ? t("speaking") : ""].filter(Boolean);
+        m.floor ? t("floor_flag") : "", m.speaking ? t("speaking") : ""].filter(Boolean);
       setText($(".member-name", row), m.name || ("#" + m.id));
       setText($(".member-flags", row), flags.join(" · "));
       const audio = m.audio || {};
       const video = m.video || {};
       setText(cell(row, 2), text(audio.codec));
-      setText(cell(row, 3), video.in ? text(video.in.codec) + " " + text(video.in.resolution) : t("none"));
-      setText(cell(row, 4), video.out ? video.out.codec + " " + video.out.resolution : t("none"));
-      setText(cell(row, 5), text(audio.loss_percent));
-      setText(cell(row, 6), text(audio.jitter_ms));
+      const vin = video.in ? text(video.in.codec) + " " + text(video.in.resolution) : t("none");
+      const vout = video.out ? video.out.resolution : t("none");
+      setText(cell(row, 3), vin + " → " + vout);
+      setText(cell(row, 4), text(audio.loss_percent));
+      setText(cell(row, 5), text(audio.jitter_ms));
       const mute = $('[data-action="mute"]', row);
       setText(mute, m.muted ? t("unmute") : t("mute"));
       mute.dataset.on = m.muted ? "1" : "0";
