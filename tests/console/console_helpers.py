@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "admin"))
-from admin_helpers import TOKEN, RunningMcu, write_admin_config
+from admin_helpers import TOKEN, RunningMcu, api_json, write_admin_config
 from helpers import wait_for
 
 from mcu.synthetic import SyntheticEndpoint
@@ -182,4 +182,4 @@ def need_browser_tools() -> None:
         pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver")
 
 
-__all__ = ["TOKEN", "RunningMcu", "Sites", "wait_for"]
+__all__ = ["TOKEN", "RunningMcu", "Sites", "api_json", "wait_for", "write_admin_config"]
