@@ -25,6 +25,9 @@ from console_helpers import (
     wait_for,
 )
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from mcu.layout.model import RoomMode
 
 pytestmark = pytest.mark.peer
 
@@ -208,3 +211,50 @@ def test_a_state_change_without_the_csrf_token_is_refused(meeting: Meeting) -> N
     driver.find_element(By.ID, "logout").click()
     wait_for(lambda: driver.find_element(By.ID, "view-login").is_displayed(), 5, "the login form after logout")
     assert js(driver, "return fetch('/rooms').then(r => r.status)") == 401
+
+
+def test_room_controls_in_the_page_change_the_meeting(meeting: Meeting) -> None:
+    driver = meeting.driver
+    _open_room(meeting)
+    mcu = meeting.mcu
+    two = meeting.member_id(2)
+
+    def state() -> Any:
+        return mcu.on_loop(lambda: mcu.room(ROOM).video.state)
+
+    # lecture mode from the select, then a layout by clicking its preview
+    Select(driver.find_element(By.ID, "mode-select")).select_by_value("lecture")
+    wait_for(lambda: state().mode is RoomMode.LECTURE, 5, "lecture mode")
+    driver.find_element(By.CSS_SELECTOR, '#layouts figure[data-layout="2x2"]').click()
+    wait_for(lambda: state().layout == "2x2", 5, "layout 2x2")
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, '#layouts figure[data-layout="2x2"]')
+             .get_attribute("class") == "selected", 5, "the page to mark 2x2 chosen")
+    # pin site 2 to region 3
+    row = meeting.row(two)
+    Select(row.find_element(By.CSS_SELECTOR, 'select[data-field="region"]')).select_by_value("3")
+    row.find_element(By.CSS_SELECTOR, '[data-action="pin"]').click()
+    wait_for(lambda: dict(state().pins).get(3) == str(two), 5, "site 2 pinned to region 3")
+    # deafen site 2 and give it the floor (in a layout with a floor region)
+    meeting.row(two).find_element(By.CSS_SELECTOR, '[data-action="deaf"]').click()
+    wait_for(lambda: mcu.on_loop(lambda: mcu.room(ROOM).members[two].deaf), 5, "site 2 deaf")
+    driver.find_element(By.CSS_SELECTOR, '#layouts figure[data-layout="1+5"]').click()
+    wait_for(lambda: state().layout == "1+5", 5, "layout 1+5")
+    meeting.row(two).find_element(By.CSS_SELECTOR, '[data-action="floor"]').click()
+    wait_for(lambda: state().floor == str(two), 5, "the floor given to site 2")
+    # a refusal shows the API's own message
+    driver.find_element(By.ID, "dial-target").send_keys("nowhere")
+    driver.find_element(By.CSS_SELECTOR, "#dial-form button[type=submit]").click()
+    toast = driver.find_element(By.ID, "toast")
+    wait_for(lambda: toast.is_displayed() and "neither a roster site id" in toast.text, 5, "the dial refusal")
+    assert toast.get_attribute("data-kind") == "error"
+    screenshot(driver, "room-controls")
+    # remove site 3 (the page asks first)
+    three = meeting.member_id(3)
+    meeting.row(three).find_element(By.CSS_SELECTOR, '[data-action="remove"]').click()
+    driver.switch_to.alert.accept()
+    wait_for(lambda: three not in {m.member_id for m in mcu.members(ROOM)}, 5, "site 3 removed")
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, f'#members-table tr[data-member="{three}"]'), 5,
+             "site 3 gone from the page")
+    site3 = meeting.roster[2][0]
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f'#roster-table tr[data-site="{site3}"]')
+             .get_attribute("data-status") == "missing", 5, "site 3 missing in the roster")
