@@ -65,12 +65,17 @@ class Console:
         self.feed = feed if feed is not None else LiveFeed(command_snapshot(http.context))
         self.logins = 0
         self.login_failures = 0
+        self._sockets: set[web.WebSocketResponse] = set()
 
     def start(self) -> None:
         self.feed.start()
 
     async def shutdown(self) -> None:
+        """Close every console WebSocket (going away), so stopping the MCU waits for none."""
         await self.feed.stop()
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=1001, message=b"MCU stopping"), 1.0)
 
     # ------------------------------------------------------------------ routing
 
@@ -182,8 +187,10 @@ class Console:
         if not ws.can_prepare(request).ok:
             raise BadArguments(f"{PREFIX}/live is a WebSocket; connect with a WebSocket client")
         await ws.prepare(request)
+        self._sockets.add(ws)
         client = LiveClient(principal, room, ws.send_str)
         if not self.feed.add(client):
+            self._sockets.discard(ws)
             await ws.close(code=1013, message=b"too many console clients")
             return ws
         sender = asyncio.get_running_loop().create_task(client.run(), name=f"admin-live-{peer}")
@@ -200,6 +207,7 @@ class Console:
                 if wanted is None or (isinstance(wanted, str) and ROOM_NUMBER.fullmatch(wanted)):
                     client.room = wanted
         finally:
+            self._sockets.discard(ws)
             client.close(client.close_reason or "gone")
             self.feed.remove(client)
             sender.cancel()

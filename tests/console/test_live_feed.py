@@ -189,3 +189,24 @@ def test_websocket_feed_pushes_snapshots_and_survives_slow_and_garbage_clients(m
     assert out["garbage_alive"]
     feed = mcu.admin.http.console.feed  # type: ignore[union-attr]
     assert mcu.on_loop(lambda: len(feed.clients)) <= 1  # the slow raw client may linger until it times out
+
+
+def test_stopping_the_api_closes_the_console_sockets_as_going_away(mcu: RunningMcu) -> None:
+    cookie = _session_cookie(mcu.url)
+    ws_url = mcu.url.replace("http://", "ws://") + "/console/live"
+
+    async def main() -> tuple[Any, int | None]:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(ws_url, headers={"Cookie": cookie})
+            first = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+            stopping = asyncio.get_running_loop().run_in_executor(
+                None, lambda: mcu.run(mcu.admin.stop()))  # type: ignore[union-attr]
+            while True:
+                message = await asyncio.wait_for(ws.receive(), 10)
+                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    break
+            await stopping
+            return first, ws.close_code
+
+    first, code = asyncio.run(main())
+    assert first["type"] == "snapshot" and code == 1001
