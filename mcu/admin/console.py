@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from mcu.admin.auth import Principal, check_csrf, check_origin, check_token
 from mcu.admin.errors import BadArguments, CommandError, MethodNotAllowed, NotFound, Unauthorized
 from mcu.admin.http import AdminHttp, Request, error_response, json_response, read_body, to_aiohttp
-from mcu.admin.live import LiveClient, LiveFeed, command_snapshot, log_closed
+from mcu.admin.live import SEND_TIMEOUT, LiveClient, LiveFeed, command_snapshot, log_closed
 from mcu.admin.sessions import COOKIE_NAME, CSRF_HEADER, clear_cookie, session_cookie
 from mcu.log import event
 from mcu.settings import ROOM_NUMBER
@@ -66,6 +66,7 @@ class Console:
         self.logins = 0
         self.login_failures = 0
         self._sockets: set[web.WebSocketResponse] = set()
+        self.send_timeout = SEND_TIMEOUT  # s a browser may leave one snapshot unread before it is cut off
 
     def start(self) -> None:
         self.feed.start()
@@ -193,7 +194,8 @@ class Console:
             self._sockets.discard(ws)
             await ws.close(code=1013, message=b"too many console clients")
             return ws
-        sender = asyncio.get_running_loop().create_task(client.run(), name=f"admin-live-{peer}")
+        sender = asyncio.get_running_loop().create_task(client.run(self.send_timeout),
+                                                        name=f"admin-live-{peer}")
         closer = asyncio.get_running_loop().create_task(_close_when_done(client, sender, ws, request))
         try:
             async for message in ws:

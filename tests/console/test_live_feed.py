@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import os
 import socket
@@ -210,3 +211,55 @@ def test_stopping_the_api_closes_the_console_sockets_as_going_away(mcu: RunningM
 
     first, code = asyncio.run(main())
     assert first["type"] == "snapshot" and code == 1001
+
+
+def test_a_browser_that_stops_reading_is_cut_off_alone(tmp_path: Path) -> None:
+    """A real stuck socket: with 300 rooms a snapshot is large, so its buffers fill in seconds;
+    the reader beside it keeps getting snapshots, and only the stuck one is closed as slow."""
+    path = write_admin_config(tmp_path)
+    rooms = tmp_path / "rooms.toml"
+    rooms.write_text(rooms.read_text() + "".join(f'[[room]]\nnumber = "{5000 + k}"\nname = "Phòng {k}"\n'
+                                                 for k in range(300)), encoding="utf-8")
+    with RunningMcu(path) as mcu:
+        cookie = _session_cookie(mcu.url)
+        port = mcu.admin.port  # type: ignore[union-attr]
+        console = mcu.admin.http.console  # type: ignore[union-attr]
+
+        def speed_up() -> None:
+            console.feed.period = 0.05  # 20 snapshots a second
+            console.send_timeout = 1.0
+        mcu.on_loop(speed_up)
+        ws_url = f"ws://127.0.0.1:{port}/console/live"
+
+        async def main() -> tuple[list[tuple[float, int]], int]:
+            async with aiohttp.ClientSession() as http:
+                fast = await http.ws_connect(ws_url, headers={"Cookie": cookie}, max_msg_size=0)
+                slow = _never_reading_client(port, cookie)
+                got: list[tuple[float, int]] = []
+                size = 0
+                started = time.monotonic()
+                cut_at = None
+                try:
+                    while time.monotonic() - started < 60:
+                        message = await asyncio.wait_for(fast.receive(), 2.0)
+                        size = len(message.data)
+                        got.append((time.monotonic(), json.loads(message.data)["seq"]))
+                        if cut_at is None and console.feed.slow_closed:
+                            cut_at = len(got)
+                        if cut_at is not None and len(got) > cut_at + 20:
+                            break
+                finally:
+                    await fast.close()
+                    slow.close()
+                return got, size
+
+        got, size = asyncio.run(main())
+        took = got[-1][0] - got[0][0]
+        print(f"stuck client cut off; {len(got)} snapshots of {size} bytes to the reader in {took:.1f} s")
+        assert console.feed.slow_closed == 1, "the stuck client was never cut off"
+        seqs = [seq for _, seq in got]
+        assert seqs == sorted(seqs) and len(got) > 20
+        # the reader was never held up by the stuck socket: it never waited as long as the stuck
+        # one was given before it was cut off
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(got)]
+        assert max(gaps) < console.send_timeout, f"the reader waited {max(gaps):.2f} s for a snapshot"
