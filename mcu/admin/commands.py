@@ -54,6 +54,8 @@ class AdminContext:
     dialled: dict[str, dict[str, str]] = field(default_factory=dict)
     # room -> region index of the hand-set floor pin
     floor_pins: dict[str, int] = field(default_factory=dict)
+    # room -> roster site id -> member id the operator removed (not "dropped": redial leaves it alone)
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)
     # (layouts config, layout, members) -> PNG of its offline preview (`mcu layout render`)
     previews: dict[tuple[int, str, int], bytes] = field(default_factory=dict)
 
@@ -238,6 +240,8 @@ async def cmd_remove(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
     member = _member(room, int(args["member"]))
     reason = args.get("reason") or REMOVED_REASON
+    if member.site_id is not None:
+        ctx.removed.setdefault(room.number, {})[member.site_id] = member.member_id
     _log_change(ctx, "remove", args["_who"], room=room.number, member=member.member_id,
                 name=member.display_name, reason=reason)
     if not ctx.server.hangup(member.call_id, reason):
@@ -429,7 +433,7 @@ async def cmd_dial_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:
 
 async def cmd_redial(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
-    dropped = [s for s in ctx.dialled.get(room.number, {}) if not _site_connected(ctx, room, s)]
+    dropped = [s.id for s in ctx.server.config.layouts.sites if _site_status(ctx, room, s.id)[0] == DROPPED]
     if not dropped:
         return {"room": room.number, "dialled": []}
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, dropped, args["_who"])}
@@ -506,14 +510,19 @@ async def cmd_stream_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
 
 
 def _site_status(ctx: AdminContext, room: Room, site_id: str) -> tuple[str, Member | None]:
+    """Present; ringing (our call to it is under way); dropped (it was in the room, or we dialled
+    it, and it is gone without the operator removing it: what `redial` calls again); missing."""
     member = _member_of_site(ctx, room, site_id)
     if member is not None:
         return PRESENT, member
     call_id = ctx.dialled.get(room.number, {}).get(site_id)
-    if call_id is None:
-        return MISSING, None
-    # dialled by us and gone: exactly what `redial` calls again
-    return (RINGING if ctx.server.has_call(call_id) else DROPPED), None
+    if call_id is not None and ctx.server.has_call(call_id):
+        return RINGING, None
+    departed = getattr(ctx.server.conference, "departed", {}).get(room.number, {}).get(site_id)
+    if departed is not None:
+        removed = ctx.removed.get(room.number, {}).get(site_id) == departed[1]
+        return (MISSING if removed else DROPPED), None
+    return (DROPPED if call_id is not None else MISSING), None  # we dialled it and it never came
 
 
 async def cmd_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:

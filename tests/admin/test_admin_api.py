@@ -367,3 +367,31 @@ def test_roster_layouts_and_layout_previews(tmp_path: Path) -> None:
             assert api(mcu.url, "GET", "/layouts/2x2/preview?members=-1")[0] == 400
     finally:
         uas.kill()
+
+
+def test_a_roster_site_that_called_in_and_dropped_is_redialled_unless_the_operator_removed_it(
+        tmp_path: Path) -> None:
+    uas = SippUas()  # where the roster says the site answers; sipp callers match it by display name
+    callers: list[SippUac] = []
+    try:
+        with RunningMcu(write_admin_config(tmp_path, sites=[("hq", uas.uri, "sipp")])) as mcu:
+            def status() -> str:
+                return api_json(mcu.url, "GET", "/rooms/4100/roster")[1]["result"][0]["status"]
+            callers.append(SippUac(mcu.sip_port, "4100"))
+            member = mcu.wait_members("4100", 1)[0]
+            assert member.site_id == "hq" and status() == "present"
+            api_json(mcu.url, "POST", f"/rooms/4100/members/{member.member_id}/remove")
+            wait_for(lambda: not mcu.members("4100"), 10, "the removed site gone")
+            assert status() == "missing"  # the operator's choice: not dropped, not redialled
+            assert api_json(mcu.url, "POST", "/rooms/4100/redial")[1]["result"]["dialled"] == []
+            callers.append(SippUac(mcu.sip_port, "4100"))
+            member = mcu.wait_members("4100", 1)[0]
+            mcu.on_loop(lambda: mcu.server.hangup(member.call_id, "line dropped"))
+            wait_for(lambda: status() == "dropped", 10, "the site dropped")
+            status_code, doc = api_json(mcu.url, "POST", "/rooms/4100/redial")
+            assert status_code == 200 and [d["site"] for d in doc["result"]["dialled"]] == ["hq"]
+            wait_for(lambda: status() == "present", 10, "the site back after redial")
+    finally:
+        uas.kill()
+        for caller in callers:
+            caller.kill()

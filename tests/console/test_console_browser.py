@@ -258,3 +258,12 @@ def test_room_controls_in_the_page_change_the_meeting(meeting: Meeting) -> None:
     site3 = meeting.roster[2][0]
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f'#roster-table tr[data-site="{site3}"]')
              .get_attribute("data-status") == "missing", 5, "site 3 missing in the roster")
+    # site 2 hangs up by itself (a line that went): the roster says dropped, and offers a redial
+    meeting.sites.run(meeting.sites.endpoints[1].hangup())
+    site2 = meeting.roster[1][0]
+    row2 = f'#roster-table tr[data-site="{site2}"]'
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, row2).get_attribute("data-status") == "dropped", 5,
+             "site 2 dropped in the roster")
+    redial = driver.find_element(By.CSS_SELECTOR, f'{row2} [data-action="dial-site"]')
+    assert redial.is_displayed() and redial.text == "Gọi lại"
+    screenshot(driver, "room-dropped")

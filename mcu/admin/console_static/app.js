@@ -342,7 +342,7 @@
       setText(status, t(s.status));
       row.dataset.status = s.status;
       const dial = $('[data-action="dial-site"]', row);
-      setText(dial, s.status === "dropped" ? t("redial") : t("dial"));
+      setText(dial, s.status === "dropped" ? t("call_again") : t("dial"));
       dial.hidden = s.status === "present" || s.status === "ringing";
     });
     const snap = $("#snapshot-member");
