@@ -145,6 +145,15 @@ def _log_change(ctx: AdminContext, command: str, who: str, **fields: Any) -> Non
 # ---------------------------------------------------------------------------------- views
 
 
+def _int_or_none(member_id: str | None) -> int | None:
+    return int(member_id) if member_id is not None and member_id.isdigit() else None
+
+
+def _name_of(room: Room, member_id: int | None) -> str | None:
+    member = room.members.get(member_id) if member_id is not None else None
+    return member.display_name if member is not None else None
+
+
 def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
     state = room.video.state
     selector = room.mixer.selector
@@ -159,6 +168,9 @@ def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
         "layout": state.layout,
         "mode": state.mode.value,
         "floor": selector.floor,
+        # who holds the picture's floor (voice switching with its hysteresis, or given by hand)
+        "floor_shown": _int_or_none(state.floor),
+        "floor_name": _name_of(room, _int_or_none(state.floor)),
         "pins": {str(i): t for i, t in state.pins},
         "recording": outputs["recording"]["state"] if outputs["recording"] else None,
         "stream": outputs["stream"]["state"] if outputs["stream"] else None,

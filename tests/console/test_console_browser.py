@@ -241,6 +241,9 @@ def test_room_controls_in_the_page_change_the_meeting(meeting: Meeting) -> None:
     wait_for(lambda: state().layout == "1+5", 5, "layout 1+5")
     meeting.row(two).find_element(By.CSS_SELECTOR, '[data-action="floor"]').click()
     wait_for(lambda: state().floor == str(two), 5, "the floor given to site 2")
+    wait_for(lambda: "giữ quyền phát biểu" in meeting.row(two).text
+             and "giữ quyền phát biểu" not in meeting.row(meeting.member_id(1)).text, 5,
+             "the page to show site 2 holding the floor")
     # a refusal shows the API's own message
     driver.find_element(By.ID, "dial-target").send_keys("nowhere")
     driver.find_element(By.CSS_SELECTOR, "#dial-form button[type=submit]").click()

@@ -214,7 +214,7 @@
       setText(cell(row, 3), r.locked ? t("yes") : t("no"));
       setText(cell(row, 4), r.layout);
       setText(cell(row, 5), t("mode_" + r.mode));
-      setText(cell(row, 6), text(r.floor));
+      setText(cell(row, 6), text(r.floor_name));
       setText(cell(row, 7), outputState(r.recording));
       setText(cell(row, 8), outputState(r.stream));
       const live = cell(row, 9);
@@ -266,6 +266,7 @@
       $$("#layouts figure").forEach((fig) => fig.classList.toggle("selected", fig.dataset.layout === info.layout));
     }
     const regions = regionCount(info);
+    const floorShown = info ? info.floor_shown : null;
     const members = room.members || [];
     $("#members-empty").hidden = members.length > 0;
     keyedRows($("#members-table tbody"), members, (m) => m.id, (row, m) => {
@@ -295,7 +296,7 @@
       row.dataset.speaking = m.speaking ? "1" : "0";
       row.dataset.muted = m.muted ? "1" : "0";
       const flags = [m.chair ? t("chair") : "", m.muted ? t("muted") : "", m.deaf ? t("deafened") : "",
-        m.floor ? t("floor_flag") : "", m.speaking ? t("speaking") : ""].filter(Boolean);
+        m.id === floorShown ? t("floor_flag") : "", m.speaking ? t("speaking") : ""].filter(Boolean);
       setText($(".member-name", row), m.name || ("#" + m.id));
       setText($(".member-flags", row), flags.join(" · "));
       const audio = m.audio || {};
