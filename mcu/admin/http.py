@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mcu.admin.auth import Principal, check_csrf, resolve_principal
 from mcu.admin.commands import COMMANDS, AdminContext
@@ -113,6 +114,32 @@ class _Route:
         self.regex = re.compile(f"^{pattern}$")
 
 
+class ProtocolLog:
+    """aiohttp's own log of requests it could not parse (bad request line, header, URL): those are
+    the client's fault, answered 400 by aiohttp and noted here in one line, not as a traceback.
+    Anything else it reports (a handler that raised) is an error of ours and logged as one."""
+
+    def __init__(self) -> None:
+        self.bad_requests = 0
+
+    def exception(self, message: str, *args: Any, exc_info: BaseException | None = None, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.bad_requests += 1
+            peer = args[0] if args else ""
+            event(log, "admin.bad_http", peer=str(peer), error=str(exc_info.message)[:200]
+                  if getattr(exc_info, "message", None) else type(exc_info).__name__)
+            return
+        log.error("admin.error", exc_info=exc_info, extra={"fields": {"where": message % args if args else message}})
+
+    def debug(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    info = warning = debug
+
+    def error(self, message: str, *args: Any, **kw: Any) -> None:
+        log.error("admin.error", extra={"fields": {"where": message % args if args else message}})
+
+
 @dataclass
 class AdminListener:
     """A started aiohttp server; `await close()` stops it."""
@@ -148,6 +175,7 @@ class AdminHttp:
         self.refusals: Counter[str] = Counter()
         self.clock = clock
         self.console: Console | None = None  # the web console, when attached (console.py)
+        self.protocol_log = ProtocolLog()
         self._limited: set[str] = set()  # clients refused since their last allowed request
 
     # ------------------------------------------------------------------ the aiohttp shell
@@ -162,7 +190,8 @@ class AdminHttp:
     async def listen(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> AdminListener:
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_TIMEOUT, keepalive_timeout=KEEPALIVE_TIMEOUT,
-                               max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES)
+                               max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+                               logger=self.protocol_log)
         await runner.setup()
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         try:
@@ -284,6 +313,8 @@ async def read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes") from None
+    except (ConnectionError, HttpProcessingError):  # the client went away or broke off mid-body
+        raise BadArguments("the request body ended before its Content-Length") from None
 
 
 def _query(request: Request) -> dict[str, str]:
