@@ -20,7 +20,16 @@ from aiohttp import WSMsgType, web
 
 from mcu.admin.auth import Principal, check_csrf, check_origin, check_token
 from mcu.admin.errors import BadArguments, CommandError, MethodNotAllowed, NotFound, Unauthorized
-from mcu.admin.http import AdminHttp, Request, error_response, json_response, read_body, to_aiohttp
+from mcu.admin.http import (
+    REFUSAL_FORBIDDEN,
+    REFUSAL_SLOW_CONSOLE,
+    AdminHttp,
+    Request,
+    error_response,
+    json_response,
+    read_body,
+    to_aiohttp,
+)
 from mcu.admin.live import SEND_TIMEOUT, LiveClient, LiveFeed, command_snapshot, log_closed
 from mcu.admin.sessions import COOKIE_NAME, CSRF_HEADER, clear_cookie, session_cookie
 from mcu.log import event
@@ -98,6 +107,8 @@ class Console:
                 return self._session(request, peer)
             raise NotFound(f"no console page {path}; open {PREFIX}/")
         except CommandError as exc:
+            if exc.status == 403:
+                self.http.refusals[REFUSAL_FORBIDDEN] += 1
             if exc.status in (401, 403):
                 event(log, "admin.unauthorized" if exc.status == 401 else "admin.forbidden", logging.WARNING,
                       peer=peer, path=path, error=exc.message)
@@ -214,6 +225,8 @@ class Console:
             self.feed.remove(client)
             sender.cancel()
             closer.cancel()
+            if client.close_reason == "slow":
+                self.http.refusals[REFUSAL_SLOW_CONSOLE] += 1
             log_closed(client, peer)
         return ws
 

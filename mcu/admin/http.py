@@ -52,7 +52,11 @@ SHUTDOWN_TIMEOUT = 2.0  # s running requests get when the API stops
 # Defaults of [limits] admin_requests_per_second and admin_burst in the config
 DEFAULT_REQUESTS_PER_SECOND = 20.0
 DEFAULT_BURST = 40
-REFUSAL_RATE = "admin_rate"  # key of AdminHttp.refusals
+# keys of AdminHttp.refusals (exported as mcu_refusals_total{reason})
+REFUSAL_RATE = "admin_rate"
+REFUSAL_FORBIDDEN = "admin_forbidden"  # no or wrong CSRF token, another site's Origin
+REFUSAL_BAD_HTTP = "admin_bad_http"  # aiohttp could not parse the request
+REFUSAL_SLOW_CONSOLE = "console_slow_client"  # a console browser that stopped reading its feed
 CONSOLE_PREFIX = "/console"
 
 
@@ -119,12 +123,12 @@ class ProtocolLog:
     the client's fault, answered 400 by aiohttp and noted here in one line, not as a traceback.
     Anything else it reports (a handler that raised) is an error of ours and logged as one."""
 
-    def __init__(self) -> None:
-        self.bad_requests = 0
+    def __init__(self, refusals: Counter[str]) -> None:
+        self.refusals = refusals
 
     def exception(self, message: str, *args: Any, exc_info: BaseException | None = None, **kw: Any) -> None:
         if isinstance(exc_info, HttpProcessingError):
-            self.bad_requests += 1
+            self.refusals[REFUSAL_BAD_HTTP] += 1
             peer = args[0] if args else ""
             event(log, "admin.bad_http", peer=str(peer), error=str(exc_info.message)[:200]
                   if getattr(exc_info, "message", None) else type(exc_info).__name__)
@@ -175,7 +179,7 @@ class AdminHttp:
         self.refusals: Counter[str] = Counter()
         self.clock = clock
         self.console: Console | None = None  # the web console, when attached (console.py)
-        self.protocol_log = ProtocolLog()
+        self.protocol_log = ProtocolLog(self.refusals)
         self._limited: set[str] = set()  # clients refused since their last allowed request
 
     # ------------------------------------------------------------------ the aiohttp shell
@@ -268,6 +272,8 @@ class AdminHttp:
             result = await command.handler(self.context, args)
         except CommandError as exc:
             self.refused += 1
+            if exc.status == 403:
+                self.refusals[REFUSAL_FORBIDDEN] += 1
             if exc.status in (401, 403):
                 event(log, "admin.unauthorized" if exc.status == 401 else "admin.forbidden", logging.WARNING,
                       peer=request.peer, path=request.path, error=exc.message)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from pathlib import Path
 
 import pytest
-from console_helpers import TOKEN, RunningMcu, api_json, api_with_cookie, write_admin_config
+from console_helpers import (
+    TOKEN,
+    RunningMcu,
+    api_json,
+    api_with_cookie,
+    wait_for,
+    write_admin_config,
+)
 
 from mcu.admin.auth import VIA_BEARER, VIA_SESSION, check_csrf, check_origin, resolve_principal
 from mcu.admin.errors import Forbidden, Unauthorized
@@ -109,6 +117,7 @@ def test_login_gives_a_session_that_acts_only_with_its_csrf_token(mcu: RunningMc
     status, doc = api_with_cookie(mcu.url, "POST", "/rooms/4100/lock", cookie, headers={"X-CSRF-Token": "x"})
     assert status == 403 and "CSRF" in doc["error"]
     assert mcu.on_loop(lambda: mcu.room("4100").locked) is False
+    assert mcu.admin.http.refusals["admin_forbidden"] == 3  # type: ignore[union-attr]  # with the Origin one
     status, doc = api_with_cookie(mcu.url, "POST", "/rooms/4100/lock", cookie, headers={"X-CSRF-Token": csrf})
     assert status == 200 and mcu.on_loop(lambda: mcu.room("4100").locked) is True
     # the bearer API is as it was: no CSRF token needed, the cookie plays no part
@@ -138,3 +147,20 @@ def test_console_pages_are_served_by_the_mcu_and_refuse_bad_input(mcu: RunningMc
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 400
     assert mcu.admin is not None and mcu.admin.http is not None and len(mcu.admin.http.sessions) == 0
+
+
+def test_a_request_aiohttp_cannot_parse_is_a_400_and_one_counted_line(mcu: RunningMcu,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    caplog.set_level(logging.DEBUG)
+    port = mcu.admin.port  # type: ignore[union-attr]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /rooms HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 ")), answer[:80]
+    wait_for(lambda: mcu.admin.http.refusals["admin_bad_http"] == 1, 5,  # type: ignore[union-attr]
+             "the bad request counted")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r for r in caplog.records if r.getMessage() == "admin.bad_http"]
+    assert api_json(mcu.url, "GET", "/rooms")[0] == 200  # and the API goes on

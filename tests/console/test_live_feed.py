@@ -257,6 +257,7 @@ def test_a_browser_that_stops_reading_is_cut_off_alone(tmp_path: Path) -> None:
         took = got[-1][0] - got[0][0]
         print(f"stuck client cut off; {len(got)} snapshots of {size} bytes to the reader in {took:.1f} s")
         assert console.feed.slow_closed == 1, "the stuck client was never cut off"
+        assert mcu.admin.http.refusals["console_slow_client"] == 1  # type: ignore[union-attr]
         seqs = [seq for _, seq in got]
         assert seqs == sorted(seqs) and len(got) > 20
         # the reader was never held up by the stuck socket: it never waited as long as the stuck
