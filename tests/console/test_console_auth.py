@@ -164,3 +164,20 @@ def test_a_request_aiohttp_cannot_parse_is_a_400_and_one_counted_line(mcu: Runni
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r for r in caplog.records if r.getMessage() == "admin.bad_http"]
     assert api_json(mcu.url, "GET", "/rooms")[0] == 200  # and the API goes on
+
+
+def test_the_shipped_config_says_vietnamese_and_english_can_be_chosen(tmp_path: Path) -> None:
+    from mcu.config import load_config
+    from mcu.tomlfile import ConfigError
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "conf" / "mcu.toml").mcu.admin
+    assert (shipped.console_language, shipped.session_hours) == ("vi", 8.0)
+    path = write_admin_config(tmp_path)
+    path.write_text(path.read_text() + 'console_language = "en"\nsession_hours = 0.5\n', encoding="utf-8")
+    with RunningMcu(path) as mcu:
+        with urllib.request.urlopen(mcu.url + "/console/", timeout=10) as response:
+            assert '<html lang="en" data-language="en">' in response.read().decode()
+        assert "Max-Age=1800" in _login(mcu.url)[2]
+    path.write_text(path.read_text().replace('"en"', '"fr"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="console_language"):
+        load_config(path)
