@@ -25,6 +25,7 @@ from .capabilities import (
     remote_capabilities,
 )
 from .errors import CapabilityError, H245DecodeError, H245EncodeError
+from .h239 import GENERIC_MESSAGE_NAMES, H239Message, from_generic
 
 # H.245 clause 12: protocolIdentifier {itu-t(0) recommendation(0) h(8) 245 version(0) v}
 H245_PROTOCOL_VERSION = 7
@@ -466,12 +467,12 @@ class UnknownH245(H245Message):
         raise H245EncodeError(f"cannot build {self.category} {self.name}")
 
 
-def encode_h245(message: H245Message) -> bytes:
+def encode_h245(message: H245Message | H239Message) -> bytes:
     """Aligned PER of one MultimediaSystemControlMessage."""
     return per.encode("h245", message.to_asn(), H245EncodeError)
 
 
-def decode_h245(data: bytes) -> H245Message:
+def decode_h245(data: bytes) -> H245Message | H239Message:
     """Parses one MultimediaSystemControlMessage; raises H245DecodeError if malformed."""
     value = per.decode("h245", data, H245DecodeError)
     try:
@@ -482,8 +483,12 @@ def decode_h245(data: bytes) -> H245Message:
         raise H245DecodeError(f"H.245 message misses a field: {exc}") from exc
 
 
-def _from_asn(value: Any) -> H245Message:
+def _from_asn(value: Any) -> H245Message | H239Message:
     category, (name, inner) = value
+    if name in GENERIC_MESSAGE_NAMES:
+        h239 = from_generic(name, inner)
+        if h239 is not None:
+            return h239
     if name == "terminalCapabilitySet":
         return TerminalCapabilitySet.from_asn(inner)
     if name == "terminalCapabilitySetAck":

@@ -26,6 +26,7 @@ from .errors import H245DecodeError
 from .events import (
     BitrateLimited,
     ChannelInfo,
+    ContentTokenMessage,
     DtmfReceived,
     Event,
     KeyframeRequested,
@@ -34,6 +35,7 @@ from .events import (
     NegotiatedStream,
     ProtocolViolation,
 )
+from .h239 import H239Message
 from .h245 import (
     MSD_DECISION_MASTER,
     MSD_DECISION_SLAVE,
@@ -125,7 +127,12 @@ class H245Session:
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 
-    def _send(self, message: H245Message) -> None:
+    def send_h239(self, messages: list[H239Message]) -> None:
+        """What the call's TokenManager decided to tell the terminal."""
+        for message in messages:
+            self._send(message)
+
+    def _send(self, message: H245Message | H239Message) -> None:
         self._out.append(encode_h245(message))
 
     # procedures we start
@@ -229,8 +236,10 @@ class H245Session:
             return
         self.receive_message(message, now)
 
-    def receive_message(self, message: H245Message, now: float) -> None:
-        if isinstance(message, TerminalCapabilitySet):
+    def receive_message(self, message: H245Message | H239Message, now: float) -> None:
+        if isinstance(message, H239Message):
+            self._events.append(ContentTokenMessage(message))
+        elif isinstance(message, TerminalCapabilitySet):
             self._on_tcs(message, now)
         elif isinstance(message, TerminalCapabilitySetAck):
             if message.sequence_number == self._tcs_sequence:
