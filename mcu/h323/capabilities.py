@@ -18,6 +18,8 @@ from .errors import CapabilityError
 KIND_AUDIO = "audio"
 KIND_VIDEO = "video"
 ROLE_MAIN = "main"
+ROLE_CONTENT = "content"  # H.239 presentation: a second video channel under the token
+SESSION_CONTENT = 32  # sessionID of the content channels we open (H.239 leaves it to the master)
 
 # H.225.0 clause 6.2.8 / H.245 H2250LogicalChannelParameters sessionID for primary media
 SESSION_AUDIO = 1

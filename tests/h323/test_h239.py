@@ -16,7 +16,13 @@ from mcu.h323 import h239
 from mcu.h323.capabilities import H264, CapabilitySpec, remote_capabilities
 from mcu.h323.errors import H245DecodeError
 from mcu.h323.events import ContentTokenMessage, ProtocolViolation
-from mcu.h323.h245 import TerminalCapabilitySet, UnknownH245, decode_h245, encode_h245
+from mcu.h323.h245 import (
+    OpenLogicalChannel,
+    TerminalCapabilitySet,
+    UnknownH245,
+    decode_h245,
+    encode_h245,
+)
 from mcu.h323.h245session import H245Session
 from mcu.h323.tpkt import encode_tpkt
 
@@ -152,6 +158,10 @@ def test_tshark_decodes_our_h239_messages_and_capabilities(tmp_path) -> None:
     writer.send(mcu, terminal, encode_tpkt(encode_h245(TerminalCapabilitySet(1, CapabilitySpec(content=[H264])))))
     for message in EVERY_MESSAGE:
         writer.send(terminal, mcu, encode_tpkt(encode_h245(message)))
+    content_channel = OpenLogicalChannel(1, H264, 32, media_control=(TERMINAL_IP, 40011),
+                                         dynamic_payload_type=96, role="content")
+    assert decode_h245(encode_h245(content_channel)) == content_channel
+    writer.send(terminal, mcu, encode_tpkt(encode_h245(content_channel)))
     pcap = tmp_path / "h239.pcap"
     writer.write(pcap)
     decode = ["-d", f"tcp.port=={MCU_H245_PORT},h245"]
@@ -166,5 +176,73 @@ def test_tshark_decodes_our_h239_messages_and_capabilities(tmp_path) -> None:
                             capture_output=True, text=True, timeout=120, check=True).stdout
     for name in ("h245.genericRequest_element", "h245.genericResponse_element",
                  "h245.genericCommand_element", "h245.genericIndication_element",
-                 "h245.extendedVideoCapability_element", "h245.genericControlCapability_element"):
+                 "h245.extendedVideoCapability_element", "h245.genericControlCapability_element",
+                 "h245.openLogicalChannel_element"):
         assert f'name="{name}"' in fields, f"tshark found no {name}"
+
+
+def _content_pair() -> tuple[H245Session, H245Session]:
+    """An MCU and a terminal session that both speak H.239, capabilities and MSD exchanged."""
+    from mcu.h323.events import MediaPorts
+
+    mcu = H245Session(CapabilitySpec(content=[H264]), terminal_type=190)
+    terminal = H245Session(CapabilitySpec(content=[H264]), terminal_type=50)
+    mcu.content_ports = MediaPorts(MCU_IP, 30010, 30011)
+    terminal.content_ports = MediaPorts(TERMINAL_IP, 40010, 40011)
+    mcu.start(0.0)
+    terminal.start(0.0)
+    pump(mcu, terminal)
+    assert mcu.remote is not None and mcu.remote.h239 and mcu.is_master
+    return mcu, terminal
+
+
+def pump(a: H245Session, b: H245Session) -> None:
+    for _ in range(10):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            for pdu in src.pdus_to_send():
+                dst.receive_pdu(pdu, 0.0)
+                moved = True
+        if not moved:
+            return
+
+
+def test_the_presenters_extended_video_channel_is_taken_as_content_and_ours_goes_out() -> None:
+    from mcu.h323.capabilities import ROLE_CONTENT
+    from mcu.h323.events import KeyframeRequested
+
+    mcu, terminal = _content_pair()
+    assert terminal.open_content(0.0)  # the presenter, once granted, opens its content channel
+    pump(mcu, terminal)
+    stream = mcu.streams()[("video", ROLE_CONTENT)]
+    assert stream.receive is not None and stream.receive.codec.name == "H264"
+    assert stream.local.rtp_port == 30010
+    assert ("video", "main") not in mcu.streams()  # people video untouched (no ports given)
+    # the MCU sends content to a receiving site on a channel of its own, and closes it after
+    assert mcu.open_content(0.0) and not mcu.open_content(0.0)  # one at a time
+    pump(mcu, terminal)
+    sent = mcu.streams()[("video", ROLE_CONTENT)].send
+    assert sent is not None and sent.remote_rtp == (TERMINAL_IP, 40010)
+    assert terminal.request_keyframe("video", ROLE_CONTENT)  # videoFastUpdate on our content channel
+    pump(mcu, terminal)
+    assert KeyframeRequested("video", ROLE_CONTENT) in events_of(mcu)
+    mcu.close_content()
+    pump(mcu, terminal)
+    assert mcu.streams()[("video", ROLE_CONTENT)].send is None
+
+
+def test_content_is_refused_without_content_ports_or_h239() -> None:
+    mcu, terminal = _content_pair()
+    mcu.content_ports = None  # the conference gave this call no content
+    assert terminal.open_content(0.0)
+    pump(mcu, terminal)
+    assert mcu.streams() == {} and not any(c.role == "content" for c in terminal.sending.values())
+    plain = H245Session(CapabilitySpec(), terminal_type=50)  # a terminal without H.239
+    other = H245Session(CapabilitySpec(content=[H264]), terminal_type=190)
+    from mcu.h323.events import MediaPorts
+    other.content_ports = MediaPorts(MCU_IP, 30010, 30011)
+    plain.start(0.0)
+    other.start(0.0)
+    pump(plain, other)
+    assert other.remote is not None and not other.remote.h239
+    assert not other.open_content(0.0)
