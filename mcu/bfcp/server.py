@@ -324,6 +324,38 @@ class FloorServer:
         self._reply_error(peer, message, ErrorCode.UNAUTHORIZED_OPERATION,
                           "the MCU is the only chair of this floor (floorctrl s-only)", now)
 
+    # ------------------------------------------------------------------ without BFCP (H.239 token)
+
+    def request_floor(self, user_id: int, now: float) -> S:
+        """A floor request that came by another protocol (an H.239 presentationTokenRequest): the
+        same policy as a FloorRequest; returns Granted, Pending or Denied."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise KeyError(f"user {user_id} is not in this conference")
+        existing = self._active_request_of(user_id)
+        if existing is not None:
+            return existing.status
+        request = FloorRequest(self._next_request, user_id, S.PENDING)
+        self._next_request = self._next_request % 0xFFFF + 1
+        self.requests[request.request_id] = request
+        if self.policy.mode == "chair" and not user.chair:
+            del self.requests[request.request_id]
+            self._events.append(RequestOutcome(user_id, "denied"))
+            return S.DENIED
+        if self.policy.mode == "operator" or (self.holder_user is not None and not self.policy.takeover):
+            self._queue.append(request.request_id)
+            request.queue_position = len(self._queue)
+            self._events.append(RequestOutcome(user_id, "pending"))
+            self._broadcast_floor_status(now)
+            return S.PENDING
+        self._take_floor(request, now)
+        self._events.append(RequestOutcome(user_id, "granted"))
+        return S.GRANTED
+
+    def release_floor(self, user_id: int, now: float) -> None:
+        """The user gives the floor back (or withdraws its waiting request), whatever the protocol."""
+        self._end_requests_of(user_id, now, notify_owner=True)
+
     # ------------------------------------------------------------------ operator
 
     def grant(self, user_id: int, now: float) -> None:
