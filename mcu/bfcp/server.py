@@ -545,13 +545,15 @@ class FloorServer:
 
     def _reply_error(self, peer: Peer, request: Message, code: ErrorCode, info: str, now: float,
                      details: bytes = b"") -> None:
-        user = self.users.get(request.user_id)
         self.errors_sent[code.name.lower()] += 1
-        attributes = [Attribute(A.ERROR_CODE, (int(code), details), True), Attribute(A.ERROR_INFO, info)]
-        self._respond(peer, request, P.ERROR, attributes, now) if user is not None else self._send_error(
-            peer, request.version, request.transaction_id, request.user_id, code, info, now,
-            legacy=_is_udp(peer) and request.version == 1, nested=True, details=details, count=False,
-            primitive=_canonical(request, _is_udp(peer) and request.version == 1))
+        if request.user_id in self.users:
+            attributes = [Attribute(A.ERROR_CODE, (int(code), details), True), Attribute(A.ERROR_INFO, info)]
+            self._respond(peer, request, P.ERROR, attributes, now)
+            return
+        legacy = _is_udp(peer) and request.version == 1
+        self._send_error(peer, request.version, request.transaction_id, request.user_id, code, info, now,
+                         legacy=legacy, nested=True, details=details, count=False,
+                         primitive=_canonical(request, legacy))
 
     def _send_error(self, peer: Peer, version: int, transaction_id: int, user_id: int, code: ErrorCode, info: str,
                     now: float, *, legacy: bool, nested: bool, details: bytes = b"", count: bool = True,
