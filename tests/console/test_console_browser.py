@@ -270,3 +270,19 @@ def test_room_controls_in_the_page_change_the_meeting(meeting: Meeting) -> None:
     redial = driver.find_element(By.CSS_SELECTOR, f'{row2} [data-action="dial-site"]')
     assert redial.is_displayed() and redial.text == "Gọi lại"
     screenshot(driver, "room-dropped")
+
+
+def test_recording_started_and_stopped_from_the_page(meeting: Meeting, tmp_path: Path) -> None:
+    driver = meeting.driver
+    _open_room(meeting)
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-start"]').click()
+    badges = driver.find_element(By.ID, "room-badges")
+    wait_for(lambda: "Ghi hình: đang ghi" in badges.text, 10, "the recording badge")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-stop"]').click()
+    wait_for(lambda: "Ghi hình" not in badges.text, 15, "the recording badge gone after stop")
+    files = list((tmp_path / "recordings").glob("*-4100.mp4"))
+    assert len(files) == 1 and files[0].stat().st_size > 0
+    # a second stop is refused with the API's reason, shown to the operator
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-stop"]').click()
+    toast = driver.find_element(By.ID, "toast")
+    wait_for(lambda: toast.is_displayed() and toast.get_attribute("data-kind") == "error", 5, "the refusal")

@@ -196,7 +196,8 @@
   }
 
   function outputState(value) {
-    return value ? value : t("none");
+    if (!value) return t("none");
+    return (TEXT[lang] && TEXT[lang]["state_" + value]) || value;
   }
 
   function renderRooms(rooms) {
@@ -259,8 +260,8 @@
       if (info.locked) badges.appendChild(badge(t("locked"), "warn"));
       badges.appendChild(badge(t("mode") + ": " + t("mode_" + info.mode)));
       badges.appendChild(badge(t("layout") + ": " + info.layout));
-      if (info.recording) badges.appendChild(badge(t("recording") + ": " + info.recording, "rec"));
-      if (info.stream) badges.appendChild(badge(t("stream") + ": " + info.stream, "rec"));
+      if (info.recording) badges.appendChild(badge(t("recording") + ": " + outputState(info.recording), "rec"));
+      if (info.stream) badges.appendChild(badge(t("stream") + ": " + outputState(info.stream), "rec"));
       const select = $("#mode-select");
       if (document.activeElement !== select) select.value = info.mode;
       $$("#layouts figure").forEach((fig) => fig.classList.toggle("selected", fig.dataset.layout === info.layout));

@@ -76,6 +76,12 @@ window.MCU_TEXT = {
     feed_on: "trực tiếp",
     feed_off: "mất kết nối",
     session_expired: "Phiên làm việc đã hết hạn; hãy đăng nhập lại.",
+    state_recording: "đang ghi",
+    state_stopping: "đang dừng",
+    state_connecting: "đang kết nối",
+    state_live: "đang phát",
+    state_retrying: "đang thử lại",
+    state_failed: "lỗi",
     none: "—"
   },
   en: {
