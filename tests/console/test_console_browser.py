@@ -129,6 +129,8 @@ def test_login_rooms_list_and_room_page_with_the_browser_limited_to_the_mcu(meet
     driver.find_element(By.ID, "lang-en").click()
     assert "Give floor" in driver.find_element(By.ID, "members-table").text
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert driver.find_element(By.ID, "feed-state").text == "live"
+    assert "Region 0" in driver.find_element(By.ID, "members-table").text
     screenshot(driver, "room-en")
 
     # nothing the page did reached any other origin (the host rules and dead proxy make sure

@@ -26,6 +26,7 @@
     $$("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
     $$("[data-lang]").forEach((el) => el.classList.toggle("active", el.dataset.lang === lang));
     document.title = t("app_title");
+    setFeedState(Boolean(socket && socket.readyState === WebSocket.OPEN));
     if (last) render(last);
   }
 
@@ -318,8 +319,9 @@
       setText($('[data-action="pin"]', row), t("pin"));
       setText($('[data-action="remove"]', row), t("remove"));
       const select = $('[data-field="region"]', row);
-      if (select.options.length !== regions) {
+      if (select.options.length !== regions || select.dataset.lang !== lang) {
         const keep = select.value;
+        select.dataset.lang = lang;
         select.replaceChildren(...Array.from({ length: regions }, (_, i) => new Option(t("region") + " " + i, String(i))));
         if (keep && Number(keep) < regions) select.value = keep;
       }
