@@ -181,12 +181,26 @@ def command_snapshot(context: AdminContext) -> Snapshot:
     async def call(name: str, principal: Principal, **args: Any) -> Any:
         return await BY_NAME[name].handler(context, {**args, "_principal": principal, "_who": principal.name})
 
+    async def content(principal: Principal, room: str) -> dict[str, Any] | None:
+        if "content-status" not in BY_NAME or getattr(context.server, "content", None) is None:
+            return None  # an MCU without content sharing
+        try:
+            return await call("content-status", principal, room=room)  # type: ignore[no-any-return]
+        except (CommandError, LookupError):
+            return None
+
     async def snapshot(principal: Principal, room: str | None) -> dict[str, Any]:
-        doc: dict[str, Any] = {"type": "snapshot", "rooms": await call("rooms", principal)}
+        rooms = await call("rooms", principal)
+        for info in rooms:  # who presents, for the rooms list
+            status = await content(principal, info["number"])
+            info["content"] = (None if status is None or status.get("holder") is None
+                               else "operator" if status["holder"] == "operator" else status.get("holder_name"))
+        doc: dict[str, Any] = {"type": "snapshot", "rooms": rooms}
         if room is not None:
             try:
                 doc["room"] = {"number": room, "members": await call("members", principal, room=room),
-                               "roster": await call("roster", principal, room=room)}
+                               "roster": await call("roster", principal, room=room),
+                               "content": await content(principal, room)}
             except CommandError as exc:
                 doc["room"] = {"number": room, "error": exc.message}
         return doc

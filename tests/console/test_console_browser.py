@@ -288,3 +288,41 @@ def test_recording_started_and_stopped_from_the_page(meeting: Meeting, tmp_path:
     driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-stop"]').click()
     toast = driver.find_element(By.ID, "toast")
     wait_for(lambda: toast.is_displayed() and toast.get_attribute("data-kind") == "error", 5, "the refusal")
+
+
+def test_operator_slides_and_content_floor_from_the_page(meeting: Meeting, tmp_path: Path) -> None:
+    from PIL import Image
+
+    driver = meeting.driver
+    mcu = meeting.mcu
+    deck = tmp_path / "briefing.pdf"
+    pages = [Image.new("RGB", (640, 360), colour) for colour in ((200, 30, 30), (30, 30, 200))]
+    pages[0].save(deck, save_all=True, append_images=pages[1:])
+    _open_room(meeting)
+
+    def status() -> dict[str, Any]:
+        return mcu.on_loop(lambda: mcu.server.content.status(ROOM))
+
+    state = driver.find_element(By.ID, "content-state")
+    assert state.text == "Không có ai trình chiếu."
+    driver.find_element(By.ID, "slides-file").send_keys(str(deck))
+    driver.find_element(By.CSS_SELECTOR, "#slides-form button[type=submit]").click()
+    wait_for(lambda: status()["holder"] == "operator", 10, "the operator's slides on the content floor")
+    wait_for(lambda: state.text == "Người điều hành trình chiếu: briefing.pdf, trang 1/2", 10, "the page to say so")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="slides-next"]').click()
+    wait_for(lambda: status()["slides"]["page"] == 2, 10, "page 2")
+    wait_for(lambda: state.text.endswith("trang 2/2"), 5, "the page to show page 2")
+    # a site without BFCP cannot be given the floor: the API's reason is shown
+    driver.find_element(By.ID, "content-grant").click()
+    toast = driver.find_element(By.ID, "toast")
+    wait_for(lambda: toast.is_displayed() and "BFCP" in toast.text, 5, "the grant refusal")
+    screenshot(driver, "room-content")
+    # the rooms list says who presents
+    js(driver, "location.hash = '#/rooms'")
+    wait_for(lambda: "Người điều hành trình chiếu" in driver.find_element(
+        By.CSS_SELECTOR, f'#rooms-table tr[data-room="{ROOM}"]').text, 5, "the content state in the rooms list")
+    js(driver, f"location.hash = '#/room/{ROOM}'")
+    wait_for(lambda: driver.find_element(By.ID, "view-room").is_displayed(), 5, "the room page again")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="content-stop"]').click()
+    wait_for(lambda: status()["holder"] is None, 10, "the slides stopped")
+    wait_for(lambda: state.text == "Không có ai trình chiếu.", 5, "the page to say nobody presents")

@@ -217,9 +217,10 @@
       setText(cell(row, 4), r.layout);
       setText(cell(row, 5), t("mode_" + r.mode));
       setText(cell(row, 6), text(r.floor_name));
-      setText(cell(row, 7), outputState(r.recording));
-      setText(cell(row, 8), outputState(r.stream));
-      const live = cell(row, 9);
+      setText(cell(row, 7), r.content === "operator" ? t("content_operator") : text(r.content));
+      setText(cell(row, 8), outputState(r.recording));
+      setText(cell(row, 9), outputState(r.stream));
+      const live = cell(row, 10);
       live.className = "live";
       live.dataset.live = r.joined > 0 ? "1" : "0";
       setText(live, r.joined > 0 ? "● " + t("live") : "");
@@ -349,6 +350,7 @@
       setText(dial, s.status === "dropped" ? t("call_again") : t("dial"));
       dial.hidden = s.status === "present" || s.status === "ringing";
     });
+    renderContent(room.content, members);
     const snap = $("#snapshot-member");
     const options = members.map((m) => m.id + ":" + (m.name || ""));
     if (snap.dataset.options !== options.join("|")) {
@@ -357,6 +359,45 @@
       if (members.some((m) => String(m.id) === keep)) snap.value = keep;
       snap.dataset.options = options.join("|");
     }
+  }
+
+  function renderContent(content, members) {
+    const box = $("#content-state");
+    let line = t("content_none");
+    if (content && content.holder === "operator") {
+      line = t("content_operator");
+      if (content.slides) {
+        line += ": " + content.slides.file + ", " + t("page") + " " + content.slides.page + "/" + content.slides.pages;
+      }
+    } else if (content && content.holder !== null && content.holder !== undefined) {
+      line = t("content_by") + ": " + (content.holder_name || ("#" + content.holder));
+    }
+    if (content && content.pending && content.pending.length) {
+      const names = content.pending.map((id) => {
+        const m = members.find((x) => x.id === id);
+        return m ? m.name : "#" + id;
+      });
+      line += " · " + t("content_waiting") + ": " + names.join(", ");
+    }
+    setText(box, line);
+    box.dataset.holder = content && content.holder !== null && content.holder !== undefined ? String(content.holder) : "";
+    box.dataset.page = content && content.slides ? String(content.slides.page) : "";
+    box.dataset.pages = content && content.slides ? String(content.slides.pages) : "";
+    const select = $("#content-member");
+    const options = members.map((m) => m.id + ":" + (m.name || ""));
+    if (select.dataset.options !== options.join("|")) {
+      const keep = select.value;
+      select.replaceChildren(...members.map((m) => new Option(m.name || ("#" + m.id), String(m.id))));
+      if (members.some((m) => String(m.id) === keep)) select.value = keep;
+      select.dataset.options = options.join("|");
+    }
+  }
+
+  function slidesPage(step) {
+    const box = $("#content-state");
+    const page = Number(box.dataset.page || 0) + step;
+    if (!box.dataset.page || page < 1 || page > Number(box.dataset.pages)) return null;
+    return act("POST", roomPath("/content/page"), { page: page });
   }
 
   async function loadLayouts() {
@@ -406,6 +447,10 @@
     "record-start": () => act("POST", roomPath("/recording/start"), {}),
     "record-stop": () => act("POST", roomPath("/recording/stop")),
     "stream-stop": () => act("POST", roomPath("/stream/stop")),
+    "content-revoke": () => act("POST", roomPath("/content/revoke")),
+    "content-stop": () => act("POST", roomPath("/content/stop")),
+    "slides-prev": () => slidesPage(-1),
+    "slides-next": () => slidesPage(1),
   };
 
   function memberAction(button) {
@@ -497,6 +542,14 @@
       act("POST", roomPath("/stream/start"), { stream_url: $("#stream-url").value.trim() });
     });
     $("#snapshot-take").addEventListener("click", takeSnapshot);
+    $("#content-grant").addEventListener("click", () => {
+      const id = Number($("#content-member").value);
+      if (id) act("POST", roomPath("/content/grant"), { member: id });
+    });
+    $("#slides-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act("POST", roomPath("/content/start"), { file: $("#slides-file").value.trim() });
+    });
     window.addEventListener("hashchange", route);
     setInterval(setClock, 1000);
   }
