@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mcu.admin.auth import check_authorization
+from mcu.admin.auth import principal_for
 from mcu.admin.commands import COMMANDS, AdminContext
 from mcu.admin.errors import (
     BadArguments,
@@ -151,7 +151,8 @@ class AdminHttp:
     async def respond(self, request: Request) -> Response:
         self.requests += 1
         try:
-            check_authorization(request.headers.get("authorization"), self.token)
+            principal = principal_for(request.headers.get("authorization"), self.token,
+                                      getattr(self.context, "tenants", None))
             if request.path == OPENAPI_PATH:
                 if request.method != "GET":
                     raise MethodNotAllowed("use GET for /openapi.json")
@@ -160,6 +161,7 @@ class AdminHttp:
             body = _json_body(request) if command.method != "GET" else {}
             args = check_args(command, path_args, body, _query(request))
             args["_who"] = request.headers.get("x-operator", "")[:64] or f"token@{request.peer}"
+            args["_principal"] = principal  # the tenant scope (mcu.admin.scope)
             result = await command.handler(self.context, args)
         except CommandError as exc:
             self.refused += 1
