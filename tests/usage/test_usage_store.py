@@ -176,14 +176,14 @@ def test_mcu_usage_prints_the_statement_from_the_configs_store(tmp_path: Path) -
     store.insert([call(1, tenant="", seconds=7200)], [meeting("")])
     store.close()
     mcu = [sys.executable, "-m", "mcu", "usage", "-c", str(tmp_path / "mcu.toml"), "--month", "2026-12"]
-    out = subprocess.run([*mcu, "--format", "csv"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([*mcu, "--format", "csv"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert "2026-12,provider,1,1,0.00,0.00,2.00,0.00,2.00,0.50,1" in out.stdout
     priced = subprocess.run([*mcu, "--prices", str(REPO / "conf" / "plan.example.toml"), "--format", "markdown"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert priced.returncode == 0 and "- total: 5.00" in priced.stdout, priced.stdout + priced.stderr
-    bad = subprocess.run([*mcu[:-1], "2026-13"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([*mcu[:-1], "2026-13"], capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 1 and "YYYY-MM" in bad.stderr
-    unknown = subprocess.run([*mcu, "--tenant", "nobody"], capture_output=True, text=True, timeout=60)
+    unknown = subprocess.run([*mcu, "--tenant", "nobody"], capture_output=True, text=True, timeout=60, check=False)
     assert unknown.returncode == 1 and "no tenant 'nobody'" in unknown.stderr
     assert json.loads(json.dumps({"ok": True}))
