@@ -33,6 +33,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   need_cmd openssl openssl
   need_cmd tshark tshark
+  # the provider's usage store: tests start a throwaway PostgreSQL 15 cluster on 127.0.0.1
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 fi
 if [ "$what" = bench ]; then
