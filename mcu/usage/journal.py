@@ -6,7 +6,10 @@ nothing written) and fsync'd by the store's writer thread (off the media loop; p
 start the journal is set aside (`set_aside`) and replayed: closed records as they were, open ones
 closed at the last time they were seen with end reason `mcu_restart`. The writer puts them in the
 store (inserts are idempotent: a record id is written once) and only then deletes the set-aside
-file, so a crash during replay replays it again with the same result.
+file, so a crash during replay replays it again with the same result. A journal past ROTATE_BYTES
+is rotated while the MCU runs the same way (the open records are written again at the top of the
+fresh file, the old one is deleted once the store has what closed in it), so it stays small
+however long the MCU runs.
 
     {"t": "call", "state": "open" | "close", "rec": {...CallRecord fields...}}
     {"t": "meeting", "state": "open" | "close", "rec": {...MeetingRecord fields...}}
@@ -30,6 +33,7 @@ from mcu.usage.records import (
 )
 
 SET_ASIDE_SUFFIX = ".replay"
+ROTATE_BYTES = 4 * 1024 * 1024
 
 
 class Journal:
@@ -47,6 +51,23 @@ class Journal:
                                     separators=(",", ":")) + "\n")
         self._file.flush()
         self.lines += 1
+
+    @property
+    def size(self) -> int:
+        return self._file.tell() if self._file is not None else 0
+
+    def rotate(self) -> Path:
+        """Start a fresh file; the old one is set aside (renamed `*.replay`) and returned, to be
+        deleted once every record closed in it is in the store. The caller writes the records still
+        open into the fresh file first thing."""
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        old = self.path.with_name(f"{self.path.name}.{time.time_ns()}{SET_ASIDE_SUFFIX}")
+        self.path.rename(old)
+        self._file = self.path.open("a", encoding="utf-8")
+        return old
 
     def fsync(self) -> None:
         """To the disk (the writer thread calls it after each open and close)."""

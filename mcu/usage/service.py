@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcu.log import event
-from mcu.usage.journal import Journal, replay, set_aside
+from mcu.usage.journal import ROTATE_BYTES, Journal, replay, set_aside
 from mcu.usage.records import CallRecord, MeetingRecord
 from mcu.usage.statement import month_bounds, statement, statement_doc
 from mcu.usage.store import Store, open_store
@@ -139,11 +139,14 @@ class UsageService:
                   torn_lines=done.bad_lines, files=len(files))
 
     def stop(self, timeout: float = 10.0) -> None:
-        """After the server ended every call: the last records go to the store."""
+        """After the server ended every call: the last records go to the store (a store that is
+        down keeps them in the journal for the next start)."""
         for room in list(self.meetings):
             self._close_meeting(room, ENDED)
         if self.writer is not None:
-            self.writer.wait_idle(timeout)
+            if not self.writer.wait_idle(timeout):
+                event(log, "usage.pending_at_stop", logging.WARNING, records=self.writer.status.pending,
+                      note="kept in the journal; stored at the next start")
             self.writer.stop(timeout)
         if self.journal is not None:
             self.journal.close()
@@ -242,9 +245,34 @@ class UsageService:
             self._write("call", "open", replace(self._current(open_call, legs.get(call_id), members.get(call_id)),
                                                 end=now))
         for meeting in self.meetings.values():
-            site_minutes = meeting.record.site_minutes + sum(
-                (now - (self.calls[c].record.answer or now)) / 60.0 for c in meeting.calls if c in self.calls)
-            self._write("meeting", "open", replace(meeting.record, end=now, site_minutes=site_minutes))
+            self._write("meeting", "open", self._meeting_now(meeting, now))
+        self._maybe_rotate(members, legs, now)
+
+    def _meeting_now(self, meeting: OpenMeeting, now: float) -> MeetingRecord:
+        """The meeting as if it ended now: its closed calls' minutes and the open ones' so far."""
+        site_minutes = meeting.record.site_minutes + sum(
+            (now - (self.calls[c].record.answer or now)) / 60.0 for c in meeting.calls if c in self.calls)
+        return replace(meeting.record, end=now, site_minutes=site_minutes)
+
+    def _maybe_rotate(self, members: dict[str, Member], legs: dict[str, Leg], now: float,
+                      limit: int = ROTATE_BYTES) -> None:
+        """Keep the journal small: past `limit` bytes a fresh file starts with the open records."""
+        journal = self.journal
+        if journal is None or self.writer is None or journal.size < limit:
+            return
+        try:
+            old = journal.rotate()
+        except OSError as exc:
+            event(log, "usage.journal_failed", logging.ERROR, path=str(self.journal_path), error=str(exc))
+            return
+        for call_id, open_call in self.calls.items():
+            self._write("call", "open", replace(self._current(open_call, legs.get(call_id), members.get(call_id)),
+                                                end=now))
+        for meeting in self.meetings.values():
+            self._write("meeting", "open", self._meeting_now(meeting, now))
+        self._sync()
+        self.writer.store(Batch(done_files=[old]))  # deleted after everything closed before it is stored
+        event(log, "usage.journal_rotated", open_calls=len(self.calls), set_aside=old.name)
 
     def recording_hours(self, tenant: str) -> float:
         """Hours the tenant recorded this month: stored meetings and the open ones."""

@@ -68,10 +68,12 @@ class StoreWriter:
         self._queue.put(batch)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Everything handed over so far is written (for tests and a clean stop)."""
+        """Until everything handed over so far was tried once; True if all of it is in the store
+        (False: the store is down, the records wait in the journal and in memory)."""
         self._idle.clear()
         self._queue.put("idle")
-        return self._idle.wait(timeout)
+        self._idle.wait(timeout)
+        return self.status.pending == 0
 
     def stop(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
@@ -99,6 +101,8 @@ class StoreWriter:
                     delay = min(RETRY_MAX, delay * 2)
                     if stopping:  # they are in the journal: replayed on the next start
                         break
+                    if self._queue.empty():
+                        self._idle.set()  # tried; waiting for the store must not hold up a stop
                     continue
             if stopping:
                 break

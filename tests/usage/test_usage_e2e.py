@@ -225,3 +225,41 @@ def test_a_sigkill_mid_meeting_loses_no_closed_record(tmp_path: Path, store_url:
         assert record.answer is not None and record.answer <= record.end <= killed + 1.0
     assert len(meetings) == 1 and meetings[0].end_reason == RESTART_REASON
     assert not list(folder.glob("usage.journal.*.replay"))  # stored, then the set-aside journal went
+
+
+def test_a_store_that_is_down_never_stops_a_meeting(tmp_path: Path) -> None:
+    """PostgreSQL unreachable: calls join and hear each other, the MCU stops cleanly, and the records
+    wait in the journal; the next start with a reachable store puts them there."""
+    folder = tmp_path / "mcu"
+    dead = f"postgresql://postgres@127.0.0.1:{free_port(socket.SOCK_STREAM)}/usage"
+    mcu = McuProcess(folder, extra=store_extra(dead))
+    sites = [SyntheticEndpoint(n, f"Site {n}", audio_codec="PCMU") for n in (1, 2)]
+
+    async def meeting() -> float:
+        for site in sites:
+            await site.call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
+        await asyncio.sleep(2.0)
+        heard = sites[1].heard_tone(sites[0].tone_hz, 1.0)
+        for site in sites:
+            await site.close()
+        return heard
+
+    try:
+        heard = asyncio.run(meeting())
+        wait_for(lambda: len(mcu.events("member.left")) == 2, 10, "both sites left")
+        wait_for(lambda: mcu.events("usage.store_failed"), 10, "the store failure logged")
+        started = time.monotonic()
+    finally:
+        assert mcu.stop() == 0
+    assert time.monotonic() - started < 15, "a dead store held up the stop"
+    assert heard > 0.01, "the meeting's audio suffered from the dead store"
+    assert mcu.events("usage.pending_at_stop"), mcu.log()[-3000:]
+    url = f"sqlite:{folder / 'usage.sqlite'}"
+    restarted = McuProcess(folder, extra=store_extra(url))
+    try:
+        wait_for(lambda: restarted.events("usage.replayed"), 20, "usage.replayed")
+    finally:
+        assert restarted.stop() == 0
+    calls, meetings = read_store(restarted, url)
+    assert sorted(c.site for c in calls) == ["Site 1", "Site 2"] and len(meetings) == 1
+    assert all(c.end_reason != RESTART_REASON for c in calls)  # they had closed: kept as they were

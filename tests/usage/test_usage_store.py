@@ -187,3 +187,55 @@ def test_mcu_usage_prints_the_statement_from_the_configs_store(tmp_path: Path) -
     unknown = subprocess.run([*mcu, "--tenant", "nobody"], capture_output=True, text=True, timeout=60, check=False)
     assert unknown.returncode == 1 and "no tenant 'nobody'" in unknown.stderr
     assert json.loads(json.dumps({"ok": True}))
+
+
+def test_a_long_journal_rotates_and_a_crash_after_it_still_loses_nothing(store_url: str, tmp_path: Path) -> None:
+    clock = [T0]
+    first = service(tmp_path, store_url, clock)
+    first.start()
+    first.joined(member("a", "4100", "hanoi"), leg(0))  # type: ignore[arg-type]
+    first.joined(member("b", "4100", "hue"), leg(0))  # type: ignore[arg-type]
+    clock[0] += 20.0
+    first.ended("a", leg(700), None, "bye")  # type: ignore[arg-type]
+    first._maybe_rotate({}, {}, clock[0], limit=1)  # the size at which it rotates, made tiny
+    assert first.writer is not None and first.writer.wait_idle(10)
+    assert not list(tmp_path.glob("usage.journal.*.replay"))  # "a" stored: the old file is gone
+    lines = (tmp_path / "usage.journal").read_text().splitlines()
+    assert [json.loads(line)["state"] for line in lines] == ["open", "open"]  # b and its meeting, again
+    first.writer.stop()  # SIGKILL: no stop()
+    clock[0] += 5.0
+    second = service(tmp_path, store_url, clock)
+    second.start()
+    second.stop()
+    store = open_store(store_url, tmp_path)
+    try:
+        calls = {c.site: c for c in store.calls(0, 4e9)}
+    finally:
+        store.close()
+    assert calls["hanoi"].end_reason == "bye" and calls["hanoi"].bytes_in == 700
+    assert calls["hue"].end_reason == RESTART_REASON and calls["hue"].end == pytest.approx(T0 + 20.0)
+
+
+def test_a_store_that_is_down_keeps_the_records_until_it_is_back(tmp_path: Path) -> None:
+    from mcu.usage.store import StoreError
+
+    attempts = [0]
+
+    def flaky() -> object:
+        attempts[0] += 1
+        if attempts[0] <= 2:
+            raise StoreError("connection refused (the store is restarting)")
+        return open_store(f"sqlite:{tmp_path / 'usage.sqlite'}", tmp_path)
+
+    clock = [T0]
+    usage = UsageService(tmp_path / "usage.journal", flaky, lambda room: "", wall=lambda: clock[0])  # type: ignore[arg-type]
+    usage.start()
+    usage.joined(member("a", "4100", "hanoi"), leg(0))  # type: ignore[arg-type]
+    clock[0] += 5.0
+    assert usage.ended("a", leg(100), None, "bye") is not None  # nothing waits for the store
+    assert usage.writer is not None
+    from tests.helpers import wait_for
+
+    wait_for(lambda: usage.writer.status.stored_calls == 1, 15, "the record stored once the store is back")
+    assert usage.writer.status.failures >= 2 and usage.writer.status.error == ""
+    usage.stop()
