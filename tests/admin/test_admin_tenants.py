@@ -32,6 +32,8 @@ name = "moh-ops"
 file = "moh.token"
 [tenant.quota]
 sites = 2
+max_tier = "sd360"
+recording_disk_mb = 1
 
 [[tenant]]
 name = "mof"
@@ -201,6 +203,30 @@ def test_a_quota_of_two_sites_refuses_the_third_with_its_reason(tmp_path: Path) 
             wait_for(lambda: len(mcu.members("4100")) == 1, 10, "one site left")
             uacs.append(SippUac(mcu.sip_port, "4100"))
             mcu.wait_members("4100", 2)
+        finally:
+            for uac in uacs:
+                uac.kill()
+
+
+def test_the_tier_quota_caps_pictures_and_the_disk_quota_refuses_recordings(tmp_path: Path) -> None:
+    config = tenant_config(tmp_path)
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    (recordings / "20261201T090000Z-4100.mp4").write_bytes(b"\0" * 1_500_000)  # moh's: past its 1 MB
+    with RunningMcu(config) as mcu:
+        uacs = [SippUac(mcu.sip_port, "4100"), SippUac(mcu.sip_port, "4200")]
+        try:
+            moh_member = mcu.wait_members("4100", 1)[0]
+            mof_member = mcu.wait_members("4200", 1)[0]
+            moh_out = mcu.on_loop(lambda: moh_member.video_out.config)
+            mof_out = mcu.on_loop(lambda: mof_member.video_out.config)
+            assert moh_out.width * moh_out.height <= 640 * 360, moh_out  # max_tier = "sd360"
+            assert mof_out.width * mof_out.height > 640 * 360, mof_out  # no cap: the MCU's own size
+            status, doc = api_json(mcu.url, "POST", "/rooms/4100/recording/start", token=MOH)
+            assert status == 409 and "recording_disk quota" in doc["error"], doc
+            assert not mcu.on_loop(lambda: "4100" in mcu.server.recorder.recordings)  # type: ignore[union-attr]
+            snapshots = {s.tenant: s for s in mcu.on_loop(mcu.server.tenant_snapshots)}  # type: ignore[union-attr]
+            assert snapshots["moh"].refusals.get("recording_disk") == 1
         finally:
             for uac in uacs:
                 uac.kill()
