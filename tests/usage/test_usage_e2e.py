@@ -78,13 +78,14 @@ def start_baresip(mcu: McuProcess, folder: Path, rtp_ports: tuple[int, int]) -> 
 class WireCount:
     """tshark on the loopback: the RTP bytes (UDP payload) sent from a port range, as on the wire."""
 
-    def __init__(self, folder: Path, ports: tuple[int, int]) -> None:
+    def __init__(self, folder: Path, ports: tuple[int, int], to_ports: tuple[int, int]) -> None:
         if shutil.which("tshark") is None:
             pytest.fail("tshark not found: apt-get install tshark")
         self.file = folder / "wire.pcap"
         self.ports = ports
         self.proc = subprocess.Popen(["tshark", "-i", "lo", "-q", "-w", str(self.file), "-f",
-                                      f"udp src portrange {ports[0]}-{ports[1]}"],
+                                      f"udp src portrange {ports[0]}-{ports[1]} and dst portrange "
+                                      f"{to_ports[0]}-{to_ports[1]}"],  # other tests use loopback too
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 20
@@ -112,7 +113,10 @@ def baresip_ports() -> tuple[int, int]:
 def test_records_of_a_meeting_match_what_the_sites_did(tmp_path: Path, store_url: str,
                                                        baresip_ports: tuple[int, int]) -> None:
     with McuProcess(tmp_path / "mcu", extra=store_extra(store_url)) as mcu:
-        wire = WireCount(tmp_path, baresip_ports)
+        config = mcu.config.read_text()
+        rtp = (int(re.search(r"port_min = (\d+)", config).group(1)),  # type: ignore[union-attr]
+               int(re.search(r"port_max = (\d+)", config).group(1)))  # type: ignore[union-attr]
+        wire = WireCount(tmp_path, baresip_ports, rtp)
 
         async def meeting() -> dict[str, tuple[float, int]]:
             first = SyntheticEndpoint(1, "Tỉnh Một", audio_codec="PCMU", video_codec="H264", fps=10,
