@@ -83,9 +83,9 @@ class WireCount:
             pytest.fail("tshark not found: apt-get install tshark")
         self.file = folder / "wire.pcap"
         self.ports = ports
-        self.proc = subprocess.Popen(["tshark", "-i", "lo", "-q", "-w", str(self.file), "-f",
-                                      f"udp src portrange {ports[0]}-{ports[1]} and dst portrange "
-                                      f"{to_ports[0]}-{to_ports[1]}"],  # other tests use loopback too
+        # only packets to this MCU's ports: other tests send RTP on the loopback too
+        capture = f"udp src portrange {ports[0]}-{ports[1]} and dst portrange {to_ports[0]}-{to_ports[1]}"
+        self.proc = subprocess.Popen(["tshark", "-i", "lo", "-q", "-w", str(self.file), "-f", capture],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 20
