@@ -227,6 +227,10 @@ def test_the_tier_quota_caps_pictures_and_the_disk_quota_refuses_recordings(tmp_
             assert not mcu.on_loop(lambda: "4100" in mcu.server.recorder.recordings)  # type: ignore[union-attr]
             snapshots = {s.tenant: s for s in mcu.on_loop(mcu.server.tenant_snapshots)}  # type: ignore[union-attr]
             assert snapshots["moh"].refusals.get("recording_disk") == 1
+            # the recordings list is scoped too
+            assert [r["room"] for r in api_json(mcu.url, "GET", "/recordings", token=MOH)[1]["result"]] == ["4100"]
+            assert api_json(mcu.url, "GET", "/recordings", token=MOF)[1]["result"] == []
+            assert api_json(mcu.url, "GET", "/recordings?room=4100", token=MOF)[0] == 404
         finally:
             for uac in uacs:
                 uac.kill()
