@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from mcu.conference.quota import Quota, TenantLoad, check_join, check_recording, tier_cap, use_fraction
+from mcu.conference.quota import (
+    Quota,
+    TenantLoad,
+    check_join,
+    check_recording,
+    tier_cap,
+    use_fraction,
+)
 
 
 def test_no_limits_admit_everything() -> None:
