@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mcu.log import event
 from mcu.usage.journal import ROTATE_BYTES, Journal, replay, set_aside
 from mcu.usage.records import CallRecord, MeetingRecord
-from mcu.usage.statement import month_bounds, statement, statement_doc
+from mcu.usage.statement import PROVIDER_LABEL, month_bounds, statement, statement_doc
 from mcu.usage.store import Store, open_store
 from mcu.usage.writer import Batch, StoreWriter
 
@@ -293,11 +293,13 @@ class UsageService:
         if self.writer is not None:
             await asyncio.to_thread(self.writer.wait_idle, 5.0)
 
+        stored = "" if tenant == PROVIDER_LABEL else tenant  # the provider's own rooms are stored as ""
+
         def read() -> dict[str, Any]:
             store = self.store_factory()
             try:
-                calls = store.calls(start, end, tenant)
-                meetings = store.meetings(start, end, tenant)
+                calls = store.calls(start, end, stored)
+                meetings = store.meetings(start, end, stored)
             finally:
                 store.close()
             return statement_doc(statement(calls, meetings, start, end, label, tenant))

@@ -142,6 +142,10 @@ def test_each_tenant_sees_and_changes_only_its_rooms(tmp_path: Path, capsys: pyt
             assert mcu.members("4200")[0].muted
             status, doc = api_json(mcu.url, "GET", "/usage", token=MOF)
             assert status == 200 and [t["tenant"] for t in doc["result"]["tenants"]] == ["mof"], doc
+            status, doc = api_json(mcu.url, "GET", "/usage?tenant=provider", token=TOKEN)
+            assert status == 200 and [t["tenant"] for t in doc["result"]["tenants"]] == ["provider"], doc
+            assert api_json(mcu.url, "GET", "/usage?tenant=nobody", token=TOKEN)[0] == 404
+            assert api_json(mcu.url, "GET", "/usage?month=2026-13", token=TOKEN)[0] == 400
 
             # the same through `mcu ctl` with a tenant's token file
             capsys.readouterr()
@@ -201,6 +205,9 @@ def test_a_quota_of_two_sites_refuses_the_third_with_its_reason(tmp_path: Path) 
             member = mcu.members("4100")[0]
             mcu.on_loop(lambda: mcu.server.hangup(member.call_id, "test"))  # type: ignore[union-attr]
             wait_for(lambda: len(mcu.members("4100")) == 1, 10, "one site left")
+            status, doc = api_json(mcu.url, "GET", "/usage", token=MOH)  # its record, in moh's statement
+            assert status == 200 and doc["result"]["tenants"][0]["tenant"] == "moh", doc
+            assert doc["result"]["tenants"][0]["calls"] == 1 and doc["result"]["tenants"][0]["meetings"] == 0, doc
             uacs.append(SippUac(mcu.sip_port, "4100"))
             mcu.wait_members("4100", 2)
         finally:
