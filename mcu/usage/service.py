@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mcu.usage")
 
 PROGRESS_INTERVAL = 10.0  # seconds between journal lines of an open call's counters
+PENDING_SECONDS = 300.0  # a call screened or dialled that neither joined nor ended by then is forgotten
 RTP_HEADER = 12  # bytes: what a packet adds to its payload octets (RFC 3550 SR counts payload)
 ENDED = "ended"
 
@@ -229,6 +230,8 @@ class UsageService:
         now = self.wall()
         elapsed = now - self._last_sample if self._last_sample is not None else 0.0
         self._last_sample = now
+        if self._pending:  # refused after screening (quota, media, capacity): never joined nor ended
+            self._pending = {k: v for k, v in self._pending.items() if now - v[0] < PENDING_SECONDS}
         for call_id, open_call in self.calls.items():
             member = members.get(call_id)
             if member is not None and member.audio_in is not None:

@@ -53,6 +53,7 @@ class StoreWriter:
         self._idle = threading.Event()
         self._idle.set()
         self._store: Store | None = None
+        self._counts = threading.Lock()  # status.pending moves on both threads
 
     def start(self) -> None:
         self._thread.start()
@@ -64,7 +65,8 @@ class StoreWriter:
 
     def store(self, batch: Batch) -> None:
         self._idle.clear()
-        self.status.pending += len(batch.calls) + len(batch.meetings)
+        with self._counts:
+            self.status.pending += len(batch.calls) + len(batch.meetings)
         self._queue.put(batch)
 
     def wait_idle(self, timeout: float) -> bool:
@@ -142,7 +144,8 @@ class StoreWriter:
         self.status.error = ""
         self.status.stored_calls += len(calls)
         self.status.stored_meetings += len(meetings)
-        self.status.pending -= len(calls) + len(meetings)
+        with self._counts:
+            self.status.pending -= len(calls) + len(meetings)
         for batch in batches:
             for path in batch.done_files:
                 path.unlink(missing_ok=True)
