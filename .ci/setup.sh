@@ -35,6 +35,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   need_cmd tshark tshark
   # the provider's usage store: tests start a throwaway PostgreSQL 15 cluster on 127.0.0.1
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
+  need_cmd chromium chromium
+  need_cmd chromedriver chromium-driver
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 fi
 if [ "$what" = bench ]; then
@@ -56,7 +58,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=.venv/.installed
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q -U pip "setuptools>=65" wheel "cython>=3.3" "numpy>=2.4"
+  .venv/bin/python -m pip install -q -U pip "setuptools>=77" wheel "cython>=3.3" "numpy>=2.4"
   .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
   touch "$stamp"
 fi

@@ -151,6 +151,8 @@ class AdminSection:
     audit_log: str = "audit.jsonl"  # every state-changing call, one JSON line each (relative: config folder)
     tls_cert: str = ""
     tls_key: str = ""
+    console_language: str = setting("vi", one_of("vi", "en"))  # the web console's default language
+    session_hours: float = setting(8.0, in_range(0.05, 168))  # a console login lasts this long
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""The admin API's bearer tokens, who they make a request act as, and where the API may listen."""
+"""The admin API's bearer tokens, console sessions, and where it may listen.
+
+Every request's credentials become one `Principal` in `resolve_principal`: the provider (the
+[admin] token, or a console session opened with it) or one tenant (a token of conf/tenants.toml);
+the HTTP layer hands that value to the commands (mcu.admin.scope decides what a tenant may see)
+and decides nothing else about who may do what.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from mcu.admin.errors import AdminStartError, Unauthorized
+from mcu.admin.errors import AdminStartError, Forbidden, Unauthorized
+from mcu.admin.sessions import CSRF_HEADER, Session, SessionStore
 from mcu.tenants import PROVIDER_LABEL, Tenant, Tenants
 
 MIN_TOKEN_LENGTH = 16
@@ -61,15 +69,26 @@ def check_authorization(header: str | None, token: str) -> None:
         raise Unauthorized("wrong token")
 
 
-# ---------------------------------------------------------------------------------- principals
+VIA_BEARER = "bearer"
+VIA_SESSION = "session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: the provider (sees every room) or one tenant (sees its own only)."""
+    """Who a request acts as: the admin token itself, a console session opened with it, or a
+    tenant's token (sees and changes its own rooms only)."""
 
-    token_name: str  # for the audit log
+    via: str  # VIA_BEARER or VIA_SESSION
+    session: Session | None = None
+    token_name: str = PROVIDER_TOKEN_NAME  # for the audit log
     tenant: Tenant | None = None  # None: the provider
+
+    @property
+    def name(self) -> str:
+        if self.tenant is not None:
+            return f"tenant:{self.tenant.name}:{self.token_name}"
+        return "token" if self.session is None else f"session:{self.session.session_id[:8]}"
 
     @property
     def is_provider(self) -> bool:
@@ -84,7 +103,7 @@ class Principal:
         return self.tenant is None or self.tenant.owns(room) and tenants.owner_name(room) == self.tenant.name
 
 
-PROVIDER_PRINCIPAL = Principal(PROVIDER_TOKEN_NAME)
+PROVIDER_PRINCIPAL = Principal(VIA_BEARER)
 
 
 def principal_for(header: str | None, provider_token: str, tenants: Tenants | None) -> Principal:
@@ -103,4 +122,43 @@ def principal_for(header: str | None, provider_token: str, tenants: Tenants | No
     if found is None:
         raise Unauthorized("wrong token")
     tenant, token = found
-    return Principal(token.name, tenant)
+    return Principal(VIA_BEARER, token_name=token.name, tenant=tenant)
+
+
+def check_token(given: str, token: str) -> None:
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
+        raise Unauthorized("wrong token")
+
+
+def resolve_principal(authorization: str | None, session_id: str | None, token: str,
+                      sessions: SessionStore | None, now: float, tenants: Tenants | None = None) -> Principal:
+    """The principal of a request: its bearer header when it has one (the API's clients: the
+    provider's token or a tenant's), else its console session cookie (the provider's). Raise
+    Unauthorized with what to do otherwise."""
+    if authorization or not session_id or sessions is None:
+        return principal_for(authorization, token, tenants)
+    session = sessions.get(session_id, now)
+    if session is None:
+        raise Unauthorized("the console session has expired or is unknown; log in again with the admin token")
+    return Principal(VIA_SESSION, session)
+
+
+def check_csrf(principal: Principal, method: str, csrf_header: str | None) -> None:
+    """A state change through a session cookie must carry the session's CSRF token in a header.
+    Bearer clients need none: a browser never adds an Authorization header on its own."""
+    if principal.session is None or method.upper() in SAFE_METHODS:
+        return
+    if not csrf_header:
+        raise Forbidden(f"missing {CSRF_HEADER} header: a console change must carry the session's CSRF token")
+    if not hmac.compare_digest(csrf_header.encode("utf-8", "surrogateescape"),
+                               principal.session.csrf_token.encode()):
+        raise Forbidden(f"wrong {CSRF_HEADER}: reload the console page")
+
+
+def check_origin(origin: str | None, host: str | None) -> None:
+    """A browser's Origin, when it sends one, must be the console's own (no cross-site WebSocket
+    or login); tools that send no Origin are judged by their credentials alone."""
+    if not origin:
+        return
+    if origin == "null" or urlsplit(origin).netloc.lower() != (host or "").lower():
+        raise Forbidden(f"cross-origin request from {origin[:100]} refused; open the console at its own address")

@@ -80,8 +80,16 @@ def _check_tenant_args(ctx: AdminContext, command: Command, principal: Principal
 
 
 def _filter_result(ctx: AdminContext, command: Command, principal: Principal, result: Any) -> Any:
-    if principal.is_provider or not isinstance(result, list):
+    tenant = principal.tenant
+    if tenant is None:
         return result
+    if command.name == "layouts" and isinstance(result, dict) and tenant.layouts:  # what it may choose
+        return {k: [e for e in v if isinstance(e, dict) and tenant.may_use_layout(str(e.get("name")))]
+                for k, v in result.items()}
+    if not isinstance(result, list):
+        return result
+    if command.name == "roster":  # its own roster sites
+        return [r for r in result if r.get("site") in tenant.sites]
     tenants = ctx.tenants
     if command.name in ROOM_LISTS:
         return [r for r in result if principal.sees_room(str(r.get("number")), tenants)]
