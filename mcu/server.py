@@ -34,6 +34,7 @@ from mcu.admission import (
     process_cpu_seconds,
 )
 from mcu.calls.alias import H323_SCHEME
+from mcu.calls.content import ContentManager
 from mcu.calls.control import DialError
 from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
@@ -90,6 +91,8 @@ class McuServer:
         self.media_plane = MediaPlane(config.mcu.rtp, self.conference, self.now,
                                 on_timeout=lambda call_id: self.hangup(call_id, "media inactivity timeout"))
         self.calls: dict[str, Leg] = self.media_plane.legs  # every call's media, by call id
+        self.content = ContentManager(config, self.conference, self.calls, self.now)  # BFCP floors, content
+        self.media_plane.content = self.content
         self.sip_calls = SipCalls(self, config, user_agent=f"{config.mcu.server.name}/{mcu.__version__}")
         self.h323_calls = H323Calls(self, config, config.mcu.server.name, mcu.__version__)
         self.adapters: dict[str, SipCalls | H323Calls] = {"sip": self.sip_calls, "h323": self.h323_calls}
@@ -129,6 +132,7 @@ class McuServer:
                 event(log, "usage.off", logging.ERROR, error=str(exc),
                       hint="check [store] journal and url; the MCU runs without usage records")
                 self.usage = None
+        await self.content.start()  # first: SDP answers name its ports
         self.sip = await self.sip_calls.start(self.config)
         await self.h323_calls.start()
         rtp = self.config.mcu.rtp
@@ -150,6 +154,7 @@ class McuServer:
             event(log, "admin.refused", logging.ERROR, error=str(exc))
         self._tasks.append(asyncio.create_task(
             self._tick_rooms("video", 1.0 / self.config.mcu.video.fps, self._video_room), name="video-tick"))
+        self._tasks.append(asyncio.create_task(self._content_tick(), name="content-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
@@ -164,6 +169,7 @@ class McuServer:
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
         await self.h323_calls.close()
+        await self.content.close()
         self.media_plane.stop()
         if self.usage is not None:
             await asyncio.to_thread(self.usage.stop)
@@ -387,6 +393,7 @@ class McuServer:
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
         self.recorder.reconfigure(config.mcu.recording, config.mcu.video.fps)
+        self.content.reconfigure(config)  # floor policies; [bfcp] listeners and content_fps need a restart
         self.profiles = config.profiles
         self.config = config
         if self.usage is not None:
@@ -431,6 +438,10 @@ class McuServer:
             except Exception:  # noqa: BLE001 - usage records must not keep a call up
                 self._tick_error("usage record")
         self.media_plane.close(media)
+        try:
+            self.content.left(call_id)
+        except Exception:  # noqa: BLE001 - the call ends whatever its floor state
+            self._tick_error("content leave")
         self.conference.leave(call_id, reason)
 
     def apply(self, hangups: list[Hangup]) -> None:
@@ -535,6 +546,34 @@ class McuServer:
             for member, packets in frames.values():
                 self.media_plane.send_many(member, "video", packets)
 
+    async def _content_tick(self) -> None:
+        """Content frames at [bfcp] content_fps: each distinct encoding once, on the pool, sent to
+        its receivers; a failing encode costs its receivers that frame, nothing else."""
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(1.0 / self.config.mcu.bfcp.content_fps, self.now())
+        while True:
+            await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
+            now = self.now()
+            if not ticker.due(now):
+                continue
+            try:
+                jobs = self.content.frame_jobs(now)
+                if not jobs:
+                    continue
+                results = await asyncio.gather(*(
+                    loop.run_in_executor(self.pool, self.content.encode, encoding, picture, pts, force)
+                    for _, encoding, picture, pts, force in jobs), return_exceptions=True)
+                sent_at = self.now()
+                for (rc, encoding, _, pts, _), result in zip(jobs, results):
+                    if isinstance(result, BaseException):
+                        self.content.errors["content encode"] += 1
+                        rc.encodings.pop(encoding.config, None)  # a fresh encoder (and keyframe) next frame
+                        continue
+                    payloads, keyframe = result
+                    self.content.deliver(rc, encoding, payloads, keyframe, pts, sent_at)
+            except Exception:  # noqa: BLE001 - content must not stop the meeting
+                self._tick_error("content tick")
+
     async def _housekeeping(self) -> None:
         """Timers of the conference and its members, every 100 ms; a failing step is logged once and
         counted, and never stops the loop (it keeps PIN entry, keyframes and timeouts going)."""
@@ -569,6 +608,12 @@ class McuServer:
                 if call_id in self.calls:
                     self.refusals["no ack"] += 1
                     self.hangup(call_id, "no ACK within limits.answer_timeout")
+            try:
+                self.content.housekeeping(now, publish)
+                if publish:
+                    self.metrics.set_content(self.content.snapshot())
+            except Exception:  # noqa: BLE001 - content must not stop the meeting
+                self._tick_error("content housekeeping")
             for media in list(self.calls.values()):
                 try:
                     self.media_plane.housekeeping(media, now, publish)
