@@ -192,6 +192,8 @@ class Console:
     async def _live(self, request: web.Request, peer: str) -> web.StreamResponse:
         check_origin(request.headers.get("Origin"), request.host)
         principal = self._principal(request, peer)
+        if principal.tenant is not None:  # the live console shows every room: the provider's only
+            raise NotFound(f"no such endpoint {PREFIX}/live for a tenant's token; use the API or `mcu ctl`")
         room = request.query.get("room") or None
         if room is not None and not ROOM_NUMBER.fullmatch(room):
             raise BadArguments(f"'room' must be a room number, got {room[:40]!r}")

@@ -127,6 +127,7 @@ class Member:
     video_media: Stream | None
     chair: bool = False
     site_id: str | None = None  # the roster entry (sites.toml) this member is, when known
+    uri: str = ""  # its SIP URI or H.323 alias as it called or was called
     state: MemberState = MemberState.JOINED
     muted: bool = False
     deaf: bool = False
