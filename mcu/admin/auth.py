@@ -140,7 +140,15 @@ def resolve_principal(authorization: str | None, session_id: str | None, token: 
     session = sessions.get(session_id, now)
     if session is None:
         raise Unauthorized("the console session has expired or is unknown; log in again with the admin token")
-    return Principal(VIA_SESSION, session)
+    if not session.tenant:
+        return Principal(VIA_SESSION, session)
+    tenant = tenants.by_name.get(session.tenant) if tenants is not None else None
+    token = next((t for t in tenant.tokens if t.name == session.token_name
+                  and hmac.compare_digest(t.digest, session.token_digest)), None) if tenant else None
+    if tenant is None or token is None:  # the tenant or its token left tenants.toml since the login
+        sessions.drop(session.session_id)
+        raise Unauthorized("the token this console session was opened with is no longer valid; log in again")
+    return Principal(VIA_SESSION, session, token_name=token.name, tenant=tenant)
 
 
 def check_csrf(principal: Principal, method: str, csrf_header: str | None) -> None:
