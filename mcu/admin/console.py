@@ -184,7 +184,7 @@ class Console:
                                         (("Set-Cookie", clear_cookie(self.secure)),)))
 
     def _session_doc(self, csrf: str | None, expires_in: float | None, tenant: str = "") -> dict[str, Any]:
-        return {"csrf": csrf, "expires_in": None if expires_in is None else int(expires_in),
+        return {"csrf": csrf, "expires_in": None if expires_in is None else round(expires_in),
                 "language": self.language, "tenant": tenant or None}
 
     def _session(self, request: web.Request, peer: str) -> web.Response:
