@@ -106,6 +106,7 @@ class McuServer:
         self.exporter: Exporter | None = None
         # Recordings and live streams: room outputs whose encoders run on threads of their own.
         self.recorder = Recorder(config.mcu.recording, config.mcu.video.fps, config.mcu.audio.rate, self.now)
+        self.recorder.auto_allowed = self.recording_quota  # record = "auto" within the tenant's quota
         self.admin: AdminService | None = None
         # Usage records (a journal on disk, the store on a writer thread) and tenant quotas.
         self.usage: UsageService | None = UsageService.from_config(config)

@@ -125,30 +125,23 @@ def principal_for(header: str | None, provider_token: str, tenants: Tenants | No
     return Principal(VIA_BEARER, token_name=token.name, tenant=tenant)
 
 
-def check_token(given: str, token: str) -> None:
-    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
-        raise Unauthorized("wrong token")
-
-
 def resolve_principal(authorization: str | None, session_id: str | None, token: str,
                       sessions: SessionStore | None, now: float, tenants: Tenants | None = None) -> Principal:
     """The principal of a request: its bearer header when it has one (the API's clients: the
-    provider's token or a tenant's), else its console session cookie (the provider's). Raise
-    Unauthorized with what to do otherwise."""
+    provider's token or a tenant's), else its console session cookie (the scope of the token it
+    was opened with). Raise Unauthorized with what to do otherwise."""
     if authorization or not session_id or sessions is None:
         return principal_for(authorization, token, tenants)
     session = sessions.get(session_id, now)
     if session is None:
         raise Unauthorized("the console session has expired or is unknown; log in again with the admin token")
-    if not session.tenant:
+    if session.tenant is None:
         return Principal(VIA_SESSION, session)
     tenant = tenants.by_name.get(session.tenant) if tenants is not None else None
-    token = next((t for t in tenant.tokens if t.name == session.token_name
-                  and hmac.compare_digest(t.digest, session.token_digest)), None) if tenant else None
-    if tenant is None or token is None:  # the tenant or its token left tenants.toml since the login
-        sessions.drop(session.session_id)
-        raise Unauthorized("the token this console session was opened with is no longer valid; log in again")
-    return Principal(VIA_SESSION, session, token_name=token.name, tenant=tenant)
+    if tenant is None or not any(t.name == session.token_name for t in tenant.tokens):
+        sessions.drop(session.session_id)  # its tenant or token was removed from tenants.toml
+        raise Unauthorized("the token this console session was opened with is no longer configured; log in again")
+    return Principal(VIA_SESSION, session, token_name=session.token_name, tenant=tenant)
 
 
 def check_csrf(principal: Principal, method: str, csrf_header: str | None) -> None:

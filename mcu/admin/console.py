@@ -149,7 +149,7 @@ class Console:
         token = doc.get("token")
         if not isinstance(token, str) or not token.strip():
             raise BadArguments("send {\"token\": \"<admin token>\"} to log in")
-        try:  # the provider's token or a tenant's, judged as the API judges a bearer header
+        try:  # the provider's token or a tenant's: the session keeps that scope
             principal = principal_for(f"Bearer {token.strip()}", self.http.token,
                                       getattr(self.http.context, "tenants", None))
         except Unauthorized:
@@ -158,11 +158,8 @@ class Console:
         operator = doc.get("operator")
         who = f"console:{operator[:48]}@{peer}" if isinstance(operator, str) and operator else f"console@{peer}"
         now = self.http.clock()
-        tenant_token = next((t for t in principal.tenant.tokens if t.name == principal.token_name), None) \
-            if principal.tenant is not None else None
-        session = self.http.sessions.create(now, who, principal.tenant.name if principal.tenant else "",
-                                            principal.token_name if principal.tenant else "",
-                                            tenant_token.digest if tenant_token else b"")
+        session = self.http.sessions.create(now, who, principal.tenant.name if principal.tenant else None,
+                                            principal.token_name if principal.tenant else "")
         self.logins += 1
         event(log, "admin.login", peer=peer, session=session.session_id[:8], who=who,
               tenant=session.tenant or "provider")
@@ -183,7 +180,7 @@ class Console:
         return to_aiohttp(json_response(200, {"ok": True, "result": {"logged_out": True}},
                                         (("Set-Cookie", clear_cookie(self.secure)),)))
 
-    def _session_doc(self, csrf: str | None, expires_in: float | None, tenant: str = "") -> dict[str, Any]:
+    def _session_doc(self, csrf: str | None, expires_in: float | None, tenant: str | None = None) -> dict[str, Any]:
         return {"csrf": csrf, "expires_in": None if expires_in is None else round(expires_in),
                 "language": self.language, "tenant": tenant or None}
 

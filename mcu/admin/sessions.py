@@ -23,11 +23,8 @@ class Session:
     created: float
     expires: float
     who: str  # what the log calls this operator
-    # a tenant's console (conf/tenants.toml): its name, the token's name and SHA-256 (never the
-    # token), checked again on every request so a token taken out of tenants.toml ends the session
-    tenant: str = ""
-    token_name: str = ""
-    token_digest: bytes = b""
+    tenant: str | None = None  # opened with a tenant's token: the console sees its rooms only
+    token_name: str = ""  # which of the tenant's tokens (a token removed on reload ends it)
 
 
 class SessionStore:
@@ -41,14 +38,13 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, now: float, who: str = "", tenant: str = "", token_name: str = "",
-               token_digest: bytes = b"") -> Session:
+    def create(self, now: float, who: str = "", tenant: str | None = None, token_name: str = "") -> Session:
         self._expire(now)
         while len(self._sessions) >= self.max_sessions:
             oldest = min(self._sessions.values(), key=lambda s: s.created)
             del self._sessions[oldest.session_id]
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now + self.ttl, who,
-                          tenant, token_name, token_digest)
+                          tenant, token_name)
         self._sessions[session.session_id] = session
         return session
 

@@ -142,8 +142,7 @@ def test_each_tenant_sees_and_changes_only_its_rooms(tmp_path: Path, capsys: pyt
             assert mcu.members("4200")[0].muted
             status, doc = api_json(mcu.url, "GET", "/usage", token=MOF)
             assert status == 200 and [t["tenant"] for t in doc["result"]["tenants"]] == ["mof"], doc
-            # its roster and its layouts only (the console's live feed is scoped the same way:
-            # tests/console/test_live_feed.py)
+            # its roster and its layouts only (its console is scoped too: tests/console/test_console_tenants.py)
             status, doc = api_json(mcu.url, "GET", "/rooms/4100/roster", token=MOH)
             assert status == 200 and [r["site"] for r in doc["result"]] == ["hanoi"], doc
             status, doc = api_json(mcu.url, "GET", "/layouts", token=MOH)
@@ -151,7 +150,6 @@ def test_each_tenant_sees_and_changes_only_its_rooms(tmp_path: Path, capsys: pyt
                 ["2x2", "speaker"], doc
             status, doc = api_json(mcu.url, "GET", "/layouts", token=TOKEN)
             assert len([e for v in doc["result"].values() for e in v]) > 2
-            assert api_json(mcu.url, "GET", "/console/live", token=MOH)[0] == 400  # not a WebSocket
             status, doc = api_json(mcu.url, "GET", "/usage?tenant=provider", token=TOKEN)
             assert status == 200 and [t["tenant"] for t in doc["result"]["tenants"]] == ["provider"], doc
             assert api_json(mcu.url, "GET", "/usage?tenant=nobody", token=TOKEN)[0] == 404

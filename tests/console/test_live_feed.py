@@ -299,4 +299,4 @@ def test_a_tenants_console_sees_only_its_rooms_and_ends_with_its_token(tmp_path:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(mcu.url + "/rooms", headers={"Cookie": cookie}),
                                    timeout=10)
-        assert refused.value.code == 401 and "no longer valid" in json.loads(refused.value.read())["error"]
+        assert refused.value.code == 401 and "log in again" in json.loads(refused.value.read())["error"]
