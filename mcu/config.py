@@ -168,6 +168,36 @@ class AdmissionSection:
     measured_guard: bool = True  # also refuse when the measured load (plus the newcomer) passes the limit
 
 
+def redis_url(value: str) -> str | None:
+    return None if not value or value.startswith(("redis://", "rediss://", "unix://")) else \
+        "must be a Redis URL such as redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class ClusterSection:
+    """One node of several behind a SIP front door (conf/kamailio/): rooms are claimed in the Redis
+    registry so that every call to one room lands on one node. Without node_id (the section left
+    out): a single MCU, no registry."""
+
+    node_id: str = setting("", lambda v: None if not v or v.replace("-", "").replace("_", "").isalnum()
+                           else "must be letters, digits, - and _ (it is a Redis key part and a label)")
+    redis_url: str = setting("redis://127.0.0.1:6379/0", redis_url)
+    advertise_sip: str = ""  # the SIP address the front door routes to, e.g. sip:10.0.0.11:5060
+    advertise_admin: str = ""  # this node's admin API base URL for the others; "": from [admin]
+    heartbeat: float = setting(1.0, in_range(0.1, 60))  # seconds between registry renewals
+    claim_ttl: float = setting(0.0, in_range(0, 600))  # seconds a claim outlives its last renewal; 0: 3 heartbeats
+    max_rooms: int = setting(0, in_range(0, 100000))  # 0: no limit but admission; past it the node is full
+    redis_timeout: float = setting(1.0, in_range(0.05, 30))  # a call waits at most this on the registry
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.node_id)
+
+    @property
+    def ttl(self) -> float:
+        return self.claim_ttl or 3 * self.heartbeat
+
+
 @dataclass(frozen=True)
 class FilesSection:
     rooms: str = "rooms.toml"
@@ -189,6 +219,7 @@ class McuConfig:
     admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
     recording: RecordingSection = setting(None, factory=RecordingSection)
+    cluster: ClusterSection = setting(None, factory=ClusterSection)
 
 
 @dataclass(frozen=True)
@@ -289,6 +320,9 @@ def load_config(path: str | Path) -> Config:
         if listen.transport == "tls" and not (mcu.sip.tls_cert and mcu.sip.tls_key):
             issues.append(toml.issue(("sip", "listen", i, "transport"),
                                      "tls needs sip.tls_cert and sip.tls_key to be set"))
+    if "cluster" in toml.data and not mcu.cluster.node_id:
+        issues.append(toml.issue(("cluster",), "a [cluster] section needs node_id (this node's name, "
+                                 "e.g. \"mcu-1\"); leave the section out for a single MCU"))
     rooms: dict[str, Room] = {}
     if issues:
         raise ConfigError(issues)

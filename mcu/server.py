@@ -39,6 +39,8 @@ from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
+from mcu.cluster.node import ClusterNode, NodeHooks, Placement
+from mcu.cluster.registry import NodeInfo, RosterSite
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
 from mcu.conference.member import Member
@@ -102,6 +104,7 @@ class McuServer:
         self._logged_errors: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.cluster: ClusterNode | None = None  # [cluster]: a node behind a front door
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,8 +132,17 @@ class McuServer:
             self._tick_rooms("video", 1.0 / self.config.mcu.video.fps, self._video_room), name="video-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        if self.config.mcu.cluster.enabled:
+            self.cluster = ClusterNode(self.config.mcu.cluster, NodeHooks(
+                describe=self._node_info, active_rooms=self._active_rooms, rosters=self._rosters,
+                redial=self._redial_roster, set_full=self._set_full))
+            if self.metrics.registry is not None:
+                self.metrics.registry.register(self.cluster.collector())
+            self.cluster.start()
 
     async def stop(self) -> None:
+        if self.cluster is not None:  # first: new calls to our rooms go to other nodes at once
+            await self.cluster.stop()
         if self.admin is not None:
             await self.admin.stop()
         # first, so that recordings end as "mcu stopping" with the sites still in their side files
@@ -303,6 +315,75 @@ class McuServer:
             if _mtimes(self.config) != self._config_mtimes:
                 self._config_mtimes = _mtimes(self.config)
                 self.reload_config()
+
+    # ------------------------------------------------------------------ cluster
+
+    async def place(self, room: str) -> Placement | None:
+        """In a cluster, where a new call to `room` goes (the registry's word); None: alone."""
+        return await self.cluster.place(room) if self.cluster is not None else None
+
+    def _active_rooms(self) -> set[str]:
+        return {number for number, room in self.conference.rooms.items() if room.members}
+
+    def _node_info(self) -> NodeInfo:
+        cluster, status = self.config.mcu.cluster, self.admission.status
+        active = self._active_rooms()
+        load = max(status.predicted_cores, status.measured_cores or 0.0)
+        full = bool(cluster.max_rooms and len(active) >= cluster.max_rooms) or (
+            status.enabled and load >= self.admission.limit(False))
+        metrics = self.config.mcu.metrics
+        return NodeInfo(
+            cluster.node_id, sip=cluster.advertise_sip or self._sip_address(),
+            admin=cluster.advertise_admin or (self.admin.url if self.admin else ""),
+            metrics=f"{metrics.host}:{self.exporter.port}" if self.exporter else "",
+            predicted_cores=status.predicted_cores, measured_cores=status.measured_cores or 0.0,
+            ceiling_cores=status.ceiling_cores, rooms=len(active), members=len(self.conference.members),
+            full=full)
+
+    def _sip_address(self) -> str:
+        """sip:host:port of the first UDP listener (the front door's dispatcher list names it)."""
+        listens = self.config.mcu.sip.listen
+        listen = next((lst for lst in listens if lst.transport == "udp"), listens[0] if listens else None)
+        if listen is None:
+            return ""
+        host = self.config.mcu.sip.advertise or (listen.host if listen.host not in ("0.0.0.0", "::")
+                                                 else "127.0.0.1")
+        host = f"[{host}]" if ":" in host else host
+        return f"sip:{host}:{listen.port}"
+
+    def _rosters(self) -> dict[str, list[RosterSite]]:
+        """Each active room's roster sites in it now: who a node taking the room over calls back."""
+        layouts = self.config.layouts
+        dialled = self.admin.context.dialled if self.admin and self.admin.context else {}
+        out: dict[str, list[RosterSite]] = {}
+        for number in self._active_rooms():
+            room = self.conference.rooms[number]
+            ids = {m.site_id for m in room.members.values() if m.site_id}
+            ids |= {site for site, call_id in dialled.get(number, {}).items() if self.has_call(call_id)}
+            sites = [layouts.site(i) for i in sorted(ids)]
+            out[number] = [RosterSite(s.uri, s.name, s.id) for s in sites if s is not None]
+        return out
+
+    async def _redial_roster(self, number: str, sites: list[RosterSite]) -> None:
+        """A room taken over from a dead node: call its roster sites that are not here yet."""
+        room = self.conference.rooms.get(number)
+        if room is None:
+            return
+        for site in sites:
+            present = {m.site_id for m in room.members.values()}
+            if site.site_id and site.site_id in present:
+                continue
+            try:
+                call_id = await self.dial(number, site.uri, site.name)
+            except DialError as exc:
+                event(log, "cluster.redial_refused", logging.WARNING, room=number, uri=site.uri, error=str(exc))
+                continue
+            if site.site_id and self.admin is not None and self.admin.context is not None:
+                self.admin.context.dialled.setdefault(number, {})[site.site_id] = call_id
+            event(log, "cluster.redialled", room=number, uri=site.uri, call_id=call_id)
+
+    def _set_full(self, full: bool) -> None:
+        self.ua.unavailable = full
 
     # ------------------------------------------------------------------ dial-out
 

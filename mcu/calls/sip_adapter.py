@@ -14,7 +14,7 @@ import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from mcu.admission import candidate_for
@@ -44,6 +44,7 @@ from mcu.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from mcu.admission import Candidate
+    from mcu.cluster.node import Placement
     from mcu.conference.engine import Conference, Hangup
     from mcu.config import Config
     from mcu.metrics import AnyMetrics
@@ -78,6 +79,7 @@ class CallHost(Protocol):
     def requires_encryption(self, room_number: str | None) -> bool: ...
     def advertised_address(self, peer_host: str) -> str: ...
     def count_refusal(self, reason: str) -> None: ...
+    async def place(self, room: str) -> Placement | None: ...
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ class SipCalls:
     async def _incoming_call(self, e: ev.IncomingCall) -> None:
         host, remote = self.host, _addr(e.remote_addr)
         room = e.request_user or ""
+        if room in host.config.rooms and await self._placed_elsewhere(e, room):
+            return
         rejection = host.screen(e.call_id, room, e.remote_addr[0], remote)
         if rejection is not None:
             self._refuse(e.call_id, rejection)
@@ -230,6 +234,28 @@ class SipCalls:
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
         self.transmit()
+
+    async def _placed_elsewhere(self, e: ev.IncomingCall, room: str) -> bool:
+        """In a cluster: the room is hosted by another node (302 to it), or this node is full and
+        the room new here (503: the front door tries the next node). False: go on here."""
+        placement = await self.host.place(room)
+        if placement is None or placement.here:
+            if placement is not None and placement.note:
+                event(log, "cluster.placed_here", logging.WARNING, room=room, note=placement.note)
+            return False
+        if placement.sip:
+            contact = f"<{replace(SipUri.parse(placement.sip), user=room)}>"
+            event(log, "call.redirected", room=room, owner=placement.owner, contact=contact,
+                  remote=_addr(e.remote_addr))
+            status, reason, headers = 302, "Moved Temporarily", [("Contact", contact)]
+        else:
+            event(log, "call.rejected", room=room, status=503, reason="no new rooms on this node",
+                  remote=_addr(e.remote_addr))
+            status, reason, headers = 503, "No New Rooms Here", [("Retry-After", "30")]
+        with contextlib.suppress(SipError):  # the caller may have cancelled while we asked
+            self.ua.reject(e.call_id, status, reason, headers=headers)
+        self.transmit()
+        return True
 
     def _refuse_leg(self, leg: Leg, e: ev.IncomingCall, rejection: Rejection) -> None:
         event(log, "call.rejected", room=e.request_user, status=rejection.status, reason=rejection.reason,

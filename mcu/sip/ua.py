@@ -53,6 +53,7 @@ from mcu.sip.transaction import (
 from mcu.sip.transport import TCP, TLS, UDP, Address, TransportInfo
 from mcu.sip.uri import SipUri
 
+UNAVAILABLE_RETRY_AFTER = 30  # seconds, in the 503 to OPTIONS of a full node
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
 KNOWN_NOT_ALLOWED = frozenset(
     {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PRACK", "PUBLISH"}
@@ -235,6 +236,7 @@ class UserAgent:
         self._now = 0.0
         # the I/O shell may inject its loop clock so API calls made between inputs get `now`
         self.clock: Callable[[], float] | None = None
+        self.unavailable = False  # True: OPTIONS outside a dialog gets 503 (a full cluster node)
 
     # ------------------------------------------------------------------ outputs
     def _api_now(self, now: float | None) -> float:
@@ -531,9 +533,15 @@ class UserAgent:
                 return
         to_tag = req.to.tag
         if method == "OPTIONS":
-            self._respond(stx, 200, None, now, tag=to_tag or self._new_tag(), extra=[
-                ("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED),
-            ])
+            if self.unavailable and to_tag is None:
+                # A cluster node that takes no new rooms: the front door's keep-alive probe
+                # (Kamailio dispatcher) marks it inactive and sends new rooms elsewhere.
+                self._respond(stx, 503, None, now, tag=self._new_tag(),
+                              extra=[("Retry-After", str(UNAVAILABLE_RETRY_AFTER))])
+            else:
+                self._respond(stx, 200, None, now, tag=to_tag or self._new_tag(), extra=[
+                    ("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED),
+                ])
             if self.config.report_options:
                 self._events.append(ev.OptionsReceived(req.call_id, str(req.from_.uri), addr))
             return
@@ -752,6 +760,11 @@ class UserAgent:
         headers.add("Call-ID", req.call_id)
         headers.add("CSeq", req.headers.get("cseq") or "")
         headers.add("Server", self.config.user_agent)
+        if req.method == "INVITE" and 100 < status < 300:
+            # RFC 3261 12.1.1: the proxies that record-routed (a front door such as Kamailio)
+            # stay on the dialog's path: the UAC builds its route set from these.
+            for route in req.headers.get_all("record-route"):
+                headers.add("Record-Route", route)
         for name, value in extra or ():
             headers.add(name, value)
         if body:
