@@ -318,9 +318,9 @@ class McuServer:
 
     # ------------------------------------------------------------------ cluster
 
-    async def place(self, room: str) -> Placement | None:
+    async def place(self, room: str, owner_failed: str = "") -> Placement | None:
         """In a cluster, where a new call to `room` goes (the registry's word); None: alone."""
-        return await self.cluster.place(room) if self.cluster is not None else None
+        return await self.cluster.place(room, owner_failed) if self.cluster is not None else None
 
     def _active_rooms(self) -> set[str]:
         return {number for number, room in self.conference.rooms.items() if room.members}

@@ -79,7 +79,7 @@ class CallHost(Protocol):
     def requires_encryption(self, room_number: str | None) -> bool: ...
     def advertised_address(self, peer_host: str) -> str: ...
     def count_refusal(self, reason: str) -> None: ...
-    async def place(self, room: str) -> Placement | None: ...
+    async def place(self, room: str, owner_failed: str = "") -> Placement | None: ...
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ class SipCalls:
     async def _placed_elsewhere(self, e: ev.IncomingCall, room: str) -> bool:
         """In a cluster: the room is hosted by another node (302 to it), or this node is full and
         the room new here (503: the front door tries the next node). False: go on here."""
-        placement = await self.host.place(room)
+        placement = await self.host.place(room, e.owner_failed or "")
         if placement is None or placement.here:
             if placement is not None and placement.note:
                 event(log, "cluster.placed_here", logging.WARNING, room=room, note=placement.note)

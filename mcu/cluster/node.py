@@ -103,9 +103,10 @@ class ClusterNode:
 
     # ------------------------------------------------------------------ placement
 
-    async def place(self, room: str) -> Placement:
-        """Before a call to `room` joins here: claim it, or learn where it is hosted."""
-        claim: Claim | None = await self._call("claim", self.registry.claim(room))
+    async def place(self, room: str, owner_failed: str = "") -> Placement:
+        """Before a call to `room` joins here: claim it, or learn where it is hosted.
+        `owner_failed`: the node the front door tried first and found not answering."""
+        claim: Claim | None = await self._call("claim", self.registry.claim(room, owner_failed))
         if claim is None:
             self.placements["unavailable"] += 1
             return Placement(True, note="registry unavailable: placed here")

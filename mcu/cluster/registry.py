@@ -45,9 +45,9 @@ end
 return 0
 """
 
-# KEYS[1] room key; ARGV[1] our id, ARGV[2] ttl ms, ARGV[3] node key prefix.
-# Returns {owner, how}: how = "ours" | "new" | "other" | "takeover" (the previous owner's node
-# hash had expired: it is dead).
+# KEYS[1] room key; ARGV[1] our id, ARGV[2] ttl ms, ARGV[3] node key prefix, ARGV[4] the owner the
+# front door found dead ("" if none). Returns {owner, how}: how = "ours" | "new" | "other" |
+# "takeover:<previous>" (the previous owner's node hash had expired, or it is the dead one).
 CLAIM_SCRIPT = """
 local owner = redis.call('GET', KEYS[1])
 if not owner then
@@ -58,7 +58,7 @@ if owner == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {owner, 'ours'}
 end
-if redis.call('EXISTS', ARGV[3] .. owner) == 0 then
+if owner == ARGV[4] or redis.call('EXISTS', ARGV[3] .. owner) == 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return {ARGV[1], 'takeover:' .. owner}
 end
@@ -161,13 +161,15 @@ class Registry:
 
     # -- rooms
 
-    async def claim(self, room: str) -> Claim:
-        """Claim `room` for this node (SET NX PX), or learn its owner; take it over from a dead one."""
+    async def claim(self, room: str, failed_owner: str = "") -> Claim:
+        """Claim `room` for this node (SET NX PX), or learn its owner; take it over from a dead one
+        (its node hash expired, or it is `failed_owner`: the front door found it not answering)."""
         key = ROOM_PREFIX + room
         if await self.client.set(key, self.node_id, nx=True, px=self.room_ttl_ms):
             self.owned.add(room)
             return Claim(room, self.node_id, "new")
-        owner, how = await self.client.eval(CLAIM_SCRIPT, 1, key, self.node_id, self.room_ttl_ms, NODE_PREFIX)
+        owner, how = await self.client.eval(CLAIM_SCRIPT, 1, key, self.node_id, self.room_ttl_ms, NODE_PREFIX,
+                                            failed_owner)
         owner, how = _text(owner), _text(how)
         previous = ""
         if how.startswith("takeover:"):

@@ -25,6 +25,9 @@ class IncomingCall(Event):
     content_type: str | None
     remote_addr: tuple[str, int]
     transport: str
+    # a cluster's front door (conf/kamailio) names the room's owner that did not answer, so this
+    # node takes the room over at once instead of redirecting back to the dead one
+    owner_failed: str | None = None
 
 
 @dataclass

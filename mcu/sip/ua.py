@@ -53,6 +53,7 @@ from mcu.sip.transaction import (
 from mcu.sip.transport import TCP, TLS, UDP, Address, TransportInfo
 from mcu.sip.uri import SipUri
 
+OWNER_FAILED_HEADER = "X-MCU-Owner-Failed"  # set by the cluster front door only (it strips callers' own)
 UNAVAILABLE_RETRY_AFTER = 30  # seconds, in the 503 to OPTIONS of a full node
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
 KNOWN_NOT_ALLOWED = frozenset(
@@ -606,6 +607,7 @@ class UserAgent:
             content_type=req.content_type if req.body else None,
             remote_addr=addr,
             transport=transport.proto,
+            owner_failed=req.headers.get(OWNER_FAILED_HEADER),
         ))
 
     def _on_cancel(self, req: SipRequest, stx: ServerTransaction, now: float) -> None:
