@@ -25,6 +25,7 @@ import uvloop
 
 import mcu
 from mcu.admin import AdminService, AdminStartError, start_admin
+from mcu.admin.auth import load_token
 from mcu.admission import (
     AdmissionController,
     Candidate,
@@ -136,6 +137,13 @@ class McuServer:
             self.cluster = ClusterNode(self.config.mcu.cluster, NodeHooks(
                 describe=self._node_info, active_rooms=self._active_rooms, rosters=self._rosters,
                 redial=self._redial_roster, set_full=self._set_full))
+            admin = self.config.mcu.admin
+            if admin.enabled:
+                try:
+                    self.cluster.admin_token = load_token(getattr(admin, "token", ""), admin.token_file,
+                                                          self.config.path.parent)
+                except AdminStartError:
+                    pass  # no token, no API: nothing to forward
             if self.metrics.registry is not None:
                 self.metrics.registry.register(self.cluster.collector())
             self.cluster.start()

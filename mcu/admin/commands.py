@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mcu.admin.errors import BadArguments, Conflict, NotFound, Unprocessable
+from mcu.admin.errors import BadArguments, CommandError, Conflict, NotFound, Unprocessable
 from mcu.admin.snapshot import i420_to_png
 from mcu.admin.table import PATH, PNG_RESULT, QUERY, Arg, Command
 from mcu.calls.alias import H323_SCHEME, h323_target, same_site
 from mcu.calls.control import DialError
+from mcu.cluster import admin_route
 from mcu.conference.member import Member
 from mcu.conference.room import Room
 from mcu.layout.engine import set_mode, set_pins
@@ -570,4 +571,61 @@ COMMANDS: tuple[Command, ...] = (
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
 )
 
+
+
+# ---------------------------------------------------------------------------------- many nodes
+
+
+async def _forward_to_owner(ctx: AdminContext, command: Command, args: dict[str, Any]) -> Any:
+    """In a cluster, a room command for a room another node hosts is answered by that node
+    (mcu.cluster.admin_route); returns its result, or _HERE to run the command here."""
+    node = getattr(ctx.server, "cluster", None)
+    if node is None:
+        return _HERE
+    number = args["room"]
+    room = ctx.server.conference.rooms.get(number)
+    here = room is not None and bool(room.members)
+    target = None if here else admin_route.decide(node.node_id, here, await node.room_owner(number))
+    if target is None:
+        return _HERE
+    path = admin_route.request_path(command.path, {a.name: args[a.name] for a in command.path_args},
+                                    {a.name: args[a.name] for a in command.query_args if args.get(a.name) is not None})
+    body = {a.name: args[a.name] for a in command.body_args if a.name in args}
+    try:
+        answer = await admin_route.forward(target, command.method, path, body, node.admin_token,
+                                           args.get("_who", ""), node.node_id)
+    except OSError as exc:
+        error = CommandError(f"room {number} is hosted by node {target.owner}, whose admin API at "
+                             f"{target.admin_url} does not answer ({exc}); try again once another node "
+                             f"has taken the room over")
+        error.status = 503
+        raise error from None
+    node.forwarded[command.name] += 1
+    event(log, "admin.forwarded", command=command.name, room=number, owner=target.owner, status=answer.status)
+    if answer.status == 200:
+        return answer.raw if answer.doc is None else answer.doc.get("result")
+    doc = answer.doc if isinstance(answer.doc, dict) else {}
+    error = CommandError(f"node {target.owner}: {doc.get('error', answer.raw.decode(errors='replace')[:200])}",
+                         details=doc.get("details"))
+    error.status = answer.status
+    raise error
+
+
+_HERE = object()
+
+
+def _routed(command: Command) -> Command:
+    """The command, answered by the room's node when that is another one (rooms with {room} in the path)."""
+    if not any(a.name == "room" and a.where == PATH for a in command.args):
+        return command
+    local = command.handler
+
+    async def handler(ctx: AdminContext, args: dict[str, Any]) -> Any:
+        result = await _forward_to_owner(ctx, command, args)
+        return await local(ctx, args) if result is _HERE else result
+
+    return replace(command, handler=handler)
+
+
+COMMANDS = tuple(_routed(c) for c in COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

@@ -75,6 +75,8 @@ class ClusterNode:
         self.placements: Counter[str] = Counter()  # new, ours, other, takeover, unavailable, full
         self.lost: Counter[str] = Counter()  # rooms whose claim another node took while we hosted it
         self.full = False
+        self.admin_token = ""  # the cluster's shared admin token: forwarded commands carry it
+        self.forwarded: Counter[str] = Counter()  # admin commands sent to the room's owner, by command
         self._down_logged = False
         self._task: asyncio.Task[None] | None = None
         self._redials: set[asyncio.Task[None]] = set()
@@ -124,6 +126,14 @@ class ClusterNode:
         if claim.how == "takeover":
             self._took_over(claim)
         return Placement(True, owner=self.node_id)
+
+    async def room_owner(self, room: str) -> NodeInfo | None:
+        """The node that hosts `room` when it is another live node; None: here, nobody, or unknown."""
+        owner = await self._call("owner", self.registry.owner(room))
+        if owner is None or owner == self.node_id:
+            return None
+        info: NodeInfo | None = await self._call("node", self.registry.node(owner))
+        return info
 
     def _took_over(self, claim: Claim) -> None:
         event(log, "cluster.takeover", logging.WARNING, room=claim.room, previous=claim.previous_owner)
@@ -213,7 +223,7 @@ class _ClusterCollector(Collector):
         yield up
         errors = CounterMetricFamily("mcu_cluster_registry_errors", "Failed calls to the Redis room registry, "
                                      "by operation (each retried on the next heartbeat).", labels=["op"])
-        for op in ("claim", "heartbeat", "node", "release", "roster", "withdraw"):
+        for op in ("claim", "heartbeat", "node", "owner", "release", "roster", "withdraw"):
             errors.add_metric([op], n.errors[op])
         yield errors
         placements = CounterMetricFamily("mcu_cluster_placements", "Calls placed through the registry, by "
@@ -229,6 +239,11 @@ class _ClusterCollector(Collector):
         full = GaugeMetricFamily("mcu_cluster_node_full", "1 while this node takes no new rooms.", labels=["node"])
         full.add_metric([n.node_id], 1 if n.full else 0)
         yield full
+        forwarded = CounterMetricFamily("mcu_cluster_admin_forwarded", "Admin API commands this node sent on "
+                                        "to the node that hosts the room, by command.", labels=["command"])
+        for command, count in sorted(n.forwarded.items()):
+            forwarded.add_metric([command], count)
+        yield forwarded
 
 
 def _redacted(url: str) -> str:
