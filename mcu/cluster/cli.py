@@ -111,7 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up.add_argument("--fr-timer-ms", type=int, default=2000, help="Kamailio: a node silent this long is dead")
     up.add_argument("--conf", default=str(local.REPO_CONF), help="where rooms.toml, layouts.toml, ... come from")
     up.add_argument("--node-config", action="append", metavar="NODE=FILE",
-                    help="TOML appended to one node's mcu.toml, e.g. node-2=full.toml (repeatable)")
+                    help="TOML keys added to one node's [cluster] section (it comes last in its mcu.toml), "
+                         "e.g. node-1=max.toml holding max_rooms = 1 (repeatable)")
     up.set_defaults(func=cmd_up)
     status = actions.add_parser("status", help="each process and the registry's nodes and rooms (exit 3: one is down)")
     status.add_argument("--dir", default=DEFAULT_DIR)
