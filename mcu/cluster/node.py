@@ -212,14 +212,16 @@ class ClusterNode:
 
 
 class _ClusterCollector(Collector):
+    """mcu_cluster_*; the node's name is the `node` label Prometheus adds from file_sd."""
+
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
 
     def collect(self) -> Iterator[Any]:
         n = self.node
         up = GaugeMetricFamily("mcu_cluster_registry_up", "1 while the last call to the Redis room registry "
-                               "succeeded, 0 while it fails (calls are then placed on this node).", labels=["node"])
-        up.add_metric([n.node_id], 1 if n.up else 0)
+                               "succeeded, 0 while it fails (calls are then placed on this node).")
+        up.add_metric([], 1 if n.up else 0)
         yield up
         errors = CounterMetricFamily("mcu_cluster_registry_errors", "Failed calls to the Redis room registry, "
                                      "by operation (each retried on the next heartbeat).", labels=["op"])
@@ -232,12 +234,11 @@ class _ClusterCollector(Collector):
         for outcome in ("new", "ours", "other", "takeover", "full", "unavailable"):
             placements.add_metric([outcome], n.placements[outcome])
         yield placements
-        owned = GaugeMetricFamily("mcu_cluster_rooms_owned", "Rooms whose registry claim this node holds.",
-                                  labels=["node"])
-        owned.add_metric([n.node_id], len(n.registry.owned))
+        owned = GaugeMetricFamily("mcu_cluster_rooms_owned", "Rooms whose registry claim this node holds.")
+        owned.add_metric([], len(n.registry.owned))
         yield owned
-        full = GaugeMetricFamily("mcu_cluster_node_full", "1 while this node takes no new rooms.", labels=["node"])
-        full.add_metric([n.node_id], 1 if n.full else 0)
+        full = GaugeMetricFamily("mcu_cluster_node_full", "1 while this node takes no new rooms (OPTIONS get 503).")
+        full.add_metric([], 1 if n.full else 0)
         yield full
         forwarded = CounterMetricFamily("mcu_cluster_admin_forwarded", "Admin API commands this node sent on "
                                         "to the node that hosts the room, by command.", labels=["command"])

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -153,6 +154,45 @@ def test_up_prints_where_everything_listens_and_status_sees_both_nodes(cluster: 
     targets = json.loads((cluster.dir / "prometheus" / "targets.json").read_text())
     assert {t["labels"]["node"]: t["targets"][0] for t in targets} == {
         n: cluster.nodes[n]["metrics"] for n in cluster.nodes}
+
+
+def test_prometheus_scrapes_every_node_from_the_registry_with_a_node_label(cluster: Cluster, tmp_path: Path) -> None:
+    from tests.metrics.promcheck import prometheus_binary
+
+    targets = tmp_path / "mcu-nodes.json"
+    made = subprocess.run([sys.executable, "-m", "mcu", "cluster", "targets", "--redis", cluster.info["redis_url"],
+                           "--out", str(targets)], check=False, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert json.loads(targets.read_text()) == json.loads((cluster.dir / "prometheus" / "targets.json").read_text())
+    config = (REPO / "conf" / "prometheus" / "cluster.yml").read_text()
+    config = config.replace("/etc/prometheus/mcu-nodes.json", str(targets)).replace("scrape_interval: 5s",
+                                                                                     "scrape_interval: 1s")
+    config = config.replace("  - mcu-alerts.yml", f"  - {REPO / 'conf' / 'prometheus' / 'mcu-alerts.yml'}")
+    (tmp_path / "prometheus.yml").write_text(config)
+    port = free_port()
+    prom = subprocess.Popen([prometheus_binary(), f"--config.file={tmp_path / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                             "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def query(expr: str) -> list[dict]:
+        url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())["data"]["result"]
+        except OSError:
+            return []
+
+    try:
+        up = wait_for(lambda: {r["metric"]["node"] for r in query('up{job="mcu"} == 1')} == set(cluster.nodes), 30,
+                      "Prometheus scraping both nodes")
+        assert up
+        per_node = query('sum by (node) (mcu_admission_ceiling_cores{job="mcu"})')
+        assert {r["metric"]["node"] for r in per_node} == set(cluster.nodes)  # the dashboards' per-node panels
+        registry = query("mcu_cluster_registry_up")
+        assert {(r["metric"]["node"], r["value"][1]) for r in registry} == {(n, "1") for n in cluster.nodes}
+    finally:
+        prom.terminate()
+        prom.wait(10)
 
 
 def test_one_room_lands_on_one_node_other_rooms_spread_and_a_full_node_gets_no_new_room(
