@@ -206,15 +206,15 @@ class Registry:
             if await self.release(room):
                 result.released.append(room)
         for room in sorted(active_rooms):
-            if room in self.owned:
-                if await self.renew(room):
-                    result.renewed.append(room)
-                    continue
-                result.lost.append(room)
+            if room in self.owned and await self.renew(room):
+                result.renewed.append(room)
+                continue
+            # never claimed, or the claim lapsed (Redis restarted, a long outage): claim it again;
+            # lost only when another node holds it now
             claim = await self.claim(room)
             if claim.ours:
                 result.claimed.append(claim)
-            elif room not in result.lost:
+            else:
                 result.lost.append(room)
         for room, sites in (rosters or {}).items():
             if room in self.owned:
