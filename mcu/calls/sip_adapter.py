@@ -141,6 +141,8 @@ class SipCalls:
     def on_event(self, e: ev.Event) -> None:
         host = self.host
         if isinstance(e, ev.IncomingCall):
+            if e.front_door_source and host.config.mcu.cluster.enabled:
+                e = _behind_front_door(e)
             host.spawn(self._incoming_call(e), lambda: self._fail_call(e.call_id))
         elif isinstance(e, ev.CallAnswered):
             self._answered(e)
@@ -244,7 +246,12 @@ class SipCalls:
                 event(log, "cluster.placed_here", logging.WARNING, room=room, note=placement.note)
             return False
         if placement.sip:
-            contact = f"<{replace(SipUri.parse(placement.sip), user=room)}>"
+            try:
+                contact = f"<{replace(SipUri.parse(placement.sip), user=room)}>"
+            except (SipError, ValueError):
+                event(log, "cluster.bad_owner_address", logging.WARNING, room=room, owner=placement.owner,
+                      sip=placement.sip[:100], note="the registry holds garbage for it: placed here")
+                return False
             event(log, "call.redirected", room=room, owner=placement.owner, contact=contact,
                   remote=_addr(e.remote_addr))
             status, reason, headers = 302, "Moved Temporarily", [("Contact", contact)]
@@ -470,6 +477,22 @@ class SipCalls:
         if member is not None:
             host.conference.renegotiated(member, Streams.of_sdp(result))
         return result
+
+
+def _behind_front_door(e: ev.IncomingCall) -> ev.IncomingCall:
+    """The caller's own address, as the cluster's front door saw it (X-MCU-Source), in place of the
+    front door's: the abuse limits and PIN lockouts count per caller, not one address for all."""
+    text = e.front_door_source or ""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        number = int(port)
+    except (OSError, ValueError):
+        return e  # garbage: keep the address the INVITE came from
+    if not sep or not 0 < number < 65536:
+        return e
+    return replace(e, remote_addr=(host, number))
 
 
 def _host_of(uri: str) -> str:

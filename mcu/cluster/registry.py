@@ -4,14 +4,16 @@ Keys (the front door's kamailio.cfg reads the first two with ndb_redis):
 
     room:<number>    the id of the node that hosts the room       SET NX PX <room_ttl>, renewed
     node:<id>        hash: sip, admin, metrics, load figures, full  PEXPIRE <node_ttl>, renewed
-    roster:<number>  JSON list of the room's dialled/roster sites   PX <roster_ttl>: the node that
-                     takes a room over redials them
+    roster:<number>  JSON {"owner": id, "sites": [...]}: the room's   PX <roster_ttl>: the node that
+                     dialled/roster sites, by the node hosting it   takes a room over redials them
 
 A node claims a room with `SET room:<r> <id> NX PX <ttl>` when its first caller arrives; every
 heartbeat renews its claims (only the ones it still owns: a Lua compare-and-expire) and releases
 (compare-and-delete) those of rooms that emptied. A node that dies stops renewing: its claims and
 its node hash expire, and the next call to the room is placed afresh. A claim whose owner's node
-hash is gone is taken over at once (the owner is dead even if the claim has not expired yet).
+hash is gone is taken over at once (the owner is dead even if the claim has not expired yet). A
+room claimed afresh whose roster was left by another node (its claim expired with it) is a
+takeover too. A room released because it emptied takes its roster with it.
 
 `Registry` is the logic over a tiny client interface (`RedisLike`: the few commands of
 redis.asyncio.Redis it uses), so tests can drive it with a fake as well as with a real Redis.
@@ -37,9 +39,11 @@ end
 return 0
 """
 
-# KEYS[1] room key; ARGV[1] our id. Release only a claim that is still ours.
+# KEYS[1] room key, KEYS[2] its roster key; ARGV[1] our id. Release only a claim that is still
+# ours; the meeting is over, so its roster goes too.
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -167,6 +171,9 @@ class Registry:
         key = ROOM_PREFIX + room
         if await self.client.set(key, self.node_id, nx=True, px=self.room_ttl_ms):
             self.owned.add(room)
+            left_by = await self.roster_owner(room)
+            if left_by and left_by != self.node_id:  # its host died and the claim expired with it
+                return Claim(room, self.node_id, "takeover", left_by)
             return Claim(room, self.node_id, "new")
         owner, how = await self.client.eval(CLAIM_SCRIPT, 1, key, self.node_id, self.room_ttl_ms, NODE_PREFIX,
                                             failed_owner)
@@ -194,7 +201,8 @@ class Registry:
     async def release(self, room: str) -> bool:
         """Give the room up (it emptied); False if it was not ours any more."""
         self.owned.discard(room)
-        return bool(await self.client.eval(RELEASE_SCRIPT, 1, ROOM_PREFIX + room, self.node_id))
+        return bool(await self.client.eval(RELEASE_SCRIPT, 2, ROOM_PREFIX + room, ROSTER_PREFIX + room,
+                                           self.node_id))
 
     async def heartbeat(self, active_rooms: set[str], info: NodeInfo,
                         rosters: Mapping[str, list[RosterSite]] | None = None) -> HeartbeatResult:
@@ -243,27 +251,34 @@ class Registry:
     # -- rosters
 
     async def save_roster(self, room: str, sites: list[RosterSite]) -> None:
-        doc = json.dumps([{"uri": s.uri, "name": s.name, "site": s.site_id} for s in sites])
+        doc = json.dumps({"owner": self.node_id,
+                          "sites": [{"uri": x.uri, "name": x.name, "site": x.site_id} for x in sites]})
         await self.client.set(ROSTER_PREFIX + room, doc, px=self.roster_ttl_ms)
 
     async def roster(self, room: str) -> list[RosterSite]:
         raw = await self.client.get(ROSTER_PREFIX + room)
-        return parse_roster(_text(raw)) if raw is not None else []
+        return parse_roster(_text(raw))[1] if raw is not None else []
+
+    async def roster_owner(self, room: str) -> str:
+        raw = await self.client.get(ROSTER_PREFIX + room)
+        return parse_roster(_text(raw))[0] if raw is not None else ""
 
 
-def parse_roster(raw: str) -> list[RosterSite]:
-    """The roster doc of roster:<room>; garbage (another writer, a truncated value) gives []."""
+def parse_roster(raw: str) -> tuple[str, list[RosterSite]]:
+    """(the node that wrote it, its sites) of roster:<room>; garbage (another writer, a truncated
+    value) gives ("", [])."""
     try:
         doc = json.loads(raw)
     except ValueError:
-        return []
-    if not isinstance(doc, list):
-        return []
+        return "", []
+    if not isinstance(doc, dict) or not isinstance(doc.get("sites"), list):
+        return "", []
+    owner = doc.get("owner") if isinstance(doc.get("owner"), str) else ""
     out = []
-    for item in doc:
+    for item in doc["sites"]:
         if isinstance(item, dict) and isinstance(item.get("uri"), str) and item["uri"]:
             out.append(RosterSite(item["uri"], str(item.get("name") or ""), str(item.get("site") or "")))
-    return out
+    return owner, out
 
 
 def _text(value: Any) -> str:

@@ -28,6 +28,7 @@ class IncomingCall(Event):
     # a cluster's front door (conf/kamailio) names the room's owner that did not answer, so this
     # node takes the room over at once instead of redirecting back to the dead one
     owner_failed: str | None = None
+    front_door_source: str | None = None  # the caller's ip:port as the front door saw it (X-MCU-Source)
 
 
 @dataclass

@@ -54,6 +54,7 @@ from mcu.sip.transport import TCP, TLS, UDP, Address, TransportInfo
 from mcu.sip.uri import SipUri
 
 OWNER_FAILED_HEADER = "X-MCU-Owner-Failed"  # set by the cluster front door only (it strips callers' own)
+SOURCE_HEADER = "X-MCU-Source"  # the caller's address, added by the cluster front door (trusted only then)
 UNAVAILABLE_RETRY_AFTER = 30  # seconds, in the 503 to OPTIONS of a full node
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
 KNOWN_NOT_ALLOWED = frozenset(
@@ -608,6 +609,7 @@ class UserAgent:
             remote_addr=addr,
             transport=transport.proto,
             owner_failed=req.headers.get(OWNER_FAILED_HEADER),
+            front_door_source=req.headers.get(SOURCE_HEADER),
         ))
 
     def _on_cancel(self, req: SipRequest, stx: ServerTransaction, now: float) -> None:

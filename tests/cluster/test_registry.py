@@ -119,9 +119,30 @@ def test_heartbeat_renews_active_rooms_releases_empty_ones_and_reports_a_lost_cl
 
 
 def test_roster_garbage_is_ignored() -> None:
-    assert parse_roster("not json") == []
-    assert parse_roster('{"uri": "sip:a@b"}') == []
-    assert parse_roster('[{"uri": ""}, 3, {"uri": "sip:a@b", "name": 7}]') == [RosterSite("sip:a@b", "7", "")]
+    assert parse_roster("not json") == ("", [])
+    assert parse_roster('{"uri": "sip:a@b"}') == ("", [])
+    assert parse_roster('[{"uri": "sip:a@b"}]') == ("", [])
+    assert parse_roster('{"owner": 3, "sites": [{"uri": ""}, 3, {"uri": "sip:a@b", "name": 7}]}') == (
+        "", [RosterSite("sip:a@b", "7", "")])
+
+
+def test_a_room_claimed_afresh_with_another_nodes_roster_is_a_takeover_and_a_release_ends_the_roster(
+        redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        client = await _client(redis_server.url)
+        a, b = _registry(client, "a"), _registry(client, "b")
+        await a.claim("4100")
+        await a.save_roster("4100", [RosterSite("sip:s@h", "S", "s")])
+        await client.delete("room:4100")  # a died and its claim expired; its roster lives longer
+        claim = await b.claim("4100")
+        assert (claim.how, claim.previous_owner) == ("takeover", "a")
+        await b.save_roster("4100", [])
+        await b.release("4100")  # the meeting ended: nobody is to be redialled
+        assert await client.get("roster:4100") is None
+        assert (await a.claim("4100")).how == "new"
+        await client.aclose()
+
+    run(scenario())
 
 
 def _hooks(active: set[str], full: bool = False) -> NodeHooks:
@@ -164,7 +185,8 @@ def test_node_redirects_to_the_owner_refuses_new_rooms_when_full_and_redials_aft
         placement = await node.place("4100")
         assert (placement.here, placement.owner, placement.sip) == (False, "other", "sip:127.0.0.1:5072")
         assert (await node.place("4300")).here
-        await client.set("roster:4200", '[{"uri": "sip:site@127.0.0.1:5099", "name": "Site", "site": "s1"}]')
+        await client.set("roster:4200", '{"owner": "gone", "sites": [{"uri": "sip:site@127.0.0.1:5099", '
+                                        '"name": "Site", "site": "s1"}]}')
         await client.set("room:4200", "gone", px=10_000)  # its node hash expired: dead
         assert (await node.place("4200")).here
         for _ in range(50):
