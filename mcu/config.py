@@ -320,9 +320,6 @@ def load_config(path: str | Path) -> Config:
         if listen.transport == "tls" and not (mcu.sip.tls_cert and mcu.sip.tls_key):
             issues.append(toml.issue(("sip", "listen", i, "transport"),
                                      "tls needs sip.tls_cert and sip.tls_key to be set"))
-    if "cluster" in toml.data and not mcu.cluster.node_id:
-        issues.append(toml.issue(("cluster",), "a [cluster] section needs node_id (this node's name, "
-                                 "e.g. \"mcu-1\"); leave the section out for a single MCU"))
     rooms: dict[str, Room] = {}
     if issues:
         raise ConfigError(issues)
