@@ -53,9 +53,27 @@ cdef extern from "<sys/socket.h>" nogil:
     int recvmmsg(int fd, mmsghdr *msgvec, unsigned int vlen, int flags, void *timeout)
     int sendmmsg(int fd, mmsghdr *msgvec, unsigned int vlen, int flags)
     long sendto(int fd, const void *buf, size_t len, int flags, const sockaddr *dest, socklen_t dlen)
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr *CMSG_FIRSTHDR(msghdr *message)
+    cmsghdr *CMSG_NXTHDR(msghdr *message, cmsghdr *header)
+    unsigned char *CMSG_DATA(cmsghdr *header)
+    int setsockopt(int fd, int level, int name, const void *value, socklen_t length)
     int AF_INET
     int AF_INET6
     int MSG_DONTWAIT
+    int SOL_SOCKET
+    int SO_TIMESTAMPNS
+    int SCM_TIMESTAMPNS
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clock, timespec *now)
+    int CLOCK_REALTIME
 
 cdef extern from "<netinet/in.h>" nogil:
     struct in_addr:
@@ -80,6 +98,7 @@ cdef enum:
     SEND_BATCH = 64          # datagrams per sendmmsg call (a 1080p keyframe takes a few calls)
     MAX_DATAGRAM = 2048      # larger than any RTP packet we accept (MTU-sized, SRTP tag included)
     ADDRESS_TEXT = 64
+    CONTROL_SPACE = 64       # room for one SCM_TIMESTAMPNS control message (32 bytes on x86_64)
 
 RECV_BATCH_SIZE = RECV_BATCH
 SEND_BATCH_SIZE = SEND_BATCH
@@ -105,6 +124,38 @@ def pack_address(int family, str host, int port):
     v6.sin6_port = ((port & 0xFF) << 8) | (port >> 8)
     memcpy(&v6.sin6_addr, PyBytes_AS_STRING(raw), 16)
     return PyBytes_FromStringAndSize(<char *>&v6, sizeof(v6))
+
+
+def enable_arrival_times(int fd):
+    """Have the kernel stamp each datagram's arrival (SO_TIMESTAMPNS), for `receive(times=...)`
+    on a socket read long after its packets came; returns 0 or the errno."""
+    cdef int on = 1
+    if setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0:
+        return errno
+    return 0
+
+
+cdef double _realtime() noexcept nogil:
+    cdef timespec now
+    clock_gettime(CLOCK_REALTIME, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef double _arrival(msghdr *message, double now, double realtime) noexcept nogil:
+    """When the datagram came, on the caller's clock: `now` minus its age by the kernel's
+    stamp (CLOCK_REALTIME), or `now` itself without a usable stamp."""
+    cdef cmsghdr *header = CMSG_FIRSTHDR(message)
+    cdef timespec *stamp
+    cdef double age
+    while header != NULL:
+        if header.cmsg_level == SOL_SOCKET and header.cmsg_type == SCM_TIMESTAMPNS:
+            stamp = <timespec *>CMSG_DATA(header)
+            age = realtime - (stamp.tv_sec + stamp.tv_nsec * 1e-9)
+            if 0.0 <= age < 60.0:  # a clock step makes a stamp meaningless: keep `now`
+                return now - age
+            return now
+        header = CMSG_NXTHDR(message, header)
+    return now
 
 
 cdef object _address_tuple(sockaddr_storage *address):
@@ -147,6 +198,7 @@ cdef class BatchReceiver:
     cdef iovec vectors[RECV_BATCH]
     cdef sockaddr_storage names[RECV_BATCH]
     cdef char buffers[RECV_BATCH][MAX_DATAGRAM]
+    cdef char controls[RECV_BATCH][CONTROL_SPACE]
     cdef sockaddr_storage last_name
     cdef socklen_t last_length
     cdef object last_address
@@ -163,19 +215,25 @@ cdef class BatchReceiver:
             self.vectors[i].iov_base = self.buffers[i]
             self.vectors[i].iov_len = MAX_DATAGRAM
 
-    def receive(self, list out, int limit=256, dict offloaded=None, double now=0.0):
+    def receive(self, list out, int limit=256, dict offloaded=None, double now=0.0, list times=None):
         """Append (datagram, (host, port)) of up to `limit` waiting datagrams to `out`; returns
         0 when the socket is drained, else the errno that stopped the read (e.g. ECONNREFUSED
         after an ICMP port unreachable), which the caller counts.
 
         `offloaded` maps a source's `source_key` to the AudioInbound that takes its packets in C
-        (arrived at `now`); what it declines is appended to `out` like the rest."""
+        (arrived at `now`); what it declines is appended to `out` like the rest.
+
+        `times` (a socket with `enable_arrival_times`): each datagram's arrival on the clock of
+        `now` is taken from the kernel's stamp, given to the AudioInbound, and appended to `times`
+        for each datagram appended to `out`."""
         cdef int i, got, error = 0
         cdef PyObject *sink
         cdef bint offloading = offloaded is not None and len(offloaded) > 0
+        cdef bint stamped = times is not None
         cdef int wanted
         cdef mmsghdr *m
         cdef int total = 0
+        cdef double realtime = 0.0, arrival = now
         while total < limit:
             wanted = min(RECV_BATCH, limit - total)
             for i in range(wanted):
@@ -184,12 +242,18 @@ cdef class BatchReceiver:
                 m.msg_hdr.msg_namelen = sizeof(sockaddr_storage)
                 m.msg_hdr.msg_iov = &self.vectors[i]
                 m.msg_hdr.msg_iovlen = 1
-                m.msg_hdr.msg_control = NULL
-                m.msg_hdr.msg_controllen = 0
+                if stamped:
+                    m.msg_hdr.msg_control = self.controls[i]
+                    m.msg_hdr.msg_controllen = CONTROL_SPACE
+                else:
+                    m.msg_hdr.msg_control = NULL
+                    m.msg_hdr.msg_controllen = 0
                 m.msg_hdr.msg_flags = 0
                 m.msg_len = 0
             with nogil:
                 got = recvmmsg(self.fd, self.messages, wanted, MSG_DONTWAIT, NULL)
+                if stamped:
+                    realtime = _realtime()
             if got < 0:
                 error = errno
                 if error == EAGAIN:  # EWOULDBLOCK is the same value on Linux
@@ -200,13 +264,17 @@ cdef class BatchReceiver:
             self.batches += 1
             for i in range(got):
                 m = &self.messages[i]
+                if stamped:
+                    arrival = _arrival(&m.msg_hdr, now, realtime)
                 if offloading:
                     sink = PyDict_GetItem(offloaded, _source_key(&self.names[i]))
                     if sink != NULL and (<AudioInbound>sink)._take(
-                            <const unsigned char *>self.buffers[i], m.msg_len, now):
+                            <const unsigned char *>self.buffers[i], m.msg_len, arrival):
                         continue
                 out.append((PyBytes_FromStringAndSize(self.buffers[i], m.msg_len),
                             self._source(&self.names[i], m.msg_hdr.msg_namelen)))
+                if stamped:
+                    times.append(arrival)
             total += got
             if got < wanted:
                 return 0

@@ -123,7 +123,8 @@ class McuServer:
             self.exporter = start_exporter(self.metrics, metrics.host, metrics.port)
             event(log, "metrics.listening", url=f"http://{metrics.host}:{self.exporter.port}/metrics")
         self._tasks.append(asyncio.create_task(
-            self._tick_rooms("audio", AUDIO_TICK, self._audio_room), name="audio-tick"))
+            self._tick_rooms("audio", AUDIO_TICK, self._audio_room, self.media_plane.tick_reads.read_all),
+            name="audio-tick"))
         try:
             self.admin = await start_admin(self, self.config)  # logs admin.listening itself
         except AdminStartError as exc:
@@ -430,15 +431,22 @@ class McuServer:
     # ------------------------------------------------------------------ ticks
 
     async def _tick_rooms(self, kind: str, period: float,
-                          tick: Callable[[Room, float], Awaitable[None]]) -> None:
+                          tick: Callable[[Room, float], Awaitable[None]],
+                          before: Callable[[], None] | None = None) -> None:
         """Run `tick` for every room with members on a drift-free schedule; a failing room is
-        logged once and counted, and never stops the others."""
+        logged once and counted, and never stops the others. `before` runs first on each tick
+        (the audio tick reads the sockets whose packets wait for it)."""
         ticker = self.tickers[kind] = Ticker(period, self.now())
         while True:
             await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
             now = self.now()
             if not ticker.due(now):
                 continue
+            if before is not None:
+                try:
+                    before()
+                except Exception:  # noqa: BLE001 - the rooms still tick
+                    self._tick_error(f"{kind} tick preparation")
             for room in list(self.conference.rooms.values()):
                 if room.members:
                     try:

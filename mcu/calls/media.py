@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcu.io.rtp_transport import PortAllocator, RtpTransport, SharedPorts
+from mcu.io.rtp_transport import PortAllocator, RtpTransport, SharedPorts, TickReads
 from mcu.log import event
 from mcu.rtp.packet import RtpPacket
 from mcu.rtp.rtcp import Fir, Pli, RtcpPacket, serialize_compound
@@ -54,6 +54,7 @@ class MediaPlane:
         self.clock = clock
         self.on_timeout = on_timeout
         self.ports = PortAllocator(rtp.port_min, rtp.port_max)
+        self.tick_reads = TickReads()  # per-call sockets read by the audio tick (see TickReads)
         self.shared: SharedPorts | None = None  # [rtp] shared_port: one port for every call
         self.legs: dict[str, Leg] = {}
         self.unmatched_reported = 0
@@ -125,7 +126,7 @@ class MediaPlane:
                                                clock=self.clock, on_error=on_error)
         return await RtpTransport.open(self.ports, on_rtp, on_rtcp, on_timeout, host=self.rtp.host,
                                        rtcp_mux=rtcp_mux, inactivity_timeout=self.rtp.inactivity_timeout,
-                                       clock=self.clock, on_error=on_error)
+                                       clock=self.clock, on_error=on_error, tick_reads=self.tick_reads)
 
     def apply(self, leg: Leg, result: NegotiationResult, close_missing: bool = True) -> None:
         """Point each kept socket at the negotiated address until latching sees the real source;

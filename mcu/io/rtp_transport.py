@@ -32,7 +32,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mcu._rtp import AudioInbound, BatchReceiver, pack_address, parse_rtp, send_batch_to, send_to
+from mcu._rtp import (
+    AudioInbound,
+    BatchReceiver,
+    enable_arrival_times,
+    pack_address,
+    parse_rtp,
+    send_batch_to,
+    send_to,
+)
 from mcu.rtp.errors import MediaParseError
 from mcu.rtp.packet import RtpPacket, is_rtcp
 from mcu.rtp.rtcp import RtcpPacket, parse_compound
@@ -96,6 +104,7 @@ class TransportCounters:
 
 
 RtpCallback = Callable[[RtpPacket, Address, float], None]
+DatagramCallback = Callable[..., None]  # (data, addr) or, read by TickReads, (data, addr, arrival)
 RtcpCallback = Callable[[list[RtcpPacket], Address, float], None]
 TimeoutCallback = Callable[["RtpTransport"], None]
 ErrorCallback = Callable[[str, BaseException], None]
@@ -123,13 +132,36 @@ def _error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class TickReads:
+    """Per-call sockets whose audio is all taken in C, read once per audio tick instead of on
+    every packet's wake-up: a room's packets are only needed when its tick pulls the jitter
+    buffers, and each packet's arrival comes from the kernel's stamp (SO_TIMESTAMPNS), so the
+    statistics and jitter buffers see the times they would have seen. The event loop then wakes
+    for the tick, not for each of the hundreds of packets between two ticks. What the C path
+    declines (RTCP, DTMF, another source) is handled at the read as before, with its arrival."""
+
+    def __init__(self) -> None:
+        self.sockets: set[MediaSocket] = set()
+        self.reads = 0
+        self.errors = 0  # reads that raised (a bug): that socket's turn is lost, not the others'
+
+    def read_all(self) -> None:
+        """Read every socket; the audio ticker calls this before the rooms' ticks."""
+        self.reads += 1
+        for sock in list(self.sockets):
+            try:
+                sock.read_stamped()
+            except Exception:  # noqa: BLE001 - one member's socket never stops the others' reads
+                self.errors += 1
+
+
 class MediaSocket:
     """One bound non-blocking UDP socket: the loop's reader callback drains it in recvmmsg
     batches into `on_datagram(data, (host, port))`; sends go out from C. A socket error (e.g. an
     ICMP port unreachable seen on read, EACCES on send) goes to `on_error` as an OSError."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, family: int, host: str, port: int,
-                 on_datagram: Callable[[bytes, Address], None], on_error: Callable[[Exception], None]) -> None:
+                 on_datagram: DatagramCallback, on_error: Callable[[Exception], None]) -> None:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
@@ -146,12 +178,13 @@ class MediaSocket:
         self.on_error = on_error
         self.offloaded: dict[bytes, AudioInbound] = {}  # packed source -> its stream's C receiver
         self.clock: Callable[[], float] = time.time  # `now` of offloaded packets (the streams' clock)
+        self.tick_reads: TickReads | None = None  # read by the audio tick while all its audio is in C
         self._receiver = BatchReceiver(self.fd)
         loop.add_reader(self.fd, self._readable)
 
     @classmethod
     async def open(cls, loop: asyncio.AbstractEventLoop, family: int, host: str, port: int,
-                   on_datagram: Callable[[bytes, Address], None],
+                   on_datagram: DatagramCallback,
                    on_error: Callable[[Exception], None]) -> MediaSocket:
         return cls(loop, family, host, port, on_datagram, on_error)
 
@@ -161,6 +194,16 @@ class MediaSocket:
         error = self._receiver.receive(batch, READ_LIMIT, offloaded, self.clock() if offloaded else 0.0)
         for data, addr in batch:
             self.on_datagram(data, addr)
+        if error:
+            self.on_error(OSError(error, os.strerror(error)))
+
+    def read_stamped(self) -> None:
+        """Read what waits, each datagram at its kernel-stamped arrival (TickReads)."""
+        batch: list[tuple[bytes, Address]] = []
+        times: list[float] = []
+        error = self._receiver.receive(batch, READ_LIMIT, self.offloaded, self.clock(), times)
+        for (data, addr), arrival in zip(batch, times):
+            self.on_datagram(data, addr, arrival)
         if error:
             self.on_error(OSError(error, os.strerror(error)))
 
@@ -184,16 +227,47 @@ class MediaSocket:
     def offload(self, source: bytes, inbound: AudioInbound, clock: Callable[[], float]) -> None:
         self.offloaded[source] = inbound
         self.clock = clock
+        reads = self.tick_reads
+        if reads is not None and self not in reads.sockets and not enable_arrival_times(self.fd):
+            self.loop.remove_reader(self.fd)
+            reads.sockets.add(self)
 
     def withdraw(self, source: bytes) -> None:
+        self._drain()
         self.offloaded.pop(source, None)
+        if not self.offloaded:
+            self._back_to_reader()
 
     def relatched(self) -> None:
         """The stream forgot its source (a per-call socket has nothing else to forget)."""
+        self._drain()
         self.offloaded.clear()
+        self._back_to_reader()
+
+    def _drain(self) -> None:
+        """Read what waits for the tick before the stream's state changes under it: a packet
+        that came before a re-INVITE moved the source is taken as it was on arrival, and does
+        not latch the old source again after the move."""
+        reads = self.tick_reads
+        if reads is not None and self in reads.sockets:
+            reads.sockets.discard(self)  # once: what the read does to the stream cannot recurse here
+            try:
+                self.read_stamped()
+            except Exception:  # noqa: BLE001 - as in read_all: counted, and the change goes on
+                reads.errors += 1
+            finally:
+                reads.sockets.add(self)
+
+    def _back_to_reader(self) -> None:
+        reads = self.tick_reads
+        if reads is not None and self in reads.sockets:
+            reads.sockets.discard(self)
+            self.loop.add_reader(self.fd, self._readable)  # level-triggered: what waits is read next
 
     def close(self) -> None:
         self.offloaded.clear()
+        if self.tick_reads is not None:
+            self.tick_reads.sockets.discard(self)
         self.loop.remove_reader(self.fd)
         self.sock.close()
 
@@ -429,7 +503,9 @@ class RtpTransport:
         inactivity_timeout: float | None = DEFAULT_INACTIVITY_TIMEOUT,
         clock: Callable[[], float] = time.time,
         on_error: ErrorCallback | None = None,
+        tick_reads: TickReads | None = None,
     ) -> RtpTransport:
+        """`tick_reads`: read the RTP socket once per audio tick while all its audio is in C."""
         loop = asyncio.get_running_loop()
         last_error: OSError | None = None
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -445,6 +521,8 @@ class RtpTransport:
                 last_error = exc
                 self.close()
                 continue
+            if isinstance(self._rtp_socket, MediaSocket):
+                self._rtp_socket.tick_reads = tick_reads
             return self
         raise PortRangeExhaustedError(f"could not bind an RTP port pair on {host}: {last_error}")
 
@@ -489,11 +567,11 @@ class RtpTransport:
 
     # ------------------------------------------------------------ receive
 
-    def _on_mux_datagram(self, data: bytes, addr: Address) -> None:
+    def _on_mux_datagram(self, data: bytes, addr: Address, arrival: float | None = None) -> None:
         if is_rtcp(data):
-            self._on_rtcp_datagram(data, addr)
+            self._on_rtcp_datagram(data, addr, arrival)
         else:
-            self._on_rtp_datagram(data, addr)
+            self._on_rtp_datagram(data, addr, arrival)
 
     def set_srtp(self, keys: SrtpKeys | None) -> None:
         """Protect this stream with these SDES keys from now on (None: plain RTP)."""
@@ -534,7 +612,8 @@ class RtpTransport:
         if self._inbound is not None:
             self._inbound.counters = None
 
-    def _on_rtp_datagram(self, data: bytes, addr: Address) -> None:
+    def _on_rtp_datagram(self, data: bytes, addr: Address, arrival: float | None = None) -> None:
+        """`arrival`: when it came on `clock` (a TickReads socket read it later); else now."""
         counters = self.counters
         if self.latched_rtp and addr != self.remote_rtp:
             counters.ignored_other_source += 1
@@ -559,11 +638,11 @@ class RtpTransport:
         assert self._loop is not None
         self._last_activity = self._loop.time()
         try:
-            self.on_rtp(packet, addr, self.clock())
+            self.on_rtp(packet, addr, self.clock() if arrival is None else arrival)
         except Exception as exc:  # noqa: BLE001 - one member's packet must not escape into the loop
             self._handler_error("rtp", exc)
 
-    def _on_rtcp_datagram(self, data: bytes, addr: Address) -> None:
+    def _on_rtcp_datagram(self, data: bytes, addr: Address, arrival: float | None = None) -> None:
         counters = self.counters
         if self.latched_rtcp and addr != self.remote_rtcp:
             counters.ignored_other_source += 1
@@ -585,7 +664,7 @@ class RtpTransport:
         counters.rtcp_packets += 1
         if self.on_rtcp is not None:
             try:
-                self.on_rtcp(packets, addr, self.clock())
+                self.on_rtcp(packets, addr, self.clock() if arrival is None else arrival)
             except Exception as exc:  # noqa: BLE001 - as for RTP
                 self._handler_error("rtcp", exc)
 
