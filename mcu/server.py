@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import uvloop
@@ -59,6 +60,7 @@ from mcu.plan.tiers import RESOLUTIONS
 from mcu.recording.manager import Recorder
 from mcu.sdp.profiles import Profiles
 from mcu.sip.errors import SipError
+from mcu.sip.uri import SipUri
 from mcu.tomlfile import ConfigError
 
 log = logging.getLogger("mcu.server")
@@ -67,6 +69,8 @@ AUDIO_TICK = 0.020
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
+CASCADE_REDIAL_DELAY = 1.0  # s before a dropped cascade link is dialled again
+CASCADE_FINAL_REASONS = {"mcu stopping", "removed by operator"}  # ends of a link that are meant
 REFUSAL_LOG_INTERVAL = 60.0  # s between two log lines about one address's refused calls
 
 
@@ -257,7 +261,7 @@ class McuServer:
         room = self.conference.rooms.get(room_number or "")
         return room is not None and room.spec.encryption == "required"
 
-    async def dial(self, room_number: str, uri: str, display_name: str = "") -> str:
+    async def dial(self, room_number: str, uri: str, display_name: str = "", cascade: bool = False) -> str:
         """Call `uri` into a room; returns the call id. Raises DialError when it cannot start."""
         rejection = self.conference.admission(room_number)
         if rejection is not None:
@@ -271,7 +275,7 @@ class McuServer:
                             f"try again in {decision.retry_after} s")
         if uri.lower().startswith(H323_SCHEME):
             return await self.h323_calls.dial(room_number, uri, display_name)
-        return await self.sip_calls.dial(room_number, uri, display_name)
+        return await self.sip_calls.dial(room_number, uri, display_name, cascade=cascade)
 
     def has_call(self, call_id: str) -> bool:
         return call_id in self.calls
@@ -328,11 +332,35 @@ class McuServer:
     # ------------------------------------------------------------------ cluster
 
     async def place(self, room: str, owner_failed: str = "") -> Placement | None:
-        """In a cluster, where a new call to `room` goes (the registry's word); None: alone."""
-        return await self.cluster.place(room, owner_failed) if self.cluster is not None else None
+        """In a cluster, where a new call to `room` goes (the registry's word); None: alone. A room
+        cascaded up from here to its main node takes its local sites here."""
+        if self.cluster is None:
+            return None
+        if room in self._cascaded_rooms():
+            return Placement(True, note="")
+        return await self.cluster.place(room, owner_failed)
+
+    def _cascaded_rooms(self) -> set[str]:
+        """Rooms whose members here reach the meeting through a cascade link up to its main node."""
+        return {number for number, room in self.conference.rooms.items()
+                if any(m.cascade == "up" for m in room.members.values())}
 
     def _active_rooms(self) -> set[str]:
-        return {number for number, room in self.conference.rooms.items() if room.members}
+        """Rooms this node hosts (claims in the registry): with members, not a cascaded part."""
+        cascaded = self._cascaded_rooms()
+        return {number for number, room in self.conference.rooms.items() if room.members and number not in cascaded}
+
+    async def cascade(self, room: str, target: str) -> str:
+        """Join this node's part of `room` to the main node as one SIP participant (isfocus):
+        `target` is a SIP URI or a node id of the registry. Returns the link's call id."""
+        uri = target
+        if not target.lower().startswith(("sip:", "sips:")):
+            info = await self.cluster.node_address(target) if self.cluster is not None else None
+            if info is None or not info.sip:
+                raise DialError(f"no node {target!r} in the registry (or it has no SIP address)")
+            uri = str(replace(SipUri.parse(info.sip), user=room))
+        event(log, "cascade.dialling", room=room, uri=uri)
+        return await self.dial(room, uri, f"cascade {target}", cascade=True)
 
     def _node_info(self) -> NodeInfo:
         cluster, status = self.config.mcu.cluster, self.admission.status
@@ -403,6 +431,26 @@ class McuServer:
             return
         self.media_plane.close(media)
         self.conference.leave(call_id, reason)
+        if media.member is not None and media.member.cascade == "up" and reason not in CASCADE_FINAL_REASONS:
+            self._redial_cascade(media.member.room, media.dialled.uri if media.dialled else "", reason)
+
+    def _redial_cascade(self, room_number: str, uri: str, reason: str) -> None:
+        """A dropped cascade link is dialled again while this node's part of the room has sites."""
+        room = self.conference.rooms.get(room_number)
+        if not uri or room is None or not room.members or self._loop is None:
+            return
+        event(log, "cascade.dropped", logging.WARNING, room=room_number, uri=uri, reason=reason,
+              redial_in=CASCADE_REDIAL_DELAY)
+
+        async def redial() -> None:
+            await asyncio.sleep(CASCADE_REDIAL_DELAY)
+            if room.members and not self._cascaded_rooms() & {room_number}:
+                try:
+                    await self.dial(room_number, uri, f"cascade {uri}", cascade=True)
+                except DialError as exc:
+                    event(log, "cascade.redial_refused", logging.WARNING, room=room_number, error=str(exc))
+
+        self.spawn(redial(), lambda: None)
 
     def apply(self, hangups: list[Hangup]) -> None:
         for hangup in hangups:

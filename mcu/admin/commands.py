@@ -192,6 +192,7 @@ def _member_info(room: Room, member: Member) -> dict[str, Any]:
         "remote": member.remote,
         "state": member.state.value,
         "chair": member.chair,
+        "cascade": member.cascade or None,
         "muted": member.muted,
         "deaf": member.deaf,
         "speaking": member.member_id in selector.mixed,
@@ -428,6 +429,20 @@ async def cmd_redial(ctx: AdminContext, args: dict[str, Any]) -> Any:
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, dropped, args["_who"])}
 
 
+async def cmd_cascade(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    cascade = getattr(ctx.server, "cascade", None)
+    if cascade is None:
+        raise Conflict("this MCU cannot cascade")
+    _check_admission(ctx, room)
+    try:
+        call_id = await cascade(room.number, args["to"])
+    except DialError as exc:
+        raise Conflict(f"cannot cascade room {room.number} to {args['to']}: {exc}") from None
+    _log_change(ctx, "cascade", args["_who"], room=room.number, to=args["to"], call_id=call_id)
+    return {"room": room.number, "to": args["to"], "call_id": call_id}
+
+
 async def cmd_reload(ctx: AdminContext, args: dict[str, Any]) -> Any:
     problems = ctx.server.reload_config()
     _log_change(ctx, "reload", args["_who"], applied=not problems, problems=len(problems))
@@ -550,6 +565,9 @@ COMMANDS: tuple[Command, ...] = (
             "call every roster site that is not in the room"),
     Command("redial", cmd_redial, "POST", "/rooms/{room}/redial", (ROOM,),
             "call again the roster sites dialled into the room that dropped"),
+    Command("cascade", cmd_cascade, "POST", "/rooms/{room}/cascade",
+            (ROOM, Arg("to", str, "the main node: its node id (registry) or sip:room@host:port", max_length=256)),
+            "join this node's part of the room to its main node as one participant (a cascade link)"),
     Command("reload", cmd_reload, "POST", "/reload", (), "reload the config files (a bad config is refused)"),
     Command("record-start", cmd_record_start, "POST", "/rooms/{room}/recording/start",
             (ROOM, replace(LAYOUT, help="a layout or group of layouts.toml for the recording (default: "
@@ -612,11 +630,12 @@ async def _forward_to_owner(ctx: AdminContext, command: Command, args: dict[str,
 
 
 _HERE = object()
+NOT_FORWARDED = {"cascade"}  # acts on this node's part of the room, whoever hosts the meeting
 
 
 def _routed(command: Command) -> Command:
     """The command, answered by the room's node when that is another one (rooms with {room} in the path)."""
-    if not any(a.name == "room" and a.where == PATH for a in command.args):
+    if command.name in NOT_FORWARDED or not any(a.name == "room" and a.where == PATH for a in command.args):
         return command
     local = command.handler
 

@@ -92,6 +92,7 @@ class DialOut:
     offer: SessionDescription
     user_agent: str = ""
     inbound: bool = False  # an incoming INVITE without offer: we offered in the 200
+    cascade: bool = False  # a cascade link up to the room's main node (our Contact has isfocus)
 
 
 class SipCalls:
@@ -233,6 +234,9 @@ class SipCalls:
         leg.member = host.conference.join(
             e.call_id, room, streams, display_name=e.from_display or e.from_uri, user_agent=e.user_agent or "",
             remote=remote, now=host.now(), uri=e.from_uri, source=e.remote_addr[0], video_cap=decision)
+        if e.is_focus:  # another MCU bringing its part of the meeting
+            leg.member.cascade = "down"
+            event(log, "cascade.down", room=room, remote=remote, call_id=e.call_id)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
         self.transmit()
@@ -329,7 +333,7 @@ class SipCalls:
 
     # ------------------------------------------------------------------ dial-out
 
-    async def dial(self, room_number: str, uri: str, display_name: str) -> str:
+    async def dial(self, room_number: str, uri: str, display_name: str, cascade: bool = False) -> str:
         """INVITE `uri` into a room (admission already checked by the host); returns the call id."""
         host = self.host
         if host.requires_encryption(room_number):
@@ -350,12 +354,12 @@ class SipCalls:
         room = host.conference.rooms[room_number]
         try:
             call_id = self.ua.dial(uri, serialize(offer).encode(), SDP, from_user=room_number,
-                                   display_name=room.spec.name or None)
+                                   display_name=room.spec.name or None, focus=cascade)
         except SipError as exc:
             host.media_plane.close(leg)
             raise DialError(f"cannot dial {uri}: {exc}") from None
         leg.call_id = call_id
-        leg.dialled = DialOut(room_number, uri, display_name or uri, offer)
+        leg.dialled = DialOut(room_number, uri, display_name or uri, offer, cascade=cascade)
         host.calls[call_id] = leg
         self.transmit()
         event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
@@ -377,6 +381,9 @@ class SipCalls:
         leg.member = host.conference.join(
             e.call_id, dialled.room, Streams.of_sdp(result), display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=host.now(), uri=dialled.uri)
+        if dialled.cascade:
+            leg.member.cascade = "up"
+            event(log, "cascade.up", room=dialled.room, uri=dialled.uri, call_id=e.call_id)
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""

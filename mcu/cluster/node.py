@@ -127,6 +127,11 @@ class ClusterNode:
             self._took_over(claim)
         return Placement(True, owner=self.node_id)
 
+    async def node_address(self, node_id: str) -> NodeInfo | None:
+        """What node `node_id` publishes (None: unknown, or the registry does not answer)."""
+        info: NodeInfo | None = await self._call("node", self.registry.node(node_id))
+        return info
+
     async def room_owner(self, room: str) -> NodeInfo | None:
         """The node that hosts `room` when it is another live node; None: here, nobody, or unknown."""
         owner = await self._call("owner", self.registry.owner(room))

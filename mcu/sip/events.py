@@ -29,6 +29,7 @@ class IncomingCall(Event):
     # node takes the room over at once instead of redirecting back to the dead one
     owner_failed: str | None = None
     front_door_source: str | None = None  # the caller's ip:port as the front door saw it (X-MCU-Source)
+    is_focus: bool = False  # the caller's Contact has isfocus (RFC 4579): another MCU cascading in
 
 
 @dataclass

@@ -610,6 +610,7 @@ class UserAgent:
             transport=transport.proto,
             owner_failed=req.headers.get(OWNER_FAILED_HEADER),
             front_door_source=req.headers.get(SOURCE_HEADER),
+            is_focus=bool(req.contacts) and "isfocus" in req.contacts[0].params,
         ))
 
     def _on_cancel(self, req: SipRequest, stx: ServerTransaction, now: float) -> None:
@@ -979,8 +980,9 @@ class UserAgent:
     def dial(self, uri: str, body: bytes | None = None, content_type: str = SDP,
              from_user: str | None = None, display_name: str | None = None,
              auth: tuple[str, str] | None = None, headers: list[tuple[str, str]] | None = None,
-             now: float | None = None) -> str:
-        """Send an INVITE to `uri` (our offer in `body`); returns the new call id."""
+             now: float | None = None, focus: bool = False) -> str:
+        """Send an INVITE to `uri` (our offer in `body`); returns the new call id. `focus`: our
+        Contact carries `isfocus` (RFC 4579): this call is a conference joining another one."""
         now = self._api_now(now)
         target = SipUri.parse(uri)
         if not target.is_sip:
@@ -1005,7 +1007,7 @@ class UserAgent:
         request_headers.add("To", f"<{target}>")
         request_headers.add("Call-ID", call_id)
         request_headers.add("CSeq", "1 INVITE")
-        request_headers.add("Contact", self._contact(transport))
+        request_headers.add("Contact", self._contact(transport) + (";isfocus" if focus else ""))
         request_headers.add("Allow", ALLOW)
         request_headers.add("Supported", SUPPORTED)
         if self.config.session_expires:
