@@ -110,6 +110,7 @@ class McuServer:
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.cluster: ClusterNode | None = None  # [cluster]: a node behind a front door
+        self.cascades: dict[str, str] = {}  # room -> the main node's URI this node's part is linked to
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -341,9 +342,11 @@ class McuServer:
         return await self.cluster.place(room, owner_failed)
 
     def _cascaded_rooms(self) -> set[str]:
-        """Rooms whose members here reach the meeting through a cascade link up to its main node."""
-        return {number for number, room in self.conference.rooms.items()
-                if any(m.cascade == "up" for m in room.members.values())}
+        """Rooms whose members here reach the meeting through a cascade link up to its main node
+        (also while a dropped link is dialled again); a part that empties ends its cascade."""
+        for number in [n for n, room in self.conference.rooms.items() if n in self.cascades and not room.members]:
+            del self.cascades[number]
+        return set(self.cascades)
 
     def _active_rooms(self) -> set[str]:
         """Rooms this node hosts (claims in the registry): with members, not a cascaded part."""
@@ -360,7 +363,9 @@ class McuServer:
                 raise DialError(f"no node {target!r} in the registry (or it has no SIP address)")
             uri = str(replace(SipUri.parse(info.sip), user=room))
         event(log, "cascade.dialling", room=room, uri=uri)
-        return await self.dial(room, uri, f"cascade {target}", cascade=True)
+        call_id = await self.dial(room, uri, f"cascade {target}", cascade=True)
+        self.cascades[room] = uri
+        return call_id
 
     def _node_info(self) -> NodeInfo:
         cluster, status = self.config.mcu.cluster, self.admission.status
@@ -444,7 +449,8 @@ class McuServer:
 
         async def redial() -> None:
             await asyncio.sleep(CASCADE_REDIAL_DELAY)
-            if room.members and not self._cascaded_rooms() & {room_number}:
+            linked = any(m.cascade == "up" for m in room.members.values())
+            if room.members and not linked and room_number in self._cascaded_rooms():
                 try:
                     await self.dial(room_number, uri, f"cascade {uri}", cascade=True)
                 except DialError as exc:

@@ -223,8 +223,10 @@ class SipCalls:
             return
         video = host.config.mcu.video
         streams = Streams.of_sdp(result)
+        # a cascade link (another MCU, isfocus) carries many sites: admitted like the chair and the roster
         decision = host.admit(e.call_id, room, remote, candidate_for(
-            host.conference, e.from_uri, e.from_display or "", streams, fps=video.fps, preset=video.preset))
+            host.conference, e.from_uri, e.from_display or "", streams, fps=video.fps, preset=video.preset,
+            dialled=e.is_focus))
         if isinstance(decision, Rejection):
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)

@@ -78,6 +78,7 @@ class ClusterNode:
         self.admin_token = ""  # the cluster's shared admin token: forwarded commands carry it
         self.forwarded: Counter[str] = Counter()  # admin commands sent to the room's owner, by command
         self._down_logged = False
+        self._lost_logged: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._redials: set[asyncio.Task[None]] = set()
 
@@ -171,8 +172,11 @@ class ClusterNode:
             return
         for room in result.lost:
             self.lost[room] += 1
-            event(log, "cluster.claim_lost", logging.WARNING, room=room,
-                  note="another node holds the room now; the calls here go on")
+            if room not in self._lost_logged:  # once, until the room is ours again
+                self._lost_logged.add(room)
+                event(log, "cluster.claim_lost", logging.WARNING, room=room,
+                      note="another node holds the room now; the calls here go on")
+        self._lost_logged -= set(result.renewed) | {c.room for c in result.claimed}
         for claim in result.claimed:
             if claim.how == "takeover":
                 self._took_over(claim)

@@ -1,6 +1,8 @@
 """Cascading one meeting over two nodes: node B joins room 4100 of the main node A as one SIP
 participant (a cascade link, isfocus) and hosts its own sites; every site hears every other
-site, on either node, and never itself."""
+site, on either node, and never itself. The sites speak in turn (the others send room noise),
+as in a briefing: each node mixes its loudest three, and speaker selection works across the link
+(the link is the loudest member on one side while a site of the other side speaks)."""
 
 from __future__ import annotations
 
@@ -54,36 +56,48 @@ async def _until(condition, timeout: float, what: str) -> None:  # type: ignore[
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_a_cascaded_room_of_2_x_2_sites_where_every_site_hears_every_other_but_itself(tmp_path: Path) -> None:
+def _heard_by_all_others(speaker: SyntheticEndpoint, sites: list[SyntheticEndpoint]):  # type: ignore[no-untyped-def]
+    others = [s for s in sites if s is not speaker]
+    return lambda: (all(o.heard_tone(speaker.tone_hz) > TONE_PRESENT for o in others)
+                    and speaker.heard_tone(speaker.tone_hz) < TONE_ABSENT)
+
+
+def _heard_by_none(speaker: SyntheticEndpoint, sites: list[SyntheticEndpoint]):  # type: ignore[no-untyped-def]
+    return lambda: all(o.heard_tone(speaker.tone_hz) < TONE_ABSENT for o in sites)
+
+
+def test_a_cascaded_room_of_2_x_4_sites_where_every_site_hears_every_other_but_itself(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis")
     main, main_admin = _node(tmp_path, "main", server.url)
     part, part_admin = _node(tmp_path, "part", server.url)
     client = redis.Redis.from_url(server.url, decode_responses=True)
-    sites = [SyntheticEndpoint(n, f"Site {n}") for n in (1, 2, 3, 4)]
+    sites = [SyntheticEndpoint(n, f"Site {n}", talking=False) for n in range(1, 9)]
 
     async def scenario() -> None:
         try:
-            for site in sites[:2]:
+            for site in sites[:4]:
                 await site.call(f"sip:4100@127.0.0.1:{main.sip_port}")
             await _until(lambda: client.get("room:4100") == "main", 5, "room 4100 claimed by the main node")
             status, doc = await asyncio.to_thread(_admin, part_admin, "POST", "/rooms/4100/cascade", {"to": "main"})
             assert status == 200, doc
             await _until(lambda: main.has("cascade.down") and part.has("cascade.up"), 10, "the cascade link up")
-            for site in sites[2:]:  # the part node hosts its sites itself, no redirect to the main node
+            for site in sites[4:]:  # the part node hosts its sites itself, no redirect to the main node
                 await site.call(f"sip:4100@127.0.0.1:{part.sip_port}")
 
-            def everyone_hears_the_others_not_themselves() -> bool:
-                return all(me.heard_tone(other.tone_hz) > TONE_PRESENT for me in sites for other in sites
-                           if other is not me) and all(me.heard_tone(me.tone_hz) < TONE_ABSENT for me in sites)
+            async def each_speaks_in_turn_and_is_heard_by_all_others() -> None:
+                for speaker in sites:
+                    speaker.talking = True
+                    await _until(_heard_by_all_others(speaker, sites), 15,
+                                 f"site {speaker.number} heard by the seven others and not by itself: " + ", ".join(
+                                     f"{o.number}={o.heard_tone(speaker.tone_hz):.3f}" for o in sites))
+                    speaker.talking = False
+                    await _until(_heard_by_none(speaker, sites), 10, f"site {speaker.number} silent again")
 
-            await _until(everyone_hears_the_others_not_themselves, 20,
-                         "all four sites hearing the three others and not themselves: " + ", ".join(
-                             f"{me.number} hears " + " ".join(f"{o.number}={me.heard_tone(o.tone_hz):.3f}"
-                                                              for o in sites) for me in sites))
+            await each_speaks_in_turn_and_is_heard_by_all_others()
             status, doc = await asyncio.to_thread(_admin, main_admin, "GET", "/rooms/4100/members")
-            assert status == 200 and sorted(str(m["cascade"]) for m in doc["result"]) == ["None", "None", "down"]
+            assert status == 200 and sorted(str(m["cascade"]) for m in doc["result"]) == ["None"] * 4 + ["down"]
             status, doc = await asyncio.to_thread(_admin, part_admin, "GET", "/rooms/4100/members")
-            assert status == 200 and sorted(str(m["cascade"]) for m in doc["result"]) == ["None", "None", "up"]
+            assert status == 200 and sorted(str(m["cascade"]) for m in doc["result"]) == ["None"] * 4 + ["up"]
             assert client.get("room:4100") == "main"  # the part never claims the meeting's room
             assert not part.has("cluster.claim_lost")
             # the main node drops the link (here: its operator removes it): the part dials it again
@@ -99,7 +113,7 @@ def test_a_cascaded_room_of_2_x_2_sites_where_every_site_hears_every_other_but_i
             assert part.has("cascade.dropped")
             for site in sites:  # the sites never left
                 assert site.in_call
-            await _until(everyone_hears_the_others_not_themselves, 20, "the meeting whole again")
+            await each_speaks_in_turn_and_is_heard_by_all_others()  # the meeting whole again
         finally:
             for site in sites:
                 await site.close()
