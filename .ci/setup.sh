@@ -33,6 +33,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   need_cmd openssl openssl
   need_cmd tshark tshark
+  need_cmd chromium chromium
+  need_cmd chromedriver chromium-driver
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
   # the cluster tests: Kamailio as the SIP front door (dispatcher, ndb_redis), Redis as the registry
   need_cmd kamailio kamailio
@@ -58,7 +60,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=.venv/.installed
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q -U pip "setuptools>=65" wheel "cython>=3.3" "numpy>=2.4"
+  .venv/bin/python -m pip install -q -U pip "setuptools>=77" wheel "cython>=3.3" "numpy>=2.4"
   .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
   touch "$stamp"
 fi

@@ -300,6 +300,7 @@ class Generator:
         """What came back is right: probes hear the talker; decoders see another member's colour."""
         talker = next((m for m in self.plan.members if m.role == "talker"), None)
         heard = total_heard = seen = total_seen = 0
+        powers: list[float] = []  # the talker's tone as each probe heard it (0.01 counts as heard)
         sizes: set[str] = set()
         for m in self.plan.members:
             ep = self.endpoints.get(m.number)
@@ -307,7 +308,8 @@ class Generator:
                 continue
             if m.role == "probe" and talker is not None:
                 total_heard += 1
-                heard += ep.heard_tone(tone_for(talker.number), 1.0) > TONE_THRESHOLD
+                powers.append(round(ep.heard_tone(tone_for(talker.number), 1.0), 4))
+                heard += powers[-1] > TONE_THRESHOLD
             if ep.config.decode_video:
                 total_seen += 1
                 frame = ep.last_frame()
@@ -315,7 +317,7 @@ class Generator:
                     sizes.add(f"{frame.width}x{frame.height}")
                     others = [yuv_for(o.number) for o in self.plan.members[:12] if o.number != m.number]
                     seen += any(find_colour(frame, c) for c in others)
-        return {"heard_talker": heard, "probes_checked": total_heard, "saw_others": seen,
+        return {"heard_talker": heard, "probes_checked": total_heard, "talker_power": powers, "saw_others": seen,
                 "decoders_checked": total_seen, "received_sizes": sorted(sizes)}
 
     async def stop(self) -> dict[str, Any]:

@@ -149,6 +149,8 @@ class AdminSection:
     token_file: str = "admin.token"
     tls_cert: str = ""
     tls_key: str = ""
+    console_language: str = setting("vi", one_of("vi", "en"))  # the web console's default language
+    session_hours: float = setting(8.0, in_range(0.05, 168))  # a console login lasts this long
 
 
 @dataclass(frozen=True)

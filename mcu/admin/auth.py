@@ -1,12 +1,19 @@
-"""The admin API's bearer token and where it may listen."""
+"""The admin API's bearer token, console sessions, and where it may listen.
+
+Every request's credentials become one `Principal` in `resolve_principal`; the HTTP layer
+hands that value to the commands and decides nothing else about who may do what.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from mcu.admin.errors import AdminStartError, Unauthorized
+from mcu.admin.errors import AdminStartError, Forbidden, Unauthorized
+from mcu.admin.sessions import CSRF_HEADER, Session, SessionStore
 
 MIN_TOKEN_LENGTH = 16
 TOKEN_HINT = "generate one with `openssl rand -hex 32 > conf/admin.token` and set [admin] token_file"
@@ -56,3 +63,59 @@ def check_authorization(header: str | None, token: str) -> None:
         raise Unauthorized("Authorization must be 'Bearer <token>'")
     if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token.encode()):
         raise Unauthorized("wrong token")
+
+
+VIA_BEARER = "bearer"
+VIA_SESSION = "session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: the admin token itself, or a console session opened with it."""
+
+    via: str  # VIA_BEARER or VIA_SESSION
+    session: Session | None = None
+
+    @property
+    def name(self) -> str:
+        return "token" if self.session is None else f"session:{self.session.session_id[:8]}"
+
+
+def check_token(given: str, token: str) -> None:
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
+        raise Unauthorized("wrong token")
+
+
+def resolve_principal(authorization: str | None, session_id: str | None, token: str,
+                      sessions: SessionStore | None, now: float) -> Principal:
+    """The principal of a request: its bearer header when it has one (the API's clients),
+    else its console session cookie. Raise Unauthorized with what to do otherwise."""
+    if authorization or not session_id or sessions is None:
+        check_authorization(authorization, token)
+        return Principal(VIA_BEARER)
+    session = sessions.get(session_id, now)
+    if session is None:
+        raise Unauthorized("the console session has expired or is unknown; log in again with the admin token")
+    return Principal(VIA_SESSION, session)
+
+
+def check_csrf(principal: Principal, method: str, csrf_header: str | None) -> None:
+    """A state change through a session cookie must carry the session's CSRF token in a header.
+    Bearer clients need none: a browser never adds an Authorization header on its own."""
+    if principal.session is None or method.upper() in SAFE_METHODS:
+        return
+    if not csrf_header:
+        raise Forbidden(f"missing {CSRF_HEADER} header: a console change must carry the session's CSRF token")
+    if not hmac.compare_digest(csrf_header.encode("utf-8", "surrogateescape"),
+                               principal.session.csrf_token.encode()):
+        raise Forbidden(f"wrong {CSRF_HEADER}: reload the console page")
+
+
+def check_origin(origin: str | None, host: str | None) -> None:
+    """A browser's Origin, when it sends one, must be the console's own (no cross-site WebSocket
+    or login); tools that send no Origin are judged by their credentials alone."""
+    if not origin:
+        return
+    if origin == "null" or urlsplit(origin).netloc.lower() != (host or "").lower():
+        raise Forbidden(f"cross-origin request from {origin[:100]} refused; open the console at its own address")

@@ -7,6 +7,8 @@ command changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,10 @@ ALL = "all"  # member target: everyone in the room but the chair
 AUTO_FLOOR = "auto"  # floor target: give the floor back to voice switching
 MODES = tuple(m.value for m in RoomMode)
 REMOVED_REASON = "removed by operator"
+# roster site status in a room (the `roster` command)
+PRESENT, RINGING, DROPPED, MISSING = "present", "ringing", "dropped", "missing"
+PREVIEW_SIZE = (384, 216)  # the console's layout thumbnails
+PREVIEW_CACHE = 64
 JITTER_MS_PER_S = 1000.0
 
 
@@ -49,6 +55,10 @@ class AdminContext:
     dialled: dict[str, dict[str, str]] = field(default_factory=dict)
     # room -> region index of the hand-set floor pin
     floor_pins: dict[str, int] = field(default_factory=dict)
+    # room -> roster site id -> member id the operator removed (not "dropped": redial leaves it alone)
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (layouts config, layout, members) -> PNG of its offline preview (`mcu layout render`)
+    previews: dict[tuple[int, str, int], bytes] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------- lookups
@@ -136,6 +146,15 @@ def _log_change(ctx: AdminContext, command: str, who: str, **fields: Any) -> Non
 # ---------------------------------------------------------------------------------- views
 
 
+def _int_or_none(member_id: str | None) -> int | None:
+    return int(member_id) if member_id is not None and member_id.isdigit() else None
+
+
+def _name_of(room: Room, member_id: int | None) -> str | None:
+    member = room.members.get(member_id) if member_id is not None else None
+    return member.display_name if member is not None else None
+
+
 def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
     state = room.video.state
     selector = room.mixer.selector
@@ -150,6 +169,9 @@ def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
         "layout": state.layout,
         "mode": state.mode.value,
         "floor": selector.floor,
+        # who holds the picture's floor (voice switching with its hysteresis, or given by hand)
+        "floor_shown": _int_or_none(state.floor),
+        "floor_name": _name_of(room, _int_or_none(state.floor)),
         "pins": {str(i): t for i, t in state.pins},
         "recording": outputs["recording"]["state"] if outputs["recording"] else None,
         "stream": outputs["stream"]["state"] if outputs["stream"] else None,
@@ -232,6 +254,8 @@ async def cmd_remove(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
     member = _member(room, int(args["member"]))
     reason = args.get("reason") or REMOVED_REASON
+    if member.site_id is not None:
+        ctx.removed.setdefault(room.number, {})[member.site_id] = member.member_id
     _log_change(ctx, "remove", args["_who"], room=room.number, member=member.member_id,
                 name=member.display_name, reason=reason)
     if not ctx.server.hangup(member.call_id, reason):
@@ -423,7 +447,7 @@ async def cmd_dial_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:
 
 async def cmd_redial(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
-    dropped = [s for s in ctx.dialled.get(room.number, {}) if not _site_connected(ctx, room, s)]
+    dropped = [s.id for s in ctx.server.config.layouts.sites if _site_status(ctx, room, s.id)[0] == DROPPED]
     if not dropped:
         return {"room": room.number, "dialled": []}
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, dropped, args["_who"])}
@@ -513,6 +537,67 @@ async def cmd_stream_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
     return stream.info()
 
 
+def _site_status(ctx: AdminContext, room: Room, site_id: str) -> tuple[str, Member | None]:
+    """Present; ringing (our call to it is under way); dropped (it was in the room, or we dialled
+    it, and it is gone without the operator removing it: what `redial` calls again); missing."""
+    member = _member_of_site(ctx, room, site_id)
+    if member is not None:
+        return PRESENT, member
+    call_id = ctx.dialled.get(room.number, {}).get(site_id)
+    if call_id is not None and ctx.server.has_call(call_id):
+        return RINGING, None
+    departed = getattr(ctx.server.conference, "departed", {}).get(room.number, {}).get(site_id)
+    if departed is not None:
+        removed = ctx.removed.get(room.number, {}).get(site_id) == departed[1]
+        return (MISSING if removed else DROPPED), None
+    return (DROPPED if call_id is not None else MISSING), None  # we dialled it and it never came
+
+
+async def cmd_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    out = []
+    for site in sorted(ctx.server.config.layouts.sites, key=lambda s: s.order):
+        status, member = _site_status(ctx, room, site.id)
+        out.append({"site": site.id, "name": site.name, "uri": site.uri, "role": site.role,
+                    "status": status, "member": member.member_id if member is not None else None})
+    return out
+
+
+async def cmd_layouts(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    cfg = ctx.server.config.layouts
+    return {"layouts": [{"name": n, "capacity": lay.capacity} for n, lay in cfg.layouts.items()],
+            "groups": [{"name": n, "layouts": list(g.layouts)} for n, g in cfg.groups.items()]}
+
+
+def _preview_png(cfg: Any, name: str, members: int) -> bytes:
+    from PIL import Image
+
+    from mcu.layout.render import render_layout
+
+    out = io.BytesIO()
+    Image.fromarray(render_layout(cfg, name, members, PREVIEW_SIZE), "RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+async def cmd_layout_preview(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    cfg = ctx.server.config.layouts
+    name = args["layout"]
+    if not cfg.has(name):
+        raise NotFound(f"no layout or group named {name!r} in layouts.toml; see the layouts command")
+    members = args.get("members")
+    if members is None:
+        members = cfg.layouts[name].capacity + 1 if name in cfg.layouts else 4
+    key = (id(cfg), name, members)
+    png = ctx.previews.get(key)
+    if png is None:
+        # drawn on a worker thread: a preview takes tens of ms, the loop carries the meetings' audio
+        png = await asyncio.to_thread(_preview_png, cfg, name, members)
+        if len(ctx.previews) >= PREVIEW_CACHE:
+            ctx.previews.clear()
+        ctx.previews[key] = png
+    return png
+
+
 # ---------------------------------------------------------------------------------- the table
 
 ROOM = Arg("room", str, "room number (rooms.toml), e.g. 4100", PATH, pattern=ROOM_NUMBER.pattern[1:-1],
@@ -585,6 +670,15 @@ COMMANDS: tuple[Command, ...] = (
             "push a room's picture and mix live to an ingest server; reconnects with backoff"),
     Command("stream-stop", cmd_stream_stop, "POST", "/rooms/{room}/stream/stop", (ROOM,),
             "stop a room's live stream"),
+    Command("roster", cmd_roster, "GET", "/rooms/{room}/roster", (ROOM,),
+            "the roster sites (sites.toml) and whether each is present in the room, ringing, dropped or missing"),
+    Command("layouts", cmd_layouts, "GET", "/layouts", (), "the layouts and groups of layouts.toml"),
+    Command("layout-preview", cmd_layout_preview, "GET", "/layouts/{layout}/preview",
+            (replace(LAYOUT, where=PATH, pattern=r"[A-Za-z0-9_.+\-]{1,64}"),
+             Arg("members", int, "roster sites to draw in it (default: enough to fill it)", QUERY,
+                 required=False, minimum=0, maximum=200)),
+            "an offline preview of a layout or group filled with roster names, as `mcu layout render` draws it",
+            result=PNG_RESULT),
     Command("snapshot", cmd_snapshot, "GET", "/rooms/{room}/members/{member}/snapshot", (ROOM, MEMBER),
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
 )

@@ -36,6 +36,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
               ("STREAM", "stream")],
     "recordings": [("ROOM", "room"), ("FILE", "file"), ("STARTED", "started"), ("BYTES", "bytes"),
                    ("STATE", "state")],
+    "roster": [("SITE", "site"), ("NAME", "name"), ("ROLE", "role"), ("STATUS", "status"), ("MEMBER", "member")],
     "members": [("ID", "id"), ("NAME", "name"), ("STATE", "state"), ("CHAIR", "chair"), ("MUTED", "muted"),
                 ("DEAF", "deaf"), ("SPEAKING", "speaking"), ("AUDIO", "audio.codec"),
                 ("LOSS%", "audio.loss_percent"), ("JITTER ms", "audio.jitter_ms"), ("VIDEO IN", "video.in.resolution"),

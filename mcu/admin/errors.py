@@ -58,3 +58,9 @@ class TooManyRequests(CommandError):
 
 class AdminStartError(Exception):
     """The admin API cannot start; the message says why and what to set in config."""
+
+
+class Forbidden(CommandError):
+    """Authenticated, but this request may not do that (no CSRF token, another tenant's room)."""
+
+    status = 403

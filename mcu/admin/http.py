@@ -1,12 +1,13 @@
-"""A small HTTP/1.1 JSON server on the MCU's own event loop, routed by the command table.
+"""The admin HTTP server: aiohttp on the MCU's own event loop, routed by the command table.
 
-One request per connection (`Connection: close`): the operator's tools send a handful of
-requests a minute, so keep-alive buys nothing and costs a state machine.
+aiohttp carries the HTTP (keep-alive, WebSocket for the console's live feed, static files);
+what the API means stays in `AdminHttp.respond`, which maps one (method, path, query, body,
+credentials) to a command's result without any socket, so it is tested and reasoned about alone.
+Every request's credentials become one principal in `mcu.admin.auth.resolve_principal`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -15,11 +16,14 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mcu.admin.auth import check_authorization
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from mcu.admin.auth import Principal, check_csrf, resolve_principal
 from mcu.admin.commands import COMMANDS, AdminContext
 from mcu.admin.errors import (
     BadArguments,
@@ -31,32 +35,41 @@ from mcu.admin.errors import (
     UnsupportedMediaType,
 )
 from mcu.admin.openapi import OPENAPI_PATH, build_openapi
+from mcu.admin.sessions import COOKIE_NAME, CSRF_HEADER, SessionStore
 from mcu.admin.table import JSON_RESULT, Command, check_args
 from mcu.calls.ratelimit import RateLimit
 from mcu.log import event
+
+if TYPE_CHECKING:
+    from mcu.admin.console import Console
 
 log = logging.getLogger("mcu.admin")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
-READ_TIMEOUT = 10.0
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
-           422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error"}
+KEEPALIVE_TIMEOUT = 30.0  # s an idle keep-alive connection stays open
+SHUTDOWN_TIMEOUT = 2.0  # s running requests get when the API stops
 # Defaults of [limits] admin_requests_per_second and admin_burst in the config
 DEFAULT_REQUESTS_PER_SECOND = 20.0
 DEFAULT_BURST = 40
-REFUSAL_RATE = "admin_rate"  # key of AdminHttp.refusals
+# keys of AdminHttp.refusals (exported as mcu_refusals_total{reason})
+REFUSAL_RATE = "admin_rate"
+REFUSAL_FORBIDDEN = "admin_forbidden"  # no or wrong CSRF token, another site's Origin
+REFUSAL_BAD_HTTP = "admin_bad_http"  # aiohttp could not parse the request
+REFUSAL_SLOW_CONSOLE = "console_slow_client"  # a console browser that stopped reading its feed
+CONSOLE_PREFIX = "/console"
 
 
 @dataclass
 class Request:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: bytes
     peer: str
     query: str = ""
+    session_id: str = ""  # the console's session cookie, when the request carried one
+    principal: Principal | None = field(default=None, repr=False)  # set by respond()
 
 
 @dataclass
@@ -73,6 +86,31 @@ def json_response(status: int, doc: Any, extra: tuple[tuple[str, str], ...] = ()
     return Response(status, body, JSON_RESULT, extra)
 
 
+def error_response(exc: CommandError) -> Response:
+    doc: dict[str, Any] = {"error": exc.message}
+    if exc.details is not None:
+        doc["details"] = exc.details
+    extra: tuple[tuple[str, str], ...] = ()
+    if exc.status == 401:
+        extra = (("WWW-Authenticate", 'Bearer realm="mcu"'),)
+    elif isinstance(exc, MethodNotAllowed) and exc.details:
+        extra = (("Allow", ", ".join(exc.details)),)
+    return json_response(exc.status, doc, extra)
+
+
+def to_aiohttp(response: Response) -> web.Response:
+    headers = {"Content-Type": response.content_type, "Cache-Control": "no-store"}
+    for name, value in response.extra_headers:
+        if name.lower() == "set-cookie":
+            continue
+        headers[name] = value
+    out = web.Response(status=response.status, body=response.body, headers=headers)
+    for name, value in response.extra_headers:
+        if name.lower() == "set-cookie":
+            out.headers.add("Set-Cookie", value)
+    return out
+
+
 class _Route:
     def __init__(self, command: Command):
         self.command = command
@@ -80,14 +118,57 @@ class _Route:
         self.regex = re.compile(f"^{pattern}$")
 
 
+class ProtocolLog:
+    """aiohttp's own log of requests it could not parse (bad request line, header, URL): those are
+    the client's fault, answered 400 by aiohttp and noted here in one line, not as a traceback.
+    Anything else it reports (a handler that raised) is an error of ours and logged as one."""
+
+    def __init__(self, refusals: Counter[str]) -> None:
+        self.refusals = refusals
+
+    def exception(self, message: str, *args: Any, exc_info: BaseException | None = None, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.refusals[REFUSAL_BAD_HTTP] += 1
+            peer = args[0] if args else ""
+            event(log, "admin.bad_http", peer=str(peer), error=str(exc_info.message)[:200]
+                  if getattr(exc_info, "message", None) else type(exc_info).__name__)
+            return
+        log.error("admin.error", exc_info=exc_info, extra={"fields": {"where": message % args if args else message}})
+
+    def debug(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    info = warning = debug
+
+    def error(self, message: str, *args: Any, **kw: Any) -> None:
+        log.error("admin.error", extra={"fields": {"where": message % args if args else message}})
+
+
+@dataclass
+class AdminListener:
+    """A started aiohttp server; `await close()` stops it."""
+
+    runner: web.AppRunner
+
+    @property
+    def port(self) -> int:
+        addresses = self.runner.addresses
+        return int(addresses[0][1]) if addresses else 0
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
 class AdminHttp:
-    """Parses requests, checks the token, dispatches to the command table, writes responses."""
+    """Checks the rate and the credentials, dispatches to the command table, answers in JSON."""
 
     def __init__(self, context: AdminContext, token: str, server_url: str = "",
                  requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
-                 burst: int = DEFAULT_BURST, clock: Callable[[], float] = time.monotonic):
+                 burst: int = DEFAULT_BURST, clock: Callable[[], float] = time.monotonic,
+                 sessions: SessionStore | None = None):
         self.context = context
         self.token = token
+        self.sessions = sessions if sessions is not None else SessionStore()
         self.routes = [_Route(c) for c in COMMANDS]
         self.openapi = json.dumps(build_openapi(COMMANDS, server_url)).encode()
         self.requests = 0
@@ -97,35 +178,53 @@ class AdminHttp:
         self.rate_limit = RateLimit(requests_per_second, burst)
         self.refusals: Counter[str] = Counter()
         self.clock = clock
+        self.console: Console | None = None  # the web console, when attached (console.py)
+        self.protocol_log = ProtocolLog(self.refusals)
         self._limited: set[str] = set()  # clients refused since their last allowed request
 
-    async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername")
-        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        client = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+    # ------------------------------------------------------------------ the aiohttp shell
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        if self.console is not None:
+            app.on_shutdown.append(lambda _app: self.console.shutdown())  # type: ignore[union-attr]
+        return app
+
+    async def listen(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> AdminListener:
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT, keepalive_timeout=KEEPALIVE_TIMEOUT,
+                               max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+                               logger=self.protocol_log)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         try:
-            try:
-                request = await asyncio.wait_for(_read_request(reader, peer), READ_TIMEOUT)
-            except CommandError as exc:
-                request = None
-                response = json_response(exc.status, {"error": exc.message})
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                return
-            limited = self._rate_limited(client, request.path if request else "")
-            if limited is not None:
-                response = limited
-            elif request is not None:
-                response = await self.respond(request)
-            writer.write(_serialize(response))
-            await writer.drain()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, ssl.SSLError):
-                pass
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        return AdminListener(runner)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        client = str(peername[0]) if isinstance(peername, tuple) else str(request.remote or "")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else client
+        target = urlsplit(request.raw_path)
+        path = target.path or "/"
+        limited = self._rate_limited(client, path)
+        if limited is not None:
+            return to_aiohttp(limited)
+        if self.console is not None and (path == "/" or path == CONSOLE_PREFIX
+                                         or path.startswith(CONSOLE_PREFIX + "/")):
+            return await self.console.handle(request, path, peer)
+        try:
+            body = await read_body(request)
+        except CommandError as exc:
+            return to_aiohttp(error_response(exc))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        ours = Request(request.method.upper(), path, headers, body, peer, target.query,
+                       request.cookies.get(COOKIE_NAME, ""))
+        return to_aiohttp(await self.respond(ours))
 
     def _rate_limited(self, client: str, path: str) -> Response | None:
         """None when `client` is within its rate; else the 429 to send (Retry-After in s)."""
@@ -148,38 +247,49 @@ class AdminHttp:
         return json_response(exc.status, {"error": exc.message, "details": exc.details},
                              (("Retry-After", str(retry)),))
 
+    # ------------------------------------------------------------------ the core: no sockets
+
+    def principal_of(self, request: Request) -> Principal:
+        """The request's principal (auth.resolve_principal); raises Unauthorized."""
+        return resolve_principal(request.headers.get("authorization"), request.session_id, self.token,
+                                 self.sessions, self.clock())
+
     async def respond(self, request: Request) -> Response:
         self.requests += 1
         try:
-            check_authorization(request.headers.get("authorization"), self.token)
+            principal = self.principal_of(request)
+            request.principal = principal
             if request.path == OPENAPI_PATH:
                 if request.method != "GET":
                     raise MethodNotAllowed("use GET for /openapi.json")
                 return Response(200, self.openapi)
             command, path_args = self._route(request)
+            check_csrf(principal, request.method, request.headers.get(CSRF_HEADER.lower()))
             body = _json_body(request) if command.method != "GET" else {}
             args = check_args(command, path_args, body, _query(request))
-            args["_who"] = request.headers.get("x-operator", "")[:64] or f"token@{request.peer}"
+            args["_principal"] = principal
+            args["_who"] = request.headers.get("x-operator", "")[:64] or self._who(principal, request.peer)
             result = await command.handler(self.context, args)
         except CommandError as exc:
             self.refused += 1
-            doc: dict[str, Any] = {"error": exc.message}
-            if exc.details is not None:
-                doc["details"] = exc.details
-            extra: tuple[tuple[str, str], ...] = ()
-            if exc.status == 401:
-                extra = (("WWW-Authenticate", 'Bearer realm="mcu"'),)
-                event(log, "admin.unauthorized", logging.WARNING, peer=request.peer, path=request.path,
-                      error=exc.message)
-            elif isinstance(exc, MethodNotAllowed) and exc.details:
-                extra = (("Allow", ", ".join(exc.details)),)
-            return json_response(exc.status, doc, extra)
+            if exc.status == 403:
+                self.refusals[REFUSAL_FORBIDDEN] += 1
+            if exc.status in (401, 403):
+                event(log, "admin.unauthorized" if exc.status == 401 else "admin.forbidden", logging.WARNING,
+                      peer=request.peer, path=request.path, error=exc.message)
+            return error_response(exc)
         except Exception:  # a bug in one command must answer 500, not kill the API
             log.exception("admin.error", extra={"fields": {"path": request.path}})
             return json_response(500, {"error": "internal error; see the MCU log"})
         if isinstance(result, bytes):
             return Response(200, result, command.result)
         return json_response(200, {"ok": True, "result": result})
+
+    @staticmethod
+    def _who(principal: Principal, peer: str) -> str:
+        if principal.session is not None:
+            return principal.session.who or f"console@{peer}"
+        return f"token@{peer}"
 
     def _route(self, request: Request) -> tuple[Command, dict[str, str]]:
         allowed: list[str] = []
@@ -196,38 +306,21 @@ class AdminHttp:
         raise NotFound(f"no such endpoint {request.path}; the commands are listed in {OPENAPI_PATH}")
 
 
-async def _read_request(reader: asyncio.StreamReader, peer: str) -> Request:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError:
-        raise PayloadTooLarge(f"request headers over {MAX_HEADER_BYTES} bytes") from None
-    if len(head) > MAX_HEADER_BYTES:
-        raise PayloadTooLarge(f"request headers over {MAX_HEADER_BYTES} bytes")
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise BadArguments("malformed request line; expected 'METHOD /path HTTP/1.1'")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise BadArguments(f"malformed header line {line[:60]!r}")
-        headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+async def read_body(request: web.Request) -> bytes:
+    """The request's body, within MAX_BODY_BYTES; chunked bodies are refused as before."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         raise BadArguments("chunked bodies are not accepted; send Content-Length")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        raise BadArguments("Content-Length must be a number") from None
-    if length < 0:
-        raise BadArguments("Content-Length must not be negative")
-    if length > MAX_BODY_BYTES:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-    body = await reader.readexactly(length) if length else b""
-    target = urlsplit(parts[1])
-    return Request(parts[0].upper(), target.path or "/", headers, body, peer, target.query)
+    if not request.body_exists:
+        return b""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes") from None
+    except (ConnectionError, HttpProcessingError):  # the client went away or broke off mid-body
+        raise BadArguments("the request body ended before its Content-Length") from None
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -253,11 +346,3 @@ def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise BadArguments(f"the body must be a JSON object, not {type(doc).__name__}")
     return doc
-
-
-def _serialize(response: Response) -> bytes:
-    reason = REASONS.get(response.status, "Status")
-    head = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}", "Connection: close", "Cache-Control: no-store"]
-    head += [f"{k}: {v}" for k, v in response.extra_headers]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -10,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from mcu.admin.auth import check_bind, load_token
 from mcu.admin.commands import AdminContext
+from mcu.admin.console import Console
 from mcu.admin.errors import AdminStartError
-from mcu.admin.http import MAX_HEADER_BYTES, AdminHttp
+from mcu.admin.http import AdminHttp, AdminListener
+from mcu.admin.sessions import SessionStore
 from mcu.config import Config
 from mcu.log import event
 
@@ -28,19 +29,16 @@ class AdminService:
     url: str = ""
     context: AdminContext | None = None
     http: AdminHttp | None = None
-    _server: asyncio.AbstractServer | None = field(default=None, repr=False)
+    _listener: AdminListener | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            return 0
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._listener.port if self._listener is not None else 0
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.close()
             event(log, "admin.stopped")
 
 
@@ -75,13 +73,14 @@ async def start_admin(server: MeetingControl, config: Config) -> AdminService:
     context = AdminContext(server)
     limits = config.mcu.limits
     http = AdminHttp(context, token, requests_per_second=limits.admin_requests_per_second,
-                     burst=limits.admin_burst)
+                     burst=limits.admin_burst, sessions=SessionStore(admin.session_hours * 3600.0))
+    http.console = Console(http, language=admin.console_language, secure=tls is not None)
     try:
-        listener = await asyncio.start_server(http.handle_connection, host, admin.port, ssl=tls,
-                                              limit=MAX_HEADER_BYTES)
+        listener = await http.listen(host, admin.port, tls)
     except OSError as exc:
         raise AdminStartError(f"admin API not started: cannot listen on {host}:{admin.port}: {exc.strerror}") from None
-    service = AdminService(context=context, http=http, _server=listener)
+    http.console.start()
+    service = AdminService(context=context, http=http, _listener=listener)
     shown = f"[{host}]" if ":" in host else host
     service.url = f"{scheme}://{shown}:{service.port}"
     event(log, "admin.listening", url=service.url, tls=tls is not None)

@@ -67,6 +67,9 @@ class Conference:
         }
         self.members: dict[str, Member] = {}  # by SIP call id
         self.roster: tuple[Site, ...] = tuple(config.layouts.sites)
+        # room -> roster site id -> (why it left, its member id), for the sites that were in the
+        # room and are not now
+        self.departed: dict[str, dict[str, tuple[str, int]]] = {}
         self._gates: dict[str, PinGate] = {}
         self._next_member_id = 1
         self.pin_failures = 0
@@ -121,6 +124,7 @@ class Conference:
         if site is not None:
             member.site_id = site.id
             member.chair = site.role == ROLE_CHAIR
+            self.departed.get(room_number, {}).pop(site.id, None)
         self.members[call_id] = member
         room.add(member)
         if room.spec.pin or room.spec.chair_pin:
@@ -156,6 +160,8 @@ class Conference:
         if member is None:
             return None
         self.rooms[member.room].remove(member.member_id)
+        if member.site_id is not None:
+            self.departed.setdefault(member.room, {})[member.site_id] = (reason, member.member_id)
         event(log, "member.left", room=member.room, member=member.member_id, reason=reason, **member.summary())
         return member
 

@@ -18,6 +18,8 @@ from .errors import CapabilityError
 KIND_AUDIO = "audio"
 KIND_VIDEO = "video"
 ROLE_MAIN = "main"
+ROLE_CONTENT = "content"  # H.239 presentation: a second video channel under the token
+SESSION_CONTENT = 32  # sessionID of the content channels we open (H.239 leaves it to the master)
 
 # H.225.0 clause 6.2.8 / H.245 H2250LogicalChannelParameters sessionID for primary media
 SESSION_AUDIO = 1
@@ -218,6 +220,7 @@ class CapabilitySpec:
     audio: list[Codec] = field(default_factory=lambda: [G722, G711U, G711A])
     video: list[Codec] = field(default_factory=lambda: [H264, H263, H261])
     user_input: bool = True
+    content: list[Codec] = field(default_factory=list)  # H.239 presentation; empty: no H.239
 
     def codecs(self, kind: str) -> list[Codec]:
         return self.audio if kind == KIND_AUDIO else self.video if kind == KIND_VIDEO else []
@@ -260,6 +263,8 @@ class RemoteCapabilities:
     video: list[Codec] = field(default_factory=list)
     user_input: set[str] = field(default_factory=set)
     unknown: int = 0  # table entries we do not understand
+    h239: bool = False  # it has H.239's control capability: it speaks the presentation token
+    content: list[Codec] = field(default_factory=list)  # what it takes as H.239 presentation
 
     def codecs(self, kind: str) -> list[Codec]:
         return self.audio if kind == KIND_AUDIO else self.video if kind == KIND_VIDEO else []
@@ -294,6 +299,13 @@ def capability_table(spec: CapabilitySpec) -> tuple[list[dict[str, Any]], list[d
             alternatives.append(number)
             number += 1
         simultaneous.append(alternatives)
+    if spec.content:  # H.239 clause 9: the control capability beside an extended video one
+        from .h239 import control_capability, extended_video  # (h239 imports us)
+        table.append({"capabilityTableEntryNumber": number, "capability": control_capability()})
+        table.append({"capabilityTableEntryNumber": number + 1,
+                      "capability": ("receiveVideoCapability", extended_video(spec.content))})
+        simultaneous += [[number], [number + 1]]
+        number += 2
     descriptors = [{"capabilityDescriptorNumber": 0, "simultaneousCapabilities": simultaneous}]
     return table, descriptors
 
@@ -301,6 +313,7 @@ def capability_table(spec: CapabilitySpec) -> tuple[list[dict[str, Any]], list[d
 def remote_capabilities(table: list[Any]) -> RemoteCapabilities:
     """The receive capabilities of a peer's capabilityTable (descriptors are not used:
     an MCU sends one audio and one video stream, which every terminal takes together)."""
+    from .h239 import ROLE_PRESENTATION, content_of, is_control_capability  # (h239 imports us)
     remote = RemoteCapabilities()
     for entry in table or []:
         capability = entry.get("capability")
@@ -308,9 +321,17 @@ def remote_capabilities(table: list[Any]) -> RemoteCapabilities:
             continue
         choice, inner = capability
         codec = None
+        if is_control_capability(choice, inner):
+            remote.h239 = True
+            continue
         if choice in _RECEIVE_AUDIO:
             codec = Codec.from_asn(KIND_AUDIO, inner)
         elif choice in _RECEIVE_VIDEO:
+            content = content_of(inner)
+            if content is not None:
+                if content.role == ROLE_PRESENTATION:
+                    remote.content.extend(content.codecs)
+                continue
             codec = Codec.from_asn(KIND_VIDEO, inner)
         elif choice in _RECEIVE_UII:
             remote.user_input.add(inner[0])

@@ -174,3 +174,11 @@ __all__ = [
     "NegotiatedStream",
     "ProtocolViolation",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentTokenMessage(Event):
+    """An H.239 message of the call (presentation token, flow control release) for the
+    conference's TokenManager of this call (mcu.h323.h239)."""
+
+    message: object  # mcu.h323.h239.H239Message

@@ -16,6 +16,8 @@ from typing import Any
 
 from . import per
 from .capabilities import (
+    ROLE_CONTENT,
+    ROLE_MAIN,
     CapabilitySpec,
     Codec,
     RemoteCapabilities,
@@ -25,6 +27,14 @@ from .capabilities import (
     remote_capabilities,
 )
 from .errors import CapabilityError, H245DecodeError, H245EncodeError
+from .h239 import (
+    GENERIC_MESSAGE_NAMES,
+    ROLE_PRESENTATION,
+    H239Message,
+    content_of,
+    extended_video,
+    from_generic,
+)
 
 # H.245 clause 12: protocolIdentifier {itu-t(0) recommendation(0) h(8) 245 version(0) v}
 H245_PROTOCOL_VERSION = 7
@@ -206,6 +216,7 @@ class OpenLogicalChannel(H245Message):
     dynamic_payload_type: int | None = None
     silence_suppression: bool | None = None
     raw_data_type: Any = None  # the parsed DataType when `codec` is None (unknown format)
+    role: str = ROLE_MAIN  # ROLE_CONTENT: H.239 presentation (an extendedVideoCapability)
 
     def _h2250(self) -> dict[str, Any]:
         value: dict[str, Any] = {"sessionID": self.session_id}
@@ -222,7 +233,8 @@ class OpenLogicalChannel(H245Message):
     def olc_asn(self) -> dict[str, Any]:
         if self.codec is None:
             raise H245EncodeError("an OpenLogicalChannel to build needs a codec")
-        data_type = data_type_to_asn(self.codec)
+        data_type = (("videoData", extended_video([self.codec])) if self.role == ROLE_CONTENT
+                     else data_type_to_asn(self.codec))
         value: dict[str, Any] = {"forwardLogicalChannelNumber": self.number}
         if self.reverse:
             value["forwardLogicalChannelParameters"] = {
@@ -251,6 +263,10 @@ class OpenLogicalChannel(H245Message):
         params = reverse if is_reverse else forward
         data_type = params["dataType"]
         codec = codec_from_data_type(data_type)
+        role = ROLE_MAIN
+        content = content_of(data_type[1]) if data_type[0] == "videoData" else None
+        if content is not None and content.role == ROLE_PRESENTATION and content.codecs:
+            codec, role = content.codecs[0], ROLE_CONTENT
         mux = params.get("multiplexParameters")
         if mux is None or mux[0] != "h2250LogicalChannelParameters":
             raise H245DecodeError("OpenLogicalChannel without H2250LogicalChannelParameters")
@@ -267,6 +283,7 @@ class OpenLogicalChannel(H245Message):
             dynamic_payload_type=h2250.get("dynamicRTPPayloadType"),
             silence_suppression=h2250.get("silenceSuppression"),
             raw_data_type=None if codec else data_type,
+            role=role,
         )
 
 
@@ -466,12 +483,12 @@ class UnknownH245(H245Message):
         raise H245EncodeError(f"cannot build {self.category} {self.name}")
 
 
-def encode_h245(message: H245Message) -> bytes:
+def encode_h245(message: H245Message | H239Message) -> bytes:
     """Aligned PER of one MultimediaSystemControlMessage."""
     return per.encode("h245", message.to_asn(), H245EncodeError)
 
 
-def decode_h245(data: bytes) -> H245Message:
+def decode_h245(data: bytes) -> H245Message | H239Message:
     """Parses one MultimediaSystemControlMessage; raises H245DecodeError if malformed."""
     value = per.decode("h245", data, H245DecodeError)
     try:
@@ -482,8 +499,12 @@ def decode_h245(data: bytes) -> H245Message:
         raise H245DecodeError(f"H.245 message misses a field: {exc}") from exc
 
 
-def _from_asn(value: Any) -> H245Message:
+def _from_asn(value: Any) -> H245Message | H239Message:
     category, (name, inner) = value
+    if name in GENERIC_MESSAGE_NAMES:
+        h239 = from_generic(name, inner)
+        if h239 is not None:
+            return h239
     if name == "terminalCapabilitySet":
         return TerminalCapabilitySet.from_asn(inner)
     if name == "terminalCapabilitySetAck":

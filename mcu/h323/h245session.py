@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from .capabilities import (
     KIND_OF_SESSION,
+    ROLE_CONTENT,
     ROLE_MAIN,
+    SESSION_CONTENT,
     SESSION_OF_KIND,
     CapabilitySpec,
     Codec,
@@ -26,6 +28,7 @@ from .errors import H245DecodeError
 from .events import (
     BitrateLimited,
     ChannelInfo,
+    ContentTokenMessage,
     DtmfReceived,
     Event,
     KeyframeRequested,
@@ -34,6 +37,7 @@ from .events import (
     NegotiatedStream,
     ProtocolViolation,
 )
+from .h239 import H239Message
 from .h245 import (
     MSD_DECISION_MASTER,
     MSD_DECISION_SLAVE,
@@ -77,6 +81,7 @@ class _Channel:
     remote_rtcp: tuple[str, int] | None = None
     established: bool = False
     deadline: float | None = None
+    role: str = ROLE_MAIN
 
 
 class H245Session:
@@ -97,6 +102,7 @@ class H245Session:
         self.open_channels = open_channels  # open our send channels once TCS/MSD are done
         self.response_timeout = response_timeout
         self.local_ports: dict[str, MediaPorts] = {}
+        self.content_ports: MediaPorts | None = None  # H.239 content, once the call has them
         self.remote: RemoteCapabilities | None = None
         self.is_master: bool | None = None
         self.ended = False  # endSessionCommand sent or received
@@ -125,7 +131,12 @@ class H245Session:
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 
-    def _send(self, message: H245Message) -> None:
+    def send_h239(self, messages: list[H239Message]) -> None:
+        """What the call's TokenManager decided to tell the terminal."""
+        for message in messages:
+            self._send(message)
+
+    def _send(self, message: H245Message | H239Message) -> None:
         self._out.append(encode_h245(message))
 
     # procedures we start
@@ -164,10 +175,10 @@ class H245Session:
         if sending:
             self._next_channel = max(self._next_channel, number + 1)
 
-    def request_keyframe(self, kind: str = "video") -> bool:
+    def request_keyframe(self, kind: str = "video", role: str = ROLE_MAIN) -> bool:
         """videoFastUpdatePicture on the peer's channel of `kind`; False if there is none."""
         for channel in self.receiving.values():
-            if channel.kind == kind and channel.established:
+            if channel.kind == kind and channel.role == role and channel.established:
                 self._send(VideoFastUpdatePicture(channel.number))
                 return True
         return False
@@ -229,8 +240,10 @@ class H245Session:
             return
         self.receive_message(message, now)
 
-    def receive_message(self, message: H245Message, now: float) -> None:
-        if isinstance(message, TerminalCapabilitySet):
+    def receive_message(self, message: H245Message | H239Message, now: float) -> None:
+        if isinstance(message, H239Message):
+            self._events.append(ContentTokenMessage(message))
+        elif isinstance(message, TerminalCapabilitySet):
             self._on_tcs(message, now)
         elif isinstance(message, TerminalCapabilitySetAck):
             if message.sequence_number == self._tcs_sequence:
@@ -272,7 +285,8 @@ class H245Session:
             self.remote_ended = True
             self.end_session()
         elif isinstance(message, VideoFastUpdatePicture):
-            self._events.append(KeyframeRequested("video", ROLE_MAIN))
+            channel = self.sending.get(message.channel)  # on our content channel: its keyframe
+            self._events.append(KeyframeRequested("video", channel.role if channel else ROLE_MAIN))
         elif isinstance(message, FlowControlCommand):
             channel = self.sending.get(message.channel) if message.channel is not None else None
             self._events.append(BitrateLimited(message.kbps, channel.kind if channel else None))
@@ -308,6 +322,9 @@ class H245Session:
         self._maybe_open(now)
 
     def _on_olc(self, message: OpenLogicalChannel) -> None:
+        if message.role == ROLE_CONTENT:
+            self._on_content_olc(message)
+            return
         kind = KIND_OF_SESSION.get(message.session_id)
         codec = message.codec
         if codec is not None:
@@ -328,6 +345,51 @@ class H245Session:
             message.number, message.session_id, ports.rtp, ports.rtcp,
             message.dynamic_payload_type))
 
+    def _on_content_olc(self, message: OpenLogicalChannel) -> None:
+        """The presenter's extended-video channel (H.239 clause 8): taken when we gave content
+        codecs and ports; the token itself is the conference's to check (TokenManager)."""
+        codec, ports = message.codec, self.content_ports
+        if message.reverse or codec is None or ports is None or not any(
+                codec.same_format(c) for c in self.spec.content):
+            cause = "dataTypeNotSupported" if ports is not None else "dataTypeNotAvailable"
+            self._send(OpenLogicalChannelReject(message.number, cause))
+            return
+        payload_type = message.dynamic_payload_type
+        if payload_type is None:
+            payload_type = codec.rtp_payload_type
+        self.receiving[message.number] = _Channel(
+            message.number, codec.kind, codec, payload_type, None, message.media_control, True,
+            role=ROLE_CONTENT)
+        self._send(OpenLogicalChannelAck(
+            message.number, message.session_id, ports.rtp, ports.rtcp, message.dynamic_payload_type))
+
+    def open_content(self, now: float) -> bool:
+        """Open our content channel to the peer (content started in the room); False when it
+        takes no H.239 presentation, has no codec of ours, or one is open already."""
+        if self.remote is None or self.content_ports is None or self.ended:
+            return False
+        if any(c.role == ROLE_CONTENT for c in self.sending.values()):
+            return False
+        codec = next((ours for ours in self.spec.content
+                      if any(ours.same_format(theirs) for theirs in self.remote.content)), None)
+        if codec is None:
+            return False
+        number = self._next_channel
+        self._next_channel += 1
+        payload_type = codec.rtp_payload_type
+        self.sending[number] = _Channel(number, codec.kind, codec, payload_type,
+                                        deadline=now + self.response_timeout, role=ROLE_CONTENT)
+        self._send(OpenLogicalChannel(
+            number, codec, SESSION_CONTENT, media_control=self.content_ports.rtcp,
+            dynamic_payload_type=payload_type if codec.dynamic else None, role=ROLE_CONTENT))
+        return True
+
+    def close_content(self) -> None:
+        """Close our content channel (content stopped): H.239 closes it with the token."""
+        for channel in [c for c in self.sending.values() if c.role == ROLE_CONTENT]:
+            self._send(CloseLogicalChannel(channel.number))
+            channel.established = False
+
     def _on_olc_ack(self, message: OpenLogicalChannelAck) -> None:
         channel = self.sending.get(message.number)
         if channel is None:
@@ -345,7 +407,7 @@ class H245Session:
         if self.remote is None or self.is_master is None:
             return
         for kind, ports in self.local_ports.items():
-            if any(c.kind == kind for c in self.sending.values()):
+            if any(c.kind == kind and c.role == ROLE_MAIN for c in self.sending.values()):
                 continue
             codec = self.spec.best_match(kind, self.remote.codecs(kind))
             if codec is None:
@@ -364,15 +426,18 @@ class H245Session:
 
     def streams(self) -> dict[tuple[str, str], NegotiatedStream]:
         out: dict[tuple[str, str], NegotiatedStream] = {}
-        for kind, ports in self.local_ports.items():
-            send = next((c for c in self.sending.values() if c.kind == kind and c.established),
-                        None)
+        wanted = [(kind, ROLE_MAIN, ports) for kind, ports in self.local_ports.items()]
+        if self.content_ports is not None:
+            wanted.append(("video", ROLE_CONTENT, self.content_ports))
+        for kind, role, ports in wanted:
+            send = next((c for c in self.sending.values()
+                         if c.kind == kind and c.role == role and c.established), None)
             receive = next((c for c in self.receiving.values()
-                            if c.kind == kind and c.established), None)
+                            if c.kind == kind and c.role == role and c.established), None)
             if send is None and receive is None:
                 continue
-            out[(kind, ROLE_MAIN)] = NegotiatedStream(
-                kind, ROLE_MAIN, ports,
+            out[(kind, role)] = NegotiatedStream(
+                kind, role, ports,
                 _info(send) if send else None,
                 _info(receive) if receive else None,
             )

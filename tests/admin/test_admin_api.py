@@ -333,3 +333,65 @@ def test_a_room_that_requires_encryption_does_not_dial_out_in_plain_rtp(tmp_path
         status, doc = api_json(mcu.url, "POST", "/rooms/4200/dial", {"target": "sip:site@127.0.0.1:9"})
         assert status != 200 and "requires encryption" in json.dumps(doc), (status, doc)
         assert api_json(mcu.url, "POST", "/rooms/4100/dial", {"target": "sip:site@127.0.0.1:9"})[0] == 200
+
+
+def test_roster_layouts_and_layout_previews(tmp_path: Path) -> None:
+    uas = SippUas()
+    sites = [("hq", "sip:hq@127.0.0.1:9", "Văn phòng Chính phủ"), ("north", uas.uri, "UBND tỉnh Lào Cai"),
+             ("south", "sip:south@127.0.0.1:9", "UBND tỉnh Cà Mau")]
+    try:
+        with RunningMcu(write_admin_config(tmp_path, sites=sites)) as mcu:
+            status, doc = api_json(mcu.url, "GET", "/rooms/4100/roster")
+            assert status == 200 and [(s["site"], s["name"], s["status"]) for s in doc["result"]] == [
+                ("hq", "Văn phòng Chính phủ", "missing"), ("north", "UBND tỉnh Lào Cai", "missing"),
+                ("south", "UBND tỉnh Cà Mau", "missing")]
+            assert api_json(mcu.url, "POST", "/rooms/4100/dial", {"target": "north"})[0] == 200
+            wait_for(lambda: api_json(mcu.url, "GET", "/rooms/4100/roster")[1]["result"][1]["status"] == "present",
+                     10, "north present")
+            north = next(m for m in mcu.members("4100") if m.display_name == "UBND tỉnh Lào Cai")
+            assert api_json(mcu.url, "GET", "/rooms/4100/roster")[1]["result"][1]["member"] == north.member_id
+            mcu.on_loop(lambda: mcu.server.hangup(north.call_id, "line dropped"))
+            wait_for(lambda: api_json(mcu.url, "GET", "/rooms/4100/roster")[1]["result"][1]["status"] == "dropped",
+                     10, "north dropped (what redial calls again)")
+            assert api_json(mcu.url, "GET", "/rooms/9999/roster")[0] == 404
+
+            status, doc = api_json(mcu.url, "GET", "/layouts")
+            names = {entry["name"] for entry in doc["result"]["layouts"]}
+            assert status == 200 and {"2x2", "1+5"} <= names and doc["result"]["groups"]
+            status, headers, png = api(mcu.url, "GET", "/layouts/1+5/preview?members=3")
+            assert status == 200 and headers["Content-Type"] == "image/png"
+            image = Image.open(io.BytesIO(png))
+            assert image.size == (384, 216) and np.asarray(image).std() > 1.0
+            assert api(mcu.url, "GET", "/layouts/1%2B5/preview?members=3")[2] == png  # cached, same picture
+            assert api(mcu.url, "GET", "/layouts/nope/preview")[0] == 404
+            assert api(mcu.url, "GET", "/layouts/2x2/preview?members=-1")[0] == 400
+    finally:
+        uas.kill()
+
+
+def test_a_roster_site_that_called_in_and_dropped_is_redialled_unless_the_operator_removed_it(
+        tmp_path: Path) -> None:
+    uas = SippUas()  # where the roster says the site answers; sipp callers match it by display name
+    callers: list[SippUac] = []
+    try:
+        with RunningMcu(write_admin_config(tmp_path, sites=[("hq", uas.uri, "sipp")])) as mcu:
+            def status() -> str:
+                return api_json(mcu.url, "GET", "/rooms/4100/roster")[1]["result"][0]["status"]
+            callers.append(SippUac(mcu.sip_port, "4100"))
+            member = mcu.wait_members("4100", 1)[0]
+            assert member.site_id == "hq" and status() == "present"
+            api_json(mcu.url, "POST", f"/rooms/4100/members/{member.member_id}/remove")
+            wait_for(lambda: not mcu.members("4100"), 10, "the removed site gone")
+            assert status() == "missing"  # the operator's choice: not dropped, not redialled
+            assert api_json(mcu.url, "POST", "/rooms/4100/redial")[1]["result"]["dialled"] == []
+            callers.append(SippUac(mcu.sip_port, "4100"))
+            member = mcu.wait_members("4100", 1)[0]
+            mcu.on_loop(lambda: mcu.server.hangup(member.call_id, "line dropped"))
+            wait_for(lambda: status() == "dropped", 10, "the site dropped")
+            status_code, doc = api_json(mcu.url, "POST", "/rooms/4100/redial")
+            assert status_code == 200 and [d["site"] for d in doc["result"]["dialled"]] == ["hq"]
+            wait_for(lambda: status() == "present", 10, "the site back after redial")
+    finally:
+        uas.kill()
+        for caller in callers:
+            caller.kill()

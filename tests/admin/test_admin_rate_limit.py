@@ -43,7 +43,8 @@ async def _get(port: int, source: str, path: str = "/openapi.json",
                token: str | None = TOKEN) -> tuple[int, dict[str, str], bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
+    # Connection: close, as the API is keep-alive now and this reads the answer to the end
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\r\n".encode())
     raw = await reader.read()
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -57,8 +58,8 @@ def test_429_with_retry_after_and_a_json_error_past_the_burst() -> None:
         now = [100.0]
         http = AdminHttp(None, TOKEN, requests_per_second=0.5, burst=2,  # type: ignore[arg-type]
                          clock=lambda: now[0])
-        server = await asyncio.start_server(http.handle_connection, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
+        server = await http.listen("127.0.0.1", 0)
+        port = server.port
         try:
             assert [(await _get(port, "127.0.0.1"))[0] for _ in range(2)] == [200, 200]
             status, headers, body = await _get(port, "127.0.0.1")
@@ -75,8 +76,7 @@ def test_429_with_retry_after_and_a_json_error_past_the_burst() -> None:
             assert (await _get(port, "127.0.0.1"))[0] == 200
             assert (await _get(port, "127.0.0.1", token="wrong"))[0] == 429
         finally:
-            server.close()
-            await server.wait_closed()
+            await server.close()
 
     asyncio.run(main())
 
@@ -86,7 +86,8 @@ def test_running_mcu_refuses_a_flood_from_one_address_with_the_default_limits(tm
         assert mcu.admin is not None and mcu.admin.http is not None
         http = mcu.admin.http
         port = mcu.admin.port
-        request = f"GET /openapi.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        request = (f"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   f"Authorization: Bearer {TOKEN}\r\n\r\n")
         # 80 requests at once, on their own connections: twice the default burst of 40
         socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(80)]
         try:

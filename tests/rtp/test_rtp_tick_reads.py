@@ -41,6 +41,18 @@ async def open_stream(reads: TickReads, sink: TimedSink, **kw: object) -> RtpTra
     return t
 
 
+async def latched_and_offloaded() -> tuple:
+    """A per-call stream latched on `site` (so tick-read), and a second peer to move it to."""
+    reads, sink = TickReads(), TimedSink()
+    t = await open_stream(reads, sink)
+    site, moved = peer(), peer()
+    port = ("127.0.0.1", t.rtp_port)
+    site.sendto(rtp(0), port)
+    await settle()
+    assert reads.sockets == {t._rtp_socket}
+    return reads, sink, t, site, moved, port
+
+
 def test_an_offloaded_socket_waits_for_the_tick_and_keeps_each_packet_s_arrival() -> None:
     async def main() -> None:
         reads, sink = TickReads(), TimedSink()
@@ -76,13 +88,7 @@ def test_an_offloaded_socket_waits_for_the_tick_and_keeps_each_packet_s_arrival(
 
 def test_a_stream_that_needs_python_again_is_back_on_the_loop_s_reader() -> None:
     async def main() -> None:
-        reads, sink = TickReads(), TimedSink()
-        t = await open_stream(reads, sink)
-        site, moved = peer(), peer()
-        port = ("127.0.0.1", t.rtp_port)
-        site.sendto(rtp(0), port)
-        await settle()
-        assert reads.sockets == {t._rtp_socket}
+        reads, sink, t, site, moved, port = await latched_and_offloaded()
         t.relatch(moved.getsockname())  # a re-INVITE moved the endpoint: latch again in Python
         assert not reads.sockets
         moved.sendto(rtp(1), port)
@@ -111,13 +117,7 @@ def test_packets_waiting_for_the_tick_are_taken_before_a_move_and_do_not_latch_t
     """sipp -rtp_echo: the old port's echoes wait in the socket when the re-INVITE arrives; read
     after the relatch they would latch the old source again and take our audio back there."""
     async def main() -> None:
-        reads, sink = TickReads(), TimedSink()
-        t = await open_stream(reads, sink)
-        site, moved = peer(), peer()
-        port = ("127.0.0.1", t.rtp_port)
-        site.sendto(rtp(0), port)
-        await settle()
-        assert reads.sockets == {t._rtp_socket}
+        _, sink, t, site, moved, port = await latched_and_offloaded()
         site.sendto(rtp(1), port)
         site.sendto(rtp(2), port)
         await settle()
