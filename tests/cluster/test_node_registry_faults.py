@@ -50,6 +50,13 @@ def test_redis_going_away_never_breaks_the_meeting_and_the_node_reclaims_its_roo
 
     async def meeting() -> None:
         nonlocal server
+        # garbage in the registry (another writer): a room "hosted" by a node with no usable address
+        client.hset("node:evil", mapping={"sip": "not a sip uri"})
+        client.set("room:4200", "evil", px=60_000)
+        probe = SyntheticEndpoint(9, "probe")
+        await probe.call(f"sip:4200@127.0.0.1:{mcu.sip_port}")  # served here, not redirected into nowhere
+        assert mcu.has("cluster.bad_owner_address")
+        await probe.close()
         await sites[0].call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
         await _until(lambda: client.get("room:4100") == "solo", 5, "room 4100 claimed")
         server.stop()  # the registry dies mid-meeting
