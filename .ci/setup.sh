@@ -17,6 +17,7 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 # What running the MCU needs: a Python 3.11+ with venv and headers, and a C compiler.
 need_cmd python3 python3
 need_cmd gcc gcc
+need_cmd pdftoppm poppler-utils  # operator slides: PDF pages (mcu ctl content start ROOM FILE.pdf)
 if command -v python3 >/dev/null 2>&1; then
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || missing+=(python3-dev)
@@ -35,6 +36,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   need_cmd tshark tshark
   need_cmd chromium chromium
   need_cmd chromedriver chromium-driver
+  need_cmd pkg-config pkg-config
+  [ -e /usr/include/re/re_bfcp.h ] || missing+=(libre-dev)  # the libre BFCP client of test_e2e_bfcp
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
   # the cluster tests: Kamailio as the SIP front door (dispatcher, ndb_redis), Redis as the registry
   need_cmd kamailio kamailio

@@ -135,6 +135,21 @@ class RtpSection:
 
 
 @dataclass(frozen=True)
+class BfcpSection:
+    """Floor control for content sharing (BFCP, RFC 8855): one UDP and one TCP listener shared by
+    every room; port 0 takes any free port (the SDP answer names it)."""
+
+    enabled: bool = True
+    host: str = setting("0.0.0.0", host_address)
+    udp_port: int = setting(0, in_range(0, 65535))
+    tcp_port: int = setting(0, in_range(0, 65535))
+    transports: list[str] = setting(None, lambda v: None if set(v) <= {"udp", "tcp"} and v else
+                                    'must list "udp" and/or "tcp"', factory=lambda: ["udp", "tcp"])
+    content_fps: int = setting(5, in_range(1, 30))  # what content is encoded at for its receivers
+    content_kbps: int = setting(512, in_range(64, 8000))
+
+
+@dataclass(frozen=True)
 class MetricsSection:
     enabled: bool = True
     host: str = setting("127.0.0.1", host_address)
@@ -213,6 +228,7 @@ class McuConfig:
     sip: SipSection = setting(None, factory=SipSection)
     h323: H323Section = setting(None, factory=H323Section)
     rtp: RtpSection = setting(None, factory=RtpSection)
+    bfcp: BfcpSection = setting(None, factory=BfcpSection)
     audio: AudioSection = setting(None, factory=AudioSection)
     video: VideoSection = setting(None, factory=VideoSection)
     metrics: MetricsSection = setting(None, factory=MetricsSection)
@@ -349,7 +365,10 @@ def _check_room_layouts(rooms_path: Path, rooms: dict[str, Room], layouts: Layou
     toml = TomlFile.load(rooms_path)
     return [toml.issue(("room", i, "layout"), f"no layout or group named {room.layout!r} in layouts.toml "
                        f"(known: {', '.join(sorted(known))})")
-            for i, room in enumerate(rooms.values()) if room.layout not in known]
+            for i, room in enumerate(rooms.values()) if room.layout not in known] + [
+        toml.issue(("room", i, "content_layout"), f"no layout or group named {room.content_layout!r} in "
+                   f"layouts.toml (known: {', '.join(sorted(known))})")
+        for i, room in enumerate(rooms.values()) if room.content_layout and room.content_layout not in known]
 
 
 def _check_site_profiles(sites_path: Path, layouts: LayoutConfig, profiles: Profiles) -> list[ConfigIssue]:

@@ -243,6 +243,48 @@ class RecordingCollector(Collector):
             yield floor
 
 
+CONTENT_RESULTS: tuple[str, ...] = ("granted", "pending", "denied")
+
+
+class ContentCollector(Collector):
+    """Content sharing: who holds each room's floor, floor requests by result, BFCP messages
+    dropped, and each content encoding's rate (from mcu.calls.content.ContentManager.snapshot)."""
+
+    def __init__(self) -> None:
+        self.snapshot: Mapping[str, Any] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        held = _gauge("content_floor_held", "1 while someone (a site or the operator's slides) holds the "
+                                            "room's content floor.", ROOM)
+        for room, value in sorted(snap.get("held", {}).items()):
+            held.add_metric([room], value)
+        yield held
+        requests = _counter("content_floor_requests", "BFCP floor requests, by what became of them.", ("result",))
+        counts = snap.get("requests", {})
+        for result in sorted(set(CONTENT_RESULTS) | set(counts)):
+            requests.add_metric([result], counts.get(result, 0))
+        yield requests
+        dropped = _counter("bfcp_dropped", "BFCP messages dropped (not BFCP, malformed, unknown conference, "
+                                           "a TCP peer sending garbage), by reason; other sites go on.",
+                           ("reason",))
+        by_reason = snap.get("dropped", {})
+        for reason in sorted(by_reason):
+            dropped.add_metric([reason], by_reason[reason])
+        if not by_reason:
+            dropped.add_metric(["malformed"], 0)
+        yield dropped
+        fps = _gauge("content_fps", "Frames per second of each content encoding (5 s average).",
+                     ("room", "encoding"))
+        bitrate = _gauge("content_bitrate_bps", "Bit rate of each content encoding (5 s average).",
+                         ("room", "encoding"))
+        for (room, label), (rate, bps) in sorted(snap.get("encodings", {}).items()):
+            fps.add_metric([room, label], rate)
+            bitrate.add_metric([room, label], bps)
+        yield fps
+        yield bitrate
+
+
 @dataclass(frozen=True, slots=True)
 class BuildInfo:
     version: str = __version__
@@ -546,6 +588,8 @@ class Metrics:
         reg.register(self.conference)
         self.recordings = RecordingCollector()
         reg.register(self.recordings)
+        self.content = ContentCollector()
+        reg.register(self.content)
         if process:
             ProcessCollector(registry=reg)
             PlatformCollector(registry=reg)
@@ -730,6 +774,9 @@ class Metrics:
     def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
         self.recordings.snapshot = snapshot
 
+    def set_content(self, snapshot: Mapping[str, Any]) -> None:
+        self.content.snapshot = snapshot
+
 
 class NullMetrics:
     """`Metrics` switched off: the same methods, doing nothing."""
@@ -800,6 +847,9 @@ class NullMetrics:
         pass
 
     def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
+        pass
+
+    def set_content(self, snapshot: Mapping[str, Any]) -> None:
         pass
 
 

@@ -36,6 +36,7 @@ from mcu.admission import (
     process_cpu_seconds,
 )
 from mcu.calls.alias import H323_SCHEME
+from mcu.calls.content import ContentManager
 from mcu.calls.control import DialError
 from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
@@ -86,6 +87,8 @@ class McuServer:
         self.media_plane = MediaPlane(config.mcu.rtp, self.conference, self.now,
                                 on_timeout=lambda call_id: self.hangup(call_id, "media inactivity timeout"))
         self.calls: dict[str, Leg] = self.media_plane.legs  # every call's media, by call id
+        self.content = ContentManager(config, self.conference, self.calls, self.now)  # BFCP floors, content
+        self.media_plane.content = self.content
         self.sip_calls = SipCalls(self, config, user_agent=f"{config.mcu.server.name}/{mcu.__version__}")
         self.h323_calls = H323Calls(self, config, config.mcu.server.name, mcu.__version__)
         self.adapters: dict[str, SipCalls | H323Calls] = {"sip": self.sip_calls, "h323": self.h323_calls}
@@ -116,6 +119,7 @@ class McuServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.content.start()  # first: SDP answers name its ports
         self.sip = await self.sip_calls.start(self.config)
         await self.h323_calls.start()
         rtp = self.config.mcu.rtp
@@ -137,6 +141,7 @@ class McuServer:
             event(log, "admin.refused", logging.ERROR, error=str(exc))
         self._tasks.append(asyncio.create_task(
             self._tick_rooms("video", 1.0 / self.config.mcu.video.fps, self._video_room), name="video-tick"))
+        self._tasks.append(asyncio.create_task(self._content_tick(), name="content-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         if self.config.mcu.cluster.enabled:
@@ -167,6 +172,7 @@ class McuServer:
             self.end_call(call_id, "mcu stopping")
         await self.sip_calls.close()
         await self.h323_calls.close()
+        await self.content.close()
         self.media_plane.stop()
         for task in self._tasks:
             task.cancel()
@@ -301,6 +307,7 @@ class McuServer:
         self.media_plane.rtp = config.mcu.rtp  # the inactivity timeout of new legs
         self.h323_calls.gatekeeper.reconfigure(config)  # new rooms: registered at the gatekeeper
         self.recorder.reconfigure(config.mcu.recording, config.mcu.video.fps)
+        self.content.reconfigure(config)  # floor policies; [bfcp] listeners and content_fps need a restart
         self.profiles = config.profiles
         self.config = config
         self.reloads += 1
@@ -435,6 +442,10 @@ class McuServer:
         if media is None:
             return
         self.media_plane.close(media)
+        try:
+            self.content.left(call_id)
+        except Exception:  # noqa: BLE001 - the call ends whatever its floor state
+            self._tick_error("content leave")
         self.conference.leave(call_id, reason)
         if media.member is not None and media.member.cascade == "up" and reason not in CASCADE_FINAL_REASONS:
             self._redial_cascade(media.member.room, media.dialled.uri if media.dialled else "", reason)
@@ -560,6 +571,34 @@ class McuServer:
             for member, packets in frames.values():
                 self.media_plane.send_many(member, "video", packets)
 
+    async def _content_tick(self) -> None:
+        """Content frames at [bfcp] content_fps: each distinct encoding once, on the pool, sent to
+        its receivers; a failing encode costs its receivers that frame, nothing else."""
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(1.0 / self.config.mcu.bfcp.content_fps, self.now())
+        while True:
+            await asyncio.sleep(max(0.0, ticker.next_deadline - self.now()))
+            now = self.now()
+            if not ticker.due(now):
+                continue
+            try:
+                jobs = self.content.frame_jobs(now)
+                if not jobs:
+                    continue
+                results = await asyncio.gather(*(
+                    loop.run_in_executor(self.pool, self.content.encode, encoding, picture, pts, force)
+                    for _, encoding, picture, pts, force in jobs), return_exceptions=True)
+                sent_at = self.now()
+                for (rc, encoding, _, pts, _), result in zip(jobs, results):
+                    if isinstance(result, BaseException):
+                        self.content.errors["content encode"] += 1
+                        rc.encodings.pop(encoding.config, None)  # a fresh encoder (and keyframe) next frame
+                        continue
+                    payloads, keyframe = result
+                    self.content.deliver(rc, encoding, payloads, keyframe, pts, sent_at)
+            except Exception:  # noqa: BLE001 - content must not stop the meeting
+                self._tick_error("content tick")
+
     async def _housekeeping(self) -> None:
         """Timers of the conference and its members, every 100 ms; a failing step is logged once and
         counted, and never stops the loop (it keeps PIN entry, keyframes and timeouts going)."""
@@ -591,6 +630,12 @@ class McuServer:
                 if call_id in self.calls:
                     self.refusals["no ack"] += 1
                     self.hangup(call_id, "no ACK within limits.answer_timeout")
+            try:
+                self.content.housekeeping(now, publish)
+                if publish:
+                    self.metrics.set_content(self.content.snapshot())
+            except Exception:  # noqa: BLE001 - content must not stop the meeting
+                self._tick_error("content housekeeping")
             for media in list(self.calls.values()):
                 try:
                     self.media_plane.housekeeping(media, now, publish)

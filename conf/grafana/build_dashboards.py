@@ -248,28 +248,43 @@ def room() -> dict[str, Any]:
             target(f"60 * rate(mcu_member_joins_total{{{R}}}[$__rate_interval])", "joins"),
             target(f"60 * rate(mcu_member_leaves_total{{{R}}}[$__rate_interval])", "leaves")],
             12, 24, 12, 8),
+        # Content sharing (BFCP floor, the presenter's or the operator's content, its encodings).
+        panel("stat", "Content floor held", [target(f"max(mcu_content_floor_held{{{R}}}) or vector(0)")],
+              0, 32, 4, 8, description="1 while a site or the operator's slides present content in this room."),
+        panel("timeseries", "Content encodings: frame rate and bitrate", [
+            # 0 while nothing is presented (no encoding series then)
+            target(f"mcu_content_fps{{{R}}} or on() vector(0)", "{{encoding}} fps"),
+            target(f"mcu_content_bitrate_bps{{{R}}} / 1e6 or on() vector(0)", "{{encoding}} Mbit/s")], 4, 32, 8, 8,
+              unit="none",
+              description="One encoding per distinct (codec, size, frame rate) among the sites with a content stream."),
+        panel("timeseries", "Floor requests and dropped BFCP messages per minute", [
+            target(f"60 * sum by (result) (rate(mcu_content_floor_requests_total{{{I}}}[$__rate_interval]))",
+                   "requests {{result}}"),
+            target(f"60 * sum by (reason) (rate(mcu_bfcp_dropped_total{{{I}}}[$__rate_interval]))",
+                   "dropped {{reason}}")], 12, 32, 12, 8,
+              description="For the whole MCU: requests granted, pending, denied; BFCP input dropped by reason."),
         # One row per site, repeated over $member (text: display name, value: member id).
-        row("Site $member", 32, repeat="member"),
+        row("Site $member", 40, repeat="member"),
         panel("timeseries", "Loss", [target(f"mcu_member_loss_ratio{{{m}}}", "{{kind}}")],
-              0, 33, 5, 7, unit="percentunit"),
+              0, 41, 5, 7, unit="percentunit"),
         panel("timeseries", "Jitter and RTT", [
             target(f"mcu_member_jitter_seconds{{{m}}}", "jitter {{kind}}"),
-            target(f"mcu_member_rtt_seconds{{{m}}}", "rtt {{kind}}")], 5, 33, 5, 7, unit="s"),
+            target(f"mcu_member_rtt_seconds{{{m}}}", "rtt {{kind}}")], 5, 41, 5, 7, unit="s"),
         panel("timeseries", "Bitrate in / out", [
             target(f"8 * rate(mcu_member_received_bytes_total{{{m}}}[$__rate_interval])",
                    "in {{kind}}"),
             target(f"8 * rate(mcu_member_sent_bytes_total{{{m}}}[$__rate_interval])",
-                   "out {{kind}}")], 10, 33, 5, 7, unit="bps"),
+                   "out {{kind}}")], 10, 41, 5, 7, unit="bps"),
         panel("timeseries", "Frames decoded / dropped per second", [
             target(f"rate(mcu_member_decoded_frames_total{{{m}}}[$__rate_interval])", "decoded"),
             target(f"rate(mcu_member_dropped_frames_total{{{m}}}[$__rate_interval])", "dropped"),
             target(f"sum by (type) (rate(mcu_member_rtcp_feedback_received_total{{{m}}}"
                    "[$__rate_interval]))", "{{type}} received"),
             target(f"sum(rate(mcu_member_retransmitted_packets_total{{{m}}}[$__rate_interval]))",
-                   "packets sent again (NACK)")], 15, 33, 5, 7),
+                   "packets sent again (NACK)")], 15, 41, 5, 7),
         panel("table", "Codec", [target(
             f"mcu_member_media_info{{{m}}} {join_name}", instant=True, table=True)],
-            20, 33, 4, 7, transformations=[{"id": "organize", "options": {"excludeByName": {
+            20, 41, 4, 7, transformations=[{"id": "organize", "options": {"excludeByName": {
                 "Time": True, "Value": True, "__name__": True, "job": True, "instance": True,
                 "room": True, "member": True}}}]),
     ]

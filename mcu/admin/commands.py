@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcu.admin.errors import BadArguments, CommandError, Conflict, NotFound, Unprocessable
@@ -596,6 +597,72 @@ async def cmd_layout_preview(ctx: AdminContext, args: dict[str, Any]) -> Any:
             ctx.previews.clear()
         ctx.previews[key] = png
     return png
+# ---------------------------------------------------------------------------------- content
+
+
+def _content(ctx: AdminContext, number: str) -> Any:
+    _room(ctx, number)  # NotFound for an unknown room
+    return ctx.server.content
+
+
+async def cmd_content_status(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    return _content(ctx, args["room"]).status(args["room"])
+
+
+async def cmd_content_grant(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    content, room = _content(ctx, args["room"]), _room(ctx, args["room"])
+    member = _member(room, args["member"])
+    try:
+        content.grant(room.number, member.member_id)
+    except LookupError as exc:
+        raise Conflict(str(exc).strip("'\"")) from None
+    _log_change(ctx, "content grant", args["_who"], room=room.number, member=member.member_id)
+    return content.status(room.number)
+
+
+async def cmd_content_revoke(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    content = _content(ctx, args["room"])
+    if not content.revoke(args["room"]):
+        raise Conflict(f"nobody holds the content floor of room {args['room']}")
+    _log_change(ctx, "content revoke", args["_who"], room=args["room"])
+    return content.status(args["room"])
+
+
+async def cmd_content_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    from mcu.media.slides import SlidesError
+
+    content = _content(ctx, args["room"])
+    path = Path(args["file"])
+    if not path.is_absolute():
+        path = ctx.server.config.path.parent / path
+    try:
+        slides = content.start_slides(args["room"], path)
+    except SlidesError as exc:
+        raise Unprocessable(str(exc)) from None
+    _log_change(ctx, "content start", args["_who"], room=args["room"], file=slides.path.name, pages=slides.pages)
+    return content.status(args["room"])
+
+
+async def cmd_content_page(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    from mcu.media.slides import SlidesError
+
+    content = _content(ctx, args["room"])
+    try:
+        slides = content.page(args["room"], args["page"])
+    except LookupError as exc:
+        raise Conflict(str(exc).strip("'\"")) from None
+    except SlidesError as exc:
+        raise BadArguments(str(exc)) from None
+    _log_change(ctx, "content page", args["_who"], room=args["room"], page=slides.page)
+    return content.status(args["room"])
+
+
+async def cmd_content_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    content = _content(ctx, args["room"])
+    if not content.stop_slides(args["room"]):
+        raise Conflict(f"room {args['room']} shows no operator slides")
+    _log_change(ctx, "content stop", args["_who"], room=args["room"])
+    return content.status(args["room"])
 
 
 # ---------------------------------------------------------------------------------- the table
@@ -679,6 +746,23 @@ COMMANDS: tuple[Command, ...] = (
                  required=False, minimum=0, maximum=200)),
             "an offline preview of a layout or group filled with roster names, as `mcu layout render` draws it",
             result=PNG_RESULT),
+    Command("content-status", cmd_content_status, "GET", "/rooms/{room}/content", (ROOM,),
+            "content sharing of a room: who holds the floor, waiting requests, slides, encodings"),
+    Command("content-grant", cmd_content_grant, "POST", "/rooms/{room}/content/grant",
+            (ROOM, Arg("member", int, "member id of a site with BFCP (see the members command)", minimum=1,
+                       maximum=999_999_999)),
+            "give the content floor to a site (its request, or unasked); the presenter before is revoked"),
+    Command("content-revoke", cmd_content_revoke, "POST", "/rooms/{room}/content/revoke", (ROOM,),
+            "take the content floor back from whoever holds it (a site, or the operator's slides)"),
+    Command("content-start", cmd_content_start, "POST", "/rooms/{room}/content/start",
+            (ROOM, Arg("file", str, "a PNG, JPEG or PDF file the MCU can read (relative: to the config "
+                                    "folder)", max_length=1024)),
+            "present a file as content from the MCU itself (PDF: page 1 first)"),
+    Command("content-page", cmd_content_page, "POST", "/rooms/{room}/content/page",
+            (ROOM, Arg("page", int, "page number, from 1", minimum=1, maximum=100_000)),
+            "show another page of the operator's PDF"),
+    Command("content-stop", cmd_content_stop, "POST", "/rooms/{room}/content/stop", (ROOM,),
+            "stop the operator's slides (the floor falls free, or to the next waiting site)"),
     Command("snapshot", cmd_snapshot, "GET", "/rooms/{room}/members/{member}/snapshot", (ROOM, MEMBER),
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
 )

@@ -23,7 +23,8 @@ from mcu.admin.errors import AdminStartError
 from mcu.admin.table import PATH, PNG_RESULT, QUERY, Command
 
 # Commands named "<group>-<verb>" are `mcu ctl <group> <verb>` (record start, stream stop).
-CLI_GROUPS = {"record": "record a room (start, stop)", "stream": "stream a room live (start, stop)"}
+CLI_GROUPS = {"record": "record a room (start, stop)", "stream": "stream a room live (start, stop)",
+              "content": "content sharing: floor and operator slides (status, grant, revoke, start, page, stop)"}
 DEFAULT_CONFIG = os.environ.get("MCU_CONFIG", "conf/mcu.toml")
 TIMEOUT = 30.0
 EXIT_REFUSED = 1  # the API answered with an error
@@ -102,6 +103,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command: Command = args.ctl
+    values = vars(args)
+    if isinstance(values.get("file"), str) and Path(values["file"]).exists():
+        values["file"] = str(Path(values["file"]).resolve())  # the operator's file, wherever the MCU runs from
     nodes = _nodes(args)
     if nodes and not args.url:
         args.url = nodes[0]

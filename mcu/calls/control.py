@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from mcu.calls.content import ContentManager
     from mcu.conference.engine import Conference
     from mcu.config import Config
 
@@ -19,6 +20,7 @@ class MeetingControl(Protocol):
 
     conference: Conference
     config: Config
+    content: ContentManager
 
     def now(self) -> float: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mcu.io.rtp_transport import PortAllocator, RtpTransport, SharedPorts, TickReads
 from mcu.log import event
@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mcu.calls")
 HOLD_ADDRESSES = ("0.0.0.0", "::")
+CONTENT = "content"  # a leg's transport for its content (a=content:slides) video line
+
+
+class ContentSink(Protocol):
+    """Where a leg's content stream goes (mcu.calls.content.ContentManager)."""
+
+    def receive_rtp(self, leg: Leg, packet: RtpPacket, now: float) -> None: ...
+    def receive_rtcp(self, leg: Leg, packets: list[RtcpPacket], now: float) -> None: ...
 
 
 @dataclass
@@ -58,6 +66,7 @@ class MediaPlane:
         self.shared: SharedPorts | None = None  # [rtp] shared_port: one port for every call
         self.legs: dict[str, Leg] = {}
         self.unmatched_reported = 0
+        self.content: ContentSink | None = None
 
     def start(self) -> None:
         """Bind the shared port if one is configured; if it is taken, calls get a port pair each."""
@@ -90,7 +99,10 @@ class MediaPlane:
             member = leg.member
             if member is None:
                 return
-            if kind == "audio":
+            if kind == CONTENT:
+                if self.content is not None:
+                    self.content.receive_rtp(leg, packet, now)
+            elif kind == "audio":
                 member.receive_audio(packet, now)
                 transport = leg.transports.get("audio")
                 if transport is not None:
@@ -101,6 +113,10 @@ class MediaPlane:
         def on_rtcp(packets: list[RtcpPacket], addr: tuple[str, int], now: float) -> None:
             member = leg.member
             if member is None:
+                return
+            if kind == CONTENT:
+                if self.content is not None:
+                    self.content.receive_rtcp(leg, packets, now)
                 return
             for reason in member.receive_rtcp(kind, packets, now):
                 if kind == "video":
@@ -136,7 +152,7 @@ class MediaPlane:
         before = leg.negotiation
         leg.negotiation = result
         for kind, transport in list(leg.transports.items()):
-            line = result.first(kind)
+            line = result.content_line() if kind == CONTENT else result.first(kind)
             if line is None and not close_missing:
                 continue
             if line is None or not line.accepted:
@@ -147,7 +163,7 @@ class MediaPlane:
             if not line.remote_port or line.remote_address in HOLD_ADDRESSES:
                 pass  # on hold (RFC 2543 style): keep what we had
             else:
-                old = before.first(kind) if before is not None else None
+                old = (before.content_line() if kind == CONTENT else before.first(kind)) if before is not None else None
                 moved = old is not None and (old.remote_address, old.remote_port) != remote
                 if moved or not transport.latched_rtp:
                     rtcp_port = line.remote_port if line.rtcp_mux else (line.remote_rtcp_port or line.remote_port + 1)

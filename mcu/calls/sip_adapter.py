@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mcu.admission import candidate_for
 from mcu.calls.control import DialError
-from mcu.calls.media import Leg, MediaPlane
+from mcu.calls.media import CONTENT, Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.streams import Streams
 from mcu.conference.pin import parse_dtmf_info
@@ -28,6 +28,7 @@ from mcu.io.rtp_transport import PortRangeExhaustedError
 from mcu.io.sip_transport import SipTransportShell, start_sip
 from mcu.log import event
 from mcu.sdp.address import check_addresses, with_addresses
+from mcu.sdp.bfcp import is_content
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import (
     NegotiationError,
@@ -44,6 +45,7 @@ from mcu.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from mcu.admission import Candidate
+    from mcu.calls.content import ContentManager
     from mcu.cluster.node import Placement
     from mcu.conference.engine import Conference, Hangup
     from mcu.config import Config
@@ -63,6 +65,7 @@ class CallHost(Protocol):
     config: Config
     conference: Conference
     media_plane: MediaPlane
+    content: ContentManager
     profiles: Profiles
     calls: dict[str, Leg]
     metrics: AnyMetrics
@@ -103,7 +106,7 @@ class SipCalls:
         limits = config.mcu.limits
         self.ua = UserAgent(UaConfig(user_agent=user_agent, session_expires=config.mcu.sip.session_expires,
                                      max_message_bytes=limits.sip_message_bytes, max_headers=limits.sip_headers))
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(content_fps=config.mcu.bfcp.content_fps)
         self.shell: SipTransportShell | None = None
         self.registrations: dict[str, str] = {}  # registration id -> AOR
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,10 +200,15 @@ class SipCalls:
         if isinstance(offer, Rejection):
             self._refuse_leg(leg, e, offer)
             return
+        terms = host.content.terms_for(e.call_id, room)
         try:
             ports = []
             for m in offer.media:
-                if m.media in MEDIA_KINDS and m.media not in leg.transports and m.port:
+                if is_content(m) and terms is not None and CONTENT not in leg.transports and m.port:
+                    transport = await host.media_plane.open_rtp(leg, CONTENT, m.has("rtcp-mux"))
+                    leg.transports[CONTENT] = transport
+                    ports.append(transport.rtp_port)
+                elif m.media in MEDIA_KINDS and m.media not in leg.transports and m.port and not is_content(m):
                     transport = await host.media_plane.open_rtp(leg, m.media, m.has("rtcp-mux"))
                     leg.transports[m.media] = transport
                     ports.append(transport.rtp_port)
@@ -214,7 +222,8 @@ class SipCalls:
             host.media_plane.close(leg)
             return
         leg.profile = profile = host.profiles.match(e.user_agent or "")
-        result = negotiate(offer, self.capabilities, host.advertised_address(e.remote_addr[0]), ports, profile)
+        result = negotiate(offer, self.capabilities, host.advertised_address(e.remote_addr[0]), ports, profile,
+                           bfcp=terms)
         if result.all_rejected:
             self._refuse_leg(leg, e, Rejection(Refusal.NO_COMMON_MEDIA, "No Common Media"))
             return
@@ -230,6 +239,7 @@ class SipCalls:
         if isinstance(decision, Rejection):
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
+            host.content.left(e.call_id)
             self._refuse(e.call_id, decision)
             return
         host.media_plane.apply(leg, result)
@@ -239,6 +249,7 @@ class SipCalls:
         if e.is_focus:  # another MCU bringing its part of the meeting
             leg.member.cascade = "down"
             event(log, "cascade.down", room=room, remote=remote, call_id=e.call_id)
+        host.content.joined(leg, result)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
         self.transmit()
@@ -275,6 +286,7 @@ class SipCalls:
               remote=_addr(e.remote_addr))
         self.host.media_plane.close(leg)
         self.host.calls.pop(e.call_id, None)
+        self.host.content.left(e.call_id)
         self._refuse(e.call_id, rejection)
 
     def _refuse(self, call_id: str, rejection: Rejection) -> None:
@@ -341,31 +353,45 @@ class SipCalls:
         if host.requires_encryption(room_number):
             raise DialError(f"room {room_number} requires encryption, and dial-out offers plain RTP")
         leg = Leg()
-        try:
-            for kind in MEDIA_KINDS:
-                leg.transports[kind] = await host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
-        except PortRangeExhaustedError as exc:
-            host.media_plane.close(leg)
-            raise DialError(str(exc)) from None
-        local = host.advertised_address(_host_of(uri))
         site = host.conference.roster_site(uri, display_name)  # its profile shapes our offer
         leg.profile = (host.profiles.named(site.profile) if site else None) or host.profiles.default
-        offer = create_offer(self.capabilities, local,
-                             [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31), profile=leg.profile)
+        provisional = f"dial-{random.getrandbits(48):012x}"  # the BFCP user, until the call id is known
+        terms = host.content.terms_for(provisional, room_number) if leg.profile.offer_content else None
+        try:
+            media = await self._offer_media(leg, terms is not None)
+        except PortRangeExhaustedError as exc:
+            host.media_plane.close(leg)
+            host.content.left(provisional)
+            raise DialError(str(exc)) from None
+        local = host.advertised_address(_host_of(uri))
+        offer = create_offer(self.capabilities, local, media, session_id=random.getrandbits(31), profile=leg.profile,
+                             bfcp=terms)
         room = host.conference.rooms[room_number]
         try:
             call_id = self.ua.dial(uri, serialize(offer).encode(), SDP, from_user=room_number,
                                    display_name=room.spec.name or None, focus=cascade)
         except SipError as exc:
             host.media_plane.close(leg)
+            host.content.left(provisional)
             raise DialError(f"cannot dial {uri}: {exc}") from None
+        host.content.rebind(provisional, call_id)
         leg.call_id = call_id
         leg.dialled = DialOut(room_number, uri, display_name or uri, offer, cascade=cascade)
         host.calls[call_id] = leg
         self.transmit()
         event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
         return call_id
+
+    async def _offer_media(self, leg: Leg, content: bool) -> list[tuple[str, int]]:
+        """Our offer's m-lines (kind, port) with their sockets open: audio, video, and with `content`
+        a content line and BFCP (whose port the offer takes from the floor control terms)."""
+        for kind in MEDIA_KINDS:
+            leg.transports[kind] = await self.host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
+        media = [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS]
+        if content:
+            leg.transports[CONTENT] = await self.host.media_plane.open_rtp(leg, CONTENT, rtcp_mux=False)
+            media += [("content", leg.transports[CONTENT].rtp_port), ("bfcp", 0)]
+        return media
 
     def _answered(self, e: ev.CallAnswered) -> None:
         host = self.host
@@ -386,6 +412,7 @@ class SipCalls:
         if dialled.cascade:
             leg.member.cascade = "up"
             event(log, "cascade.up", room=dialled.room, uri=dialled.uri, call_id=e.call_id)
+        host.content.joined(leg, result)
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
         """An INVITE without an offer: our offer goes in the 200, the answer comes in the ACK."""
@@ -400,21 +427,22 @@ class SipCalls:
             return
         leg = Leg(e.call_id)
         host.calls[e.call_id] = leg
+        leg.profile = host.profiles.match(e.user_agent or "")
+        terms = host.content.terms_for(e.call_id, room) if leg.profile.offer_content else None
         try:
-            for kind in MEDIA_KINDS:
-                leg.transports[kind] = await host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
+            media = await self._offer_media(leg, terms is not None)
         except PortRangeExhaustedError:
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
+            host.content.left(e.call_id)
             self._refuse(e.call_id, Rejection(Refusal.OUT_OF_PORTS, "Out Of Media Ports"))
             return
         if e.call_id not in host.calls:  # cancelled meanwhile
             host.media_plane.close(leg)
+            host.content.left(e.call_id)
             return
-        leg.profile = host.profiles.match(e.user_agent or "")
-        offer = create_offer(self.capabilities, host.advertised_address(e.remote_addr[0]),
-                             [(kind, leg.transports[kind].rtp_port) for kind in MEDIA_KINDS],
-                             session_id=random.getrandbits(31), profile=leg.profile)
+        offer = create_offer(self.capabilities, host.advertised_address(e.remote_addr[0]), media,
+                             session_id=random.getrandbits(31), profile=leg.profile, bfcp=terms)
         leg.dialled = DialOut(room, e.from_uri, e.from_display or e.from_uri, offer,
                               user_agent=e.user_agent or "", inbound=True)
         self.ua.answer(e.call_id, 200, serialize(offer).encode(), SDP)
@@ -471,20 +499,24 @@ class SipCalls:
         leg = host.calls.get(call_id)
         if isinstance(offer, Rejection) or leg is None or leg.negotiation is None:
             return offer if isinstance(offer, Rejection) else Rejection(Refusal.GONE, "Call Gone")
-        ports = [leg.transports[m.media].rtp_port if m.media in leg.transports and m.port else 0
-                 for m in offer.media]
+        kinds = [CONTENT if is_content(m) else m.media for m in offer.media]
+        ports = [leg.transports[kind].rtp_port if kind in leg.transports and m.port else 0
+                 for kind, m in zip(kinds, offer.media)]
         previous = leg.negotiation.local
         local = previous.connection.host if previous.connection else "127.0.0.1"
+        member = leg.member
+        terms = host.content.terms_for(call_id, member.room) if member is not None and CONTENT in leg.transports \
+            else None
         result = negotiate(offer, self.capabilities, local, ports, leg.profile or host.profiles.default,
-                           previous=previous)
+                           previous=previous, bfcp=terms)
         if result.all_rejected:
             return Rejection(Refusal.NO_COMMON_MEDIA, "No Common Media")
-        member = leg.member
         if member is not None and host.requires_encryption(member.room) and not result.encrypted:
             return Rejection(Refusal.ENCRYPTION_REQUIRED, "Encryption Required")  # no downgrade to plain RTP
         host.media_plane.apply(leg, result)
         if member is not None:
             host.conference.renegotiated(member, Streams.of_sdp(result))
+            host.content.renegotiated(leg, result)
         return result
 
 

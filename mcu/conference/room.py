@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from mcu.conference.video import (
 )
 from mcu.layout.compose import Planes, TileJob, TileKey, plan_tiles
 from mcu.layout.engine import Assignment
-from mcu.layout.model import Fit, Layout, LayoutConfig
+from mcu.layout.model import CONTENT_SITE, Fit, Layout, LayoutConfig
 from mcu.log import event
 from mcu.media.base import AudioEncoder
 from mcu.media.batch_resample import BatchResampler
@@ -156,6 +156,9 @@ class Room:
         self.outputs: dict[str, RoomOutput] = {}  # "record", "stream": consumers with no signalling
         self._output_views: dict[tuple[str | None, int, int], OutputView] = {}
         self.output_errors = 0
+        # while content runs: its current picture, shown in people video (layouts with reserved = "content")
+        self.content_source: Callable[[float], Planes | None] | None = None
+        self.content_name = "Content"
 
     @property
     def number(self) -> str:
@@ -240,6 +243,9 @@ class Room:
         joined = list(self.joined)
         members = [layout_member(m.member_id, m.site_id, m.chair, m.sends_video, m.member_id in speaking,
                                  127.0 - levels.get(m.member_id, 127)) for m in joined]
+        content = self.content_source(now) if self.content_source is not None else None
+        if self.content_source is not None:  # "content in people": a tile of its own (reserved = "content")
+            members.append(layout_member(CONTENT_SITE, CONTENT_SITE, False, content is not None, False, -127.0))
         views = self.video.plan(members, now)
         layouts_shown = sorted({assignment.layout for assignment in views})
         if layouts_shown != self._layouts_shown:
@@ -254,10 +260,12 @@ class Room:
                 member.video_in.set_visible(str(member.member_id) in shown, now)
         pictures = {str(m.member_id): (m.video_in.current_picture(now) if m.video_in else None) for m in joined}
         names = {str(m.member_id): m.display_name for m in joined}
+        if self.content_source is not None:
+            pictures[CONTENT_SITE], names[CONTENT_SITE] = content, self.content_name
         running: dict[int, ViewEncoder] = {}
         for assignment, viewer_ids in views.items():
             for viewer_id in viewer_ids:
-                member = self.members.get(int(viewer_id))
+                member = self.members.get(int(viewer_id)) if viewer_id.isdigit() else None  # not the content tile
                 if member is None or member.video_out is None:
                     continue
                 encoder = self.video.encoder_for(assignment, member.member_id, member.video_out, now)

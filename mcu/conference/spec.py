@@ -96,3 +96,6 @@ class Room:
     self_view: bool = False  # members on screen see themselves too: one encode for the room
     encryption: str = setting("optional", one_of("optional", "required"))  # required: SRTP calls only
     record: str = setting("off", one_of("off", "auto"))  # auto: from the first join until the room empties
+    content_policy: str = setting("anyone", one_of("anyone", "chair", "operator"))  # who may present
+    content_takeover: bool = True  # a new presenter takes the floor (the old one is Revoked); false: waits
+    content_layout: str = ""  # layout (or group) while content runs, for sites without a content stream

@@ -65,6 +65,8 @@ RETRANSMIT_HISTORY = 512  # video packets kept per viewer for NACKs: 2-3 s of 72
 
 # Canvas sizes by what a member can receive, best first.
 CANVAS_TIERS = ((1280, 720), (640, 360), (352, 288))
+# Content (slides) goes up to 1080p: sharp text matters more than motion, at 5-15 fps.
+CONTENT_TIERS = ((1920, 1080), *CANVAS_TIERS)
 
 
 def _depacketizer(codec: str):  # type: ignore[no-untyped-def]
@@ -184,13 +186,14 @@ class VideoCap:
 
 
 def encoder_config_for(media: Stream, fps: int, preset: str, keyframe_interval: float,
-                       cap: VideoCap | None = None) -> VideoEncoderConfig:
+                       cap: VideoCap | None = None,
+                       tiers: tuple[tuple[int, int], ...] = CANVAS_TIERS) -> VideoEncoderConfig:
     """The encoder settings a member needs: codec, canvas size within its limits (and the cap
     admission set for it), mode, bitrate."""
     codec = media.codecs[0]
     limits = media.video_limits
-    width, height = CANVAS_TIERS[-1]
-    for w, h in CANVAS_TIERS:
+    width, height = tiers[-1]
+    for w, h in tiers:
         fits = limits is None or (w <= limits.max_width and h <= limits.max_height)
         capped = cap is not None and cap.max_width is not None and cap.max_height is not None and (
             w > cap.max_width or h > cap.max_height)

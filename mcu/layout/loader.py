@@ -16,6 +16,7 @@ from typing import Any
 
 from mcu.layout.errors import ConfigInvalid
 from mcu.layout.model import (
+    CONTENT_SITE,
     GRID,
     LABEL_POSITIONS,
     ROLE_CHAIR,
@@ -380,7 +381,7 @@ def _parse_region(
     reserved = None
     if "reserved" in table:
         reserved = _str(rep, path + ("reserved",), table["reserved"])
-        if reserved is not None and reserved != ROLE_CHAIR:
+        if reserved is not None and reserved not in (ROLE_CHAIR, CONTENT_SITE):
             if site_ids is None:
                 rep.add(path + ("reserved",), f"site {reserved!r} cannot be checked: no sites.toml")
             elif reserved not in site_ids:

@@ -15,6 +15,7 @@ from mcu.layout.errors import LayoutNotFound
 
 GRID = 360
 ROLE_CHAIR = "chair"
+CONTENT_SITE = "content"  # reserved = "content": the room's shared content (slides) while it runs
 ROLE_PARTICIPANT = "participant"
 ROLES = (ROLE_CHAIR, ROLE_PARTICIPANT)
 

@@ -101,6 +101,7 @@ class Capabilities:
     video_max_width: int = 1280
     video_max_height: int = 720
     video_max_fps: float = 30.0
+    content_fps: float = 5.0  # what content is sent at ([bfcp] content_fps): its size limits follow
     video_max_kbps: int = 2048
     audio_max_kbps: int = 128
     h263_formats: tuple[str, ...] = ("CIF4", "CIF", "QCIF", "SQCIF")

@@ -15,6 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from . import h264 as h264mod
+from .bfcp import (
+    APPLICATION,
+    BFCP_PROTOS,
+    UDP_BFCP,
+    BfcpLine,
+    BfcpTerms,
+    answer_bfcp,
+    content_label,
+    floor_roles,
+    is_bfcp,
+    is_content,
+    offer_bfcp,
+)
 from .codecs import (
     AUDIO,
     CODECS,
@@ -72,6 +85,7 @@ REJECT_NO_ADDRESS = "no connection address"
 REJECT_NO_CODEC = "no common codec"
 REJECT_NO_CRYPTO = "no SRTP crypto suite we support (AES_CM_128_HMAC_SHA1_80/_32, inline key, no MKI)"
 REJECT_BY_PEER = "rejected by the peer (port 0)"
+REJECT_BFCP_DUPLICATE = "only one BFCP stream per call"
 
 _REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
             "inactive": "inactive"}
@@ -131,6 +145,12 @@ class MediaResult:
     keyframe_methods: tuple[str, ...] = ()
     keyframe_min_interval: float | None = None
     srtp: SrtpKeys | None = None  # SDES-SRTP keys of an RTP/SAVP(F) line
+    bfcp: BfcpLine | None = None  # the floor control terms of an accepted BFCP line
+    label: str | None = None  # a=label of our side of a content line (what floorid mstrm names)
+
+    @property
+    def is_content(self) -> bool:
+        return self.kind == VIDEO and self.content == "slides"
 
     @property
     def codec(self) -> ChosenCodec | None:
@@ -180,8 +200,15 @@ class NegotiationResult:
         return serialize(self.local)
 
     def first(self, kind: str) -> MediaResult | None:
-        """The accepted m-line of a kind ("audio", "video"), if any."""
-        return next((m for m in self.media if m.accepted and m.kind == kind), None)
+        """The accepted main m-line of a kind ("audio", "video"), if any (not the content line)."""
+        return next((m for m in self.media if m.accepted and m.kind == kind and not m.is_content), None)
+
+    def content_line(self) -> MediaResult | None:
+        """The accepted content (a=content:slides) video line, if any."""
+        return next((m for m in self.media if m.accepted and m.is_content), None)
+
+    def bfcp_line(self) -> MediaResult | None:
+        return next((m for m in self.media if m.accepted and m.bfcp is not None), None)
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -479,13 +506,16 @@ def _remote_bandwidths(session: SessionDescription,
 def negotiate(offer: SessionDescription | str | bytes, capabilities: Capabilities,
               local_addr: str, ports: Sequence[int], profile: EndpointProfile = DEFAULT_PROFILE,
               *, previous: SessionDescription | None = None,
-              session_id: int | None = None) -> NegotiationResult:
+              session_id: int | None = None, bfcp: BfcpTerms | None = None,
+              content: bool = False) -> NegotiationResult:
     """Answer an offer (RFC 3264 section 6), keeping its m-line order.
 
     ``ports[i]`` is our RTP port for m-line i (unused when that line is rejected).
     ``previous`` is the SDP we last sent in this dialog (re-INVITE): its o= session id is kept and
     the version goes up by one only if the answer changed. ``session_id`` defaults to a value
     derived from the offer so that the function stays pure.
+    ``content``: a content (``a=content:slides``) video line is accepted beside the main one;
+    ``bfcp``: our floor control terms, so that a BFCP line is answered (content implied).
     """
     offer = _coerce(offer)
     if len(ports) < len(offer.media):
@@ -496,16 +526,54 @@ def negotiate(offer: SessionDescription | str | bytes, capabilities: Capabilitie
     answer_media: list[MediaDescription] = []
     results: list[MediaResult] = []
     taken: set[str] = set()
+    content = content or bfcp is not None
     for index, m in enumerate(offer.media):
+        if is_bfcp(m):
+            answer_media.append(_rejected_media(m))  # answered below, once the content line is known
+            results.append(MediaResult(index, m.media, m.proto, False, 0, m.port))
+            continue
         before = previous.media[index] if previous is not None and index < len(previous.media) else None
-        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken, before)
+        answer_m, result = _answer_media(index, offer, m, capabilities, profile, ports[index], taken, before,
+                                         content)
         answer_media.append(answer_m)
         results.append(result)
         if result.accepted:
-            taken.add(result.kind)
+            taken.add("content" if result.is_content else result.kind)
+    _answer_bfcp_lines(offer, bfcp, answer_media, results)
     answer = _new_session(capabilities, local_addr, session_id, answer_media)
     _apply_version(answer, previous)
     return NegotiationResult(answer, offer, tuple(results))
+
+
+def _answer_bfcp_lines(offer: SessionDescription, terms: BfcpTerms | None, answer_media: list[MediaDescription],
+                       results: list[MediaResult]) -> None:
+    content = next((r for r in results if r.accepted and r.is_content), None)
+    done = False
+    for index, m in enumerate(offer.media):
+        if not is_bfcp(m):
+            continue
+        direction = media_direction(offer, m)
+        if m.port == 0:
+            answer_media[index], results[index] = _reject(index, m, REJECT_DISABLED, direction)
+            continue
+        if terms is None:
+            answer_media[index], results[index] = _reject(index, m, REJECT_MEDIA, direction)  # no floor control here
+            continue
+        if done:
+            answer_media[index], results[index] = _reject(index, m, REJECT_BFCP_DUPLICATE, direction)
+            continue
+        connection = offer.connection_for(m)
+        if connection is None:
+            answer_media[index], results[index] = _reject(index, m, REJECT_NO_ADDRESS, direction)
+            continue
+        answered = answer_bfcp(m, terms, content.label if content is not None else None)
+        if isinstance(answered, str):
+            answer_media[index], results[index] = _reject(index, m, answered, direction)
+            continue
+        answer_media[index], line = answered
+        results[index] = MediaResult(index, m.media, m.proto, True, answer_media[index].port, m.port,
+                                     remote_address=connection.host, direction="sendrecv", bfcp=line)
+        done = True
 
 
 def _reject(index: int, m: MediaDescription, reason: str,
@@ -517,18 +585,20 @@ def _reject(index: int, m: MediaDescription, reason: str,
 
 def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
                   capabilities: Capabilities, profile: EndpointProfile, local_port: int,
-                  taken: set[str], before: MediaDescription | None = None) -> tuple[MediaDescription, MediaResult]:
+                  taken: set[str], before: MediaDescription | None = None,
+                  content_allowed: bool = False) -> tuple[MediaDescription, MediaResult]:
     remote_direction = media_direction(offer, m)
     content = m.first("content")
+    slides = content_allowed and is_content(m)
     if m.port == 0:
         return _reject(index, m, REJECT_DISABLED, remote_direction)
     if m.media not in (AUDIO, VIDEO):
         return _reject(index, m, REJECT_MEDIA, remote_direction)
     if m.proto.upper() not in SUPPORTED_PROTOS:
         return _reject(index, m, REJECT_PROTO, remote_direction)
-    if m.media == VIDEO and content is not None and content != MAIN_CONTENT:
+    if m.media == VIDEO and content is not None and content != MAIN_CONTENT and not slides:
         return _reject(index, m, REJECT_CONTENT, remote_direction)
-    if m.media in taken:
+    if ("content" if slides else m.media) in taken:
         return _reject(index, m, REJECT_DUPLICATE, remote_direction)
     connection = offer.connection_for(m)
     if connection is None:
@@ -546,6 +616,12 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         if choice is not None and capabilities.telephone_event and profile.sends_rfc4733:
             telephone_event = _choose_telephone_event(offered, choice.codec.clock_rate)
     else:
+        if slides:  # content: up to 1080p whatever people video is capped at (the SDP's level still limits it)
+            # and at its low frame rate: a level's max-mbps allows a bigger picture at 5 fps than at 30
+            capabilities = replace(capabilities, video_max_width=max(capabilities.video_max_width, CONTENT_MAX[0]),
+                                   video_max_height=max(capabilities.video_max_height, CONTENT_MAX[1]),
+                                   video_max_fps=capabilities.content_fps)
+            profile = replace(profile, max_resolution=None)
         choice = _choose_video(offered, capabilities, profile)
     if choice is None:
         return _reject(index, m, REJECT_NO_CODEC, remote_direction)
@@ -574,6 +650,9 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
     attrs.append(Attribute(direction))
     if rtcp_mux:
         attrs.append(Attribute("rtcp-mux"))
+    label = content_label(m, index) if slides else None
+    if slides:
+        attrs += [Attribute("content", "slides"), Attribute("label", label)]
     srtp = None
     if crypto is not None:
         # a re-offer keeps our key for the same suite (RFC 4568 7.1.4): no rekey mid-call
@@ -602,7 +681,7 @@ def _answer_media(index: int, offer: SessionDescription, m: MediaDescription,
         else None,
         keyframe_methods=_keyframe_methods(profile, fb) if m.media == VIDEO else (),
         keyframe_min_interval=profile.keyframe_min_interval if m.media == VIDEO else None,
-        srtp=srtp,
+        srtp=srtp, label=label,
     )
     return answer_m, result
 
@@ -654,11 +733,16 @@ def _offer_video(capabilities: Capabilities, profile: EndpointProfile) -> list[C
     return codecs
 
 
+CONTENT_MAX = (1920, 1080)  # the largest content picture we send
+OFFER_CONTENT_LABEL = "3"  # a=label of the content line in our offers (floorid mstrm names it)
+
+
 def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tuple[str, int]],
                  *, session_id: int, profile: EndpointProfile = DEFAULT_PROFILE,
                  previous: SessionDescription | None = None,
-                 direction: str = "sendrecv") -> SessionDescription:
-    """Our offer: one m-line per ``(kind, port)`` in ``media`` ("audio"/"video").
+                 direction: str = "sendrecv", bfcp: BfcpTerms | None = None) -> SessionDescription:
+    """Our offer: one m-line per ``(kind, port)`` in ``media`` ("audio"/"video"; "content": a video
+    line with a=content:slides; "bfcp": our floor control line from ``bfcp``, its port ignored).
 
     Port 0 keeps a line disabled (a re-offer must not drop m-lines). For a re-offer pass the
     SDP we last sent as ``previous`` (o= version rule) and e.g. ``direction="sendonly"`` to hold.
@@ -667,14 +751,22 @@ def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tu
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     lines = []
     for kind, port in media:
+        if kind == "bfcp":
+            if bfcp is None:
+                raise ValueError("offering BFCP needs the floor control terms (bfcp=...)")
+            proto = UDP_BFCP if bfcp.udp_port else "TCP/BFCP"
+            lines.append(offer_bfcp(bfcp, OFFER_CONTENT_LABEL, proto))
+            continue
         if kind == AUDIO:
             codecs = _offer_audio(capabilities, profile)
-        elif kind == VIDEO:
+        elif kind in (VIDEO, "content"):
             codecs = _offer_video(capabilities, profile)
         else:
             raise ValueError(f"cannot offer media kind {kind!r}")
         proto = "RTP/AVP"
         formats = [str(c.payload_type) for c in codecs]
+        content = kind == "content"
+        kind = VIDEO if content else kind
         if port == 0:
             lines.append(MediaDescription(kind, 0, proto, formats))
             continue
@@ -688,6 +780,8 @@ def create_offer(capabilities: Capabilities, local_addr: str, media: Sequence[tu
         attrs.append(Attribute(direction))
         if capabilities.rtcp_mux:
             attrs.append(Attribute("rtcp-mux"))
+        if content:
+            attrs += [Attribute("content", "slides"), Attribute("label", OFFER_CONTENT_LABEL)]
         lines.append(MediaDescription(kind, port, proto, formats, bandwidths=bandwidths,
                                       attributes=attrs))
     offer = _new_session(capabilities, local_addr, session_id, lines)
@@ -719,6 +813,8 @@ def _answered_media(index: int, offer: SessionDescription, ours: MediaDescriptio
                     answer: SessionDescription, theirs: MediaDescription,
                     capabilities: Capabilities, profile: EndpointProfile) -> MediaResult:
     remote_direction = media_direction(answer, theirs)
+    if ours.media == APPLICATION and ours.proto.upper() in BFCP_PROTOS:
+        return _answered_bfcp(index, ours, answer, theirs, remote_direction)
     if ours.port == 0 or theirs.port == 0:
         return MediaResult(index, theirs.media, theirs.proto, False, ours.port, theirs.port,
                            REJECT_BY_PEER if ours.port else REJECT_DISABLED,
@@ -790,12 +886,33 @@ def _answered_media(index: int, offer: SessionDescription, ours: MediaDescriptio
         remote_direction=remote_direction,
         on_hold=connection.is_hold_address or remote_direction in ("sendonly", "inactive"),
         bandwidth_as=as_kbps, bandwidth_tias=tias, max_send_kbps=max_send, rtcp_fb=fb,
-        ssrcs=_ssrcs(theirs), content=theirs.first("content"), ptime=_int_attr(theirs, "ptime"),
-        video_limits=limits,
+        ssrcs=_ssrcs(theirs), content=theirs.first("content") or ours.first("content"),
+        ptime=_int_attr(theirs, "ptime"), video_limits=limits, label=ours.first("label"),
         dtmf=(profile.dtmf if telephone_event is not None else "info") if is_audio else None,
         keyframe_methods=() if is_audio else _keyframe_methods(profile, fb),
         keyframe_min_interval=None if is_audio else profile.keyframe_min_interval,
     )
+
+
+def _answered_bfcp(index: int, ours: MediaDescription, answer: SessionDescription, theirs: MediaDescription,
+                   remote_direction: str) -> MediaResult:
+    """The peer's answer to our BFCP line: accepted unless it refused it (port 0) or wants to be the
+    floor control server too."""
+    if theirs.port == 0 or ours.port == 0 or not floor_roles(theirs) & {"c-only", "c-s"}:
+        return MediaResult(index, theirs.media, theirs.proto, False, ours.port, theirs.port, REJECT_BY_PEER,
+                           remote_direction=remote_direction)
+    connection = answer.connection_for(theirs)
+
+    def number(name: str, default: int) -> int:
+        value = (ours.first(name) or "").split()
+        return int(value[0]) if value and value[0].isdigit() else default
+
+    setup = None if ours.proto.upper() == UDP_BFCP else (
+        "active" if (theirs.first("setup") or "").lower() == "passive" else "passive")
+    line = BfcpLine(ours.proto, number("confid", 0), number("userid", 0), number("floorid", 1), setup,
+                    " ".join(sorted(floor_roles(theirs))))
+    return MediaResult(index, theirs.media, theirs.proto, True, ours.port, theirs.port,
+                       remote_address=connection.host if connection else None, direction="sendrecv", bfcp=line)
 
 
 def is_same_version(previous_remote: SessionDescription, remote: SessionDescription) -> bool:

@@ -53,6 +53,8 @@ class EndpointProfile:
     keyframe_method: str = "pli"
     keyframe_min_interval: float = 1.0  # seconds between two keyframe requests to this endpoint
     video_codecs: tuple[str, ...] | None = None  # our preference order for this endpoint
+    offer_content: bool = False  # our offers (dial-out, offerless INVITE) add a content line and BFCP
+    bfcp_flat: bool = False  # BFCP grouped attributes sent flat (sub-attributes after the group), not nested
 
     def matches(self, user_agent: str) -> bool:
         if self.match is not None:
@@ -136,7 +138,7 @@ class _Loader:
                 except re.error as exc:
                     raise bad(f"invalid regular expression: {exc}") from None
             return value
-        if key == "force_packetization_mode_0":
+        if key in ("force_packetization_mode_0", "offer_content", "bfcp_flat"):
             if not isinstance(value, bool):
                 raise bad("must be true or false")
             return value

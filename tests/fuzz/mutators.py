@@ -311,6 +311,7 @@ def sdp_bad_port(rng: random.Random, body: bytes) -> bytes:
         return body
     i = rng.choice(hits)
     parts = lines[i].split(b" ")
+    parts += [b""] * (2 - len(parts))  # an "m=" line with fewer fields than a port (earlier mutations)
     parts[1] = rng.choice((b"0", b"1", b"65535", b"65536", b"99999999", b"-1", b"5004/2", b"5004/0",
                            b"abc", b"9" * 5000, b"\xc2\xb2", b"\xd9\xa1\xd9\xa2", b"5004/", b""))
     lines[i] = b" ".join(parts)
@@ -404,9 +405,10 @@ def sdp_proto(rng: random.Random, body: bytes) -> bytes:
         return body
     i = rng.choice(hits)
     parts = lines[i].split(b" ")
+    parts += [b""] * (3 - len(parts))  # an "m=" line cut short by an earlier mutation
     which = rng.randrange(3)
     if which == 0:
-        parts[2] = rng.choice((b"UDP/TLS/RTP/SAVPF", b"RTP/AVP/TCP", b"TCP/BFCP", b"RTP/SAVP", b"RTP/SAVPF",
+        parts[2] = rng.choice((b"UDP/TLS/RTP/SAVPF", b"RTP/AVP/TCP", b"TCP/BFCP", b"UDP/BFCP", b"RTP/SAVP", b"RTP/SAVPF",
                                b"udp", b"RTP/AVPF", b"TCP/TLS/BFCP", b"x" * 1000))
     elif which == 1:
         parts[0] = rng.choice((b"m=application", b"m=image", b"m=text", b"m=message", b"m=", b"m=AUDIO", b"m=video"))

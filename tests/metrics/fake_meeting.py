@@ -149,6 +149,10 @@ class FakeMeeting:
             m.h323_violation("q931 truncated")
             m.ras_dropped("ras decode failed")
         m.set_recordings(self._recordings())
+        steps = self._steps  # a site presents slides at 5 fps to one content encoding
+        m.set_content({"held": {self.room: 1}, "requests": {"granted": steps // 6, "pending": 0, "denied": steps // 9},
+                       "dropped": {"malformed": steps // 8},
+                       "encodings": {(self.room, "h264-1280x720-5"): (5.0, 400_000.0)}})
 
     def _recordings(self) -> RecordingsSnapshot:
         """One recording of the room growing at 250 kB/s; troubles: a disk that fills again and
