@@ -34,6 +34,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   need_cmd openssl openssl
   need_cmd tshark tshark
+  # the provider's usage store: tests start a throwaway PostgreSQL 15 cluster on 127.0.0.1
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   need_cmd chromium chromium
   need_cmd chromedriver chromium-driver
   need_cmd pkg-config pkg-config

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_plan(sub)
     register_bench(sub)
     register_cluster(sub)
+    from mcu.usage.cli import register as register_usage
+
+    register_usage(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ from mcu.conference.spec import AudioSection, LimitsSection, RecordingSection, R
 from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
 from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
 from mcu.settings import host_address, in_range, one_of, setting
+from mcu.tenants import Tenants, load_tenants
 from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
 
 RAS_PORT = 1719  # H.225.0 RAS: a gatekeeper address without a port means this one
@@ -162,6 +163,7 @@ class AdminSection:
     host: str = setting("127.0.0.1", host_address)
     port: int = setting(8088, in_range(1, 65535))
     token_file: str = "admin.token"
+    audit_log: str = "audit.jsonl"  # every state-changing call, one JSON line each (relative: config folder)
     tls_cert: str = ""
     tls_key: str = ""
     console_language: str = setting("vi", one_of("vi", "en"))  # the web console's default language
@@ -219,6 +221,22 @@ class ClusterSection:
 class FilesSection:
     rooms: str = "rooms.toml"
     endpoints: str = "endpoints.toml"
+    tenants: str = "tenants.toml"  # no such file: one tenant, the provider (mcu.tenants)
+
+
+def store_url(value: str) -> str | None:
+    if value.startswith(("sqlite:", "postgresql://", "postgres://")):
+        return None
+    return 'must be "sqlite:FILE" (relative: the config folder) or "postgresql://user@host:port/db"'
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """Where usage records go (mcu.usage): SQLite by default, PostgreSQL for providers."""
+
+    url: str = setting("sqlite:usage.sqlite", store_url)
+    journal: str = "usage.journal"  # append-only, replayed on start (relative: the config folder)
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -238,6 +256,7 @@ class McuConfig:
     files: FilesSection = setting(None, factory=FilesSection)
     recording: RecordingSection = setting(None, factory=RecordingSection)
     cluster: ClusterSection = setting(None, factory=ClusterSection)
+    store: StoreSection = setting(None, factory=StoreSection)
 
 
 @dataclass(frozen=True)
@@ -254,6 +273,7 @@ class Config:
     rooms: dict[str, Room]
     profiles: Profiles
     layouts: LayoutConfig
+    tenants: Tenants = dataclasses.field(default_factory=Tenants)
 
     def file(self, name: str) -> Path:
         return self.path.parent / getattr(self.mcu.files, name)
@@ -355,9 +375,13 @@ def load_config(path: str | Path) -> Config:
         issues.extend(_check_room_layouts(path.parent / mcu.files.rooms, rooms, layouts))
     if layouts is not None and profiles is not None:
         issues.extend(_check_site_profiles(path.parent / "sites.toml", layouts, profiles))
+    tenants = Tenants()
+    if layouts is not None:
+        tenants = load_tenants(path.parent / mcu.files.tenants, rooms, (s.id for s in layouts.sites),
+                               set(layouts.layouts) | set(layouts.groups), issues)
     if issues or profiles is None or layouts is None:
         raise ConfigError(issues)
-    return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts)
+    return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts, tenants=tenants)
 
 
 def _check_room_layouts(rooms_path: Path, rooms: dict[str, Room], layouts: LayoutConfig) -> list[ConfigIssue]:

@@ -46,7 +46,8 @@ from mcu.cluster.node import ClusterNode, NodeHooks, Placement
 from mcu.cluster.registry import NodeInfo, RosterSite
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
-from mcu.conference.member import Member
+from mcu.conference.member import Member, MemberState
+from mcu.conference.quota import TenantLoad, check_join, check_recording, tier_cap, use_fraction
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
 from mcu.conference.video import VideoCap
@@ -55,14 +56,24 @@ from mcu.io.sip_transport import SipTransportShell
 from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
 from mcu.media.frames import I420
-from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
+from mcu.metrics import (
+    ConfigInfo,
+    Exporter,
+    ProtectionSnapshot,
+    TenantSnapshot,
+    make_metrics,
+    start_exporter,
+)
 from mcu.observe import Observer
 from mcu.plan.tiers import RESOLUTIONS
 from mcu.recording.manager import Recorder
 from mcu.sdp.profiles import Profiles
 from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
+from mcu.tenants import PROVIDER_LABEL
 from mcu.tomlfile import ConfigError
+from mcu.usage.service import UsageService
+from mcu.usage.store import StoreError
 
 log = logging.getLogger("mcu.server")
 
@@ -103,6 +114,10 @@ class McuServer:
         # Recordings and live streams: room outputs whose encoders run on threads of their own.
         self.recorder = Recorder(config.mcu.recording, config.mcu.video.fps, config.mcu.audio.rate, self.now)
         self.admin: AdminService | None = None
+        # Usage records (a journal on disk, the store on a writer thread) and tenant quotas.
+        self.usage: UsageService | None = UsageService.from_config(config)
+        self.quota_refusals: Counter[tuple[str, str]] = Counter()  # (tenant, quota) -> refused
+        self.conference.on_join = self._joined
         self.tickers: dict[str, Ticker] = {}  # "audio", "video": their schedules and late counts
         self._tick_counts: dict[str, tuple[int, int]] = {}  # kind -> (missed, total) at the last look
         self.reloads = 0
@@ -119,6 +134,13 @@ class McuServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.usage is not None:
+            try:
+                self.usage.start()  # replays what a crash left before any call comes in
+            except (OSError, StoreError) as exc:
+                event(log, "usage.off", logging.ERROR, error=str(exc),
+                      hint="check [store] journal and url; the MCU runs without usage records")
+                self.usage = None
         await self.content.start()  # first: SDP answers name its ports
         self.sip = await self.sip_calls.start(self.config)
         await self.h323_calls.start()
@@ -174,6 +196,8 @@ class McuServer:
         await self.h323_calls.close()
         await self.content.close()
         self.media_plane.stop()
+        if self.usage is not None:
+            await asyncio.to_thread(self.usage.stop)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -224,6 +248,8 @@ class McuServer:
         now = self.now()
         rejection = self.call_guard.new_call(call_id, source, now) or self.conference.admission(room, source, now)
         if rejection is None:
+            if self.usage is not None:
+                self.usage.arriving(call_id)
             return None
         if rejection.refusal is Refusal.PIN_LOCKOUT:
             self.refusals["pin lockout"] += 1
@@ -241,6 +267,10 @@ class McuServer:
         """The capacity model's word on a caller about to join: a Rejection (503), a VideoCap for a
         degraded join, or None (admitted as it is). Nothing awaits between this and the join, so
         calls cannot race past the ceiling together."""
+        quota = self._check_quota(room, remote)
+        if quota is not None:
+            return quota
+        cap = self._tier_cap(room)
         decision = self.admission.decide(self.conference, room, candidate)
         if isinstance(decision, Refuse):
             self.refusals["overload"] += 1
@@ -252,8 +282,85 @@ class McuServer:
             size = RESOLUTIONS.get(decision.tier) if decision.tier else None
             event(log, "call.degraded", room=room, remote=remote, step=decision.step, fps=decision.fps,
                   tier=decision.tier)
-            return VideoCap(int(decision.fps) if decision.fps else None, *(size or (None, None)))
-        return None
+            capped = VideoCap(int(decision.fps) if decision.fps else None, *(size or (None, None)))
+            return _smaller(capped, cap)
+        return cap
+
+    # ------------------------------------------------------------------ tenants and quotas
+
+    def tenant_load(self, tenant: str) -> TenantLoad:
+        """The tenant's present sites (joined or keying a PIN) and the rooms that have them."""
+        tenants = self.config.tenants
+        sites, rooms = 0, set()
+        for number, room in self.conference.rooms.items():
+            present = sum(1 for m in room.members.values() if m.state is not MemberState.LEFT)
+            if present and tenants.owner_name(number) == tenant:
+                sites += present
+                rooms.add(number)
+        return TenantLoad(sites, frozenset(rooms))
+
+    def _check_quota(self, room: str, remote: str) -> Rejection | None:
+        """The room's tenant quota (concurrent sites, rooms) for one more site; None: within it."""
+        owner = self.config.tenants.owner(room)
+        if owner is None:
+            return None
+        refusal = check_join(owner.name, owner.quota, self.tenant_load(owner.name), room)
+        if refusal is None:
+            return None
+        self.quota_refusals[(owner.name, refusal.quota)] += 1
+        self.refusals["quota"] += 1
+        event(log, "call.rejected", logging.WARNING, room=room, status=refusal.status, reason=refusal.phrase,
+              remote=remote, tenant=owner.name, quota=refusal.quota, used=refusal.used, limit=refusal.limit)
+        return Rejection(Refusal.QUOTA, refusal.phrase)
+
+    def _tier_cap(self, room: str) -> VideoCap | None:
+        owner = self.config.tenants.owner(room)
+        size = tier_cap(owner.quota) if owner is not None else None
+        return VideoCap(None, *size) if size is not None else None
+
+    def recording_quota(self, room: str) -> str | None:
+        """Why the room's tenant may not start a recording now (hours this month, disk), or None."""
+        owner = self.config.tenants.owner(room)
+        if owner is None or not (owner.quota.recording_hours or owner.quota.recording_disk_mb):
+            return None
+        hours = 0.0
+        if self.usage is not None:
+            hours = self.usage.recording_hours(owner.name)
+        disk = sum(entry["bytes"] for entry in self.recorder.list_recordings()
+                   if self.config.tenants.owner_name(entry["room"]) == owner.name)
+        refusal = check_recording(owner.name, owner.quota, hours, disk)
+        if refusal is None:
+            return None
+        self.quota_refusals[(owner.name, refusal.quota)] += 1
+        event(log, "recording.refused", logging.WARNING, room=room, tenant=owner.name, quota=refusal.quota,
+              used=refusal.used, limit=refusal.limit)
+        return refusal.message
+
+    def _joined(self, member: Member) -> None:
+        if self.usage is None:
+            return
+        try:
+            self.usage.joined(member, self.calls.get(member.call_id))
+        except Exception:  # noqa: BLE001 - usage records must not break a join
+            self._tick_error("usage record")
+
+    def tenant_snapshots(self) -> list[TenantSnapshot]:
+        out = []
+        tenants = self.config.tenants
+        for tenant in tenants.tenants:
+            load = self.tenant_load(tenant.name)
+            quota = tenant.quota
+            out.append(TenantSnapshot(
+                tenant.name, load.sites, len(load.rooms),
+                {"sites": quota.sites, "rooms": quota.rooms, "recording_hours": quota.recording_hours,
+                 "recording_disk_mb": quota.recording_disk_mb},
+                use_fraction(quota, load),
+                {q: n for (t, q), n in self.quota_refusals.items() if t == tenant.name}))
+        if tenants:
+            provider = self.tenant_load("")
+            out.append(TenantSnapshot(PROVIDER_LABEL, provider.sites, len(provider.rooms), {}, {},
+                                      {q: n for (t, q), n in self.quota_refusals.items() if t == PROVIDER_LABEL}))
+        return out
 
     def answered(self, call_id: str) -> None:
         self.call_guard.answered(call_id, self.now())
@@ -270,7 +377,7 @@ class McuServer:
 
     async def dial(self, room_number: str, uri: str, display_name: str = "", cascade: bool = False) -> str:
         """Call `uri` into a room; returns the call id. Raises DialError when it cannot start."""
-        rejection = self.conference.admission(room_number)
+        rejection = self.conference.admission(room_number) or self._check_quota(room_number, uri)
         if rejection is not None:
             raise DialError(f"room {room_number}: {rejection.status} {rejection.reason}")
         decision = self.admission.decide(self.conference, room_number,
@@ -281,8 +388,12 @@ class McuServer:
                             f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
                             f"try again in {decision.retry_after} s")
         if uri.lower().startswith(H323_SCHEME):
-            return await self.h323_calls.dial(room_number, uri, display_name)
-        return await self.sip_calls.dial(room_number, uri, display_name, cascade=cascade)
+            call_id = await self.h323_calls.dial(room_number, uri, display_name)
+        else:
+            call_id = await self.sip_calls.dial(room_number, uri, display_name, cascade=cascade)
+        if self.usage is not None:
+            self.usage.dialling(call_id)
+        return call_id
 
     def has_call(self, call_id: str) -> bool:
         return call_id in self.calls
@@ -310,6 +421,8 @@ class McuServer:
         self.content.reconfigure(config)  # floor policies; [bfcp] listeners and content_fps need a restart
         self.profiles = config.profiles
         self.config = config
+        if self.usage is not None:
+            self.usage.retenant(config.tenants.owner_name)
         self.reloads += 1
         self.metrics.config_reload(True)
         self.metrics.set_config_info(_config_info(config))
@@ -441,6 +554,11 @@ class McuServer:
         media = self.calls.pop(call_id, None)
         if media is None:
             return
+        if self.usage is not None:
+            try:
+                self.usage.ended(call_id, media, media.member, reason)  # its sockets' counters, before closing
+            except Exception:  # noqa: BLE001 - usage records must not keep a call up
+                self._tick_error("usage record")
         self.media_plane.close(media)
         try:
             self.content.left(call_id)
@@ -620,6 +738,9 @@ class McuServer:
                     self.metrics.rtp_unmatched(self.media_plane.take_unmatched())
                     self.recorder.measure_disk()
                     self.metrics.set_recordings(self.recorder.snapshot(self.conference.rooms))
+                    self.metrics.set_tenants(self.tenant_snapshots())
+                    if self.usage is not None:
+                        self.usage.sample(self.conference.members, self.calls, set(self.recorder.recordings))
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
                     self._tick_error("metrics publish")
             try:
@@ -677,9 +798,19 @@ class McuServer:
             degraded=dict(admission.degraded), admission_refusals=dict(admission.refusals))
 
 
+def _smaller(capped: VideoCap, cap: VideoCap | None) -> VideoCap:
+    """Admission's degraded picture, within the tenant's tier cap too."""
+    if cap is None or cap.max_width is None or cap.max_height is None:
+        return capped
+    if capped.max_width is None or capped.max_height is None or \
+            cap.max_width * cap.max_height < capped.max_width * capped.max_height:
+        return VideoCap(capped.fps, cap.max_width, cap.max_height)
+    return capped
+
+
 def _config_files(config: Config) -> list[Path]:
     return [config.path, config.file("rooms"), config.file("endpoints"),
-            config.path.parent / "layouts.toml", config.path.parent / "sites.toml"]
+            config.path.parent / "layouts.toml", config.path.parent / "sites.toml", config.file("tenants")]
 
 
 def _config_info(config: Config) -> ConfigInfo:

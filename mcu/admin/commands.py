@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcu.admin.errors import BadArguments, CommandError, Conflict, NotFound, Unprocessable
+from mcu.admin.scope import AuditLog, principal_of, scoped
 from mcu.admin.snapshot import i420_to_png
 from mcu.admin.table import PATH, PNG_RESULT, QUERY, Arg, Command
 from mcu.calls.alias import H323_SCHEME, h323_target, same_site
@@ -30,6 +31,7 @@ from mcu.recording.manager import Recorder, RecordingError
 from mcu.settings import ROOM_NUMBER
 from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
+from mcu.tenants import Tenants
 
 if TYPE_CHECKING:
     from mcu.calls.control import MeetingControl
@@ -60,6 +62,13 @@ class AdminContext:
     removed: dict[str, dict[str, int]] = field(default_factory=dict)
     # (layouts config, layout, members) -> PNG of its offline preview (`mcu layout render`)
     previews: dict[tuple[int, str, int], bytes] = field(default_factory=dict)
+    audit: AuditLog | None = None  # every state-changing call (mcu.admin.scope)
+
+    @property
+    def tenants(self) -> Tenants:
+        """The tenants of the running config (none: the provider's token is the only one)."""
+        tenants = getattr(self.server.config, "tenants", None)
+        return tenants if isinstance(tenants, Tenants) else Tenants()
 
 
 # ---------------------------------------------------------------------------------- lookups
@@ -442,7 +451,9 @@ async def _dial_sites(ctx: AdminContext, room: Room, site_ids: list[str], who: s
 
 async def cmd_dial_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
-    sites = [s.id for s in ctx.server.config.layouts.sites if not _site_connected(ctx, room, s.id)]
+    tenant = principal_of(args).tenant  # a tenant dials its own roster only
+    sites = [s.id for s in ctx.server.config.layouts.sites if not _site_connected(ctx, room, s.id)
+             and (tenant is None or s.id in tenant.sites)]
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, sites, args["_who"])}
 
 
@@ -492,6 +503,10 @@ async def cmd_record_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
     if "layout" in args:
         _check_layout(room, args["layout"])
+    quota_check = getattr(ctx.server, "recording_quota", None)  # the tenant's hours and disk
+    refusal = quota_check(room.number) if quota_check is not None else None
+    if refusal is not None:
+        raise Conflict(f"cannot record room {room.number}: {refusal}")
     try:
         recording = _recorder(ctx).start_recording(room, args.get("layout"), who=args["_who"])
     except RecordingError as exc:
@@ -538,6 +553,20 @@ async def cmd_stream_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
     return stream.info()
 
 
+async def cmd_usage(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    """The monthly statement (mcu.usage.statement) of one tenant, or of all for the provider."""
+    usage = getattr(ctx.server, "usage", None)
+    if usage is None:
+        raise Conflict("this MCU keeps no usage records ([store] enabled = false)")
+    tenant = principal_of(args).tenant
+    name = tenant.name if tenant is not None else args.get("tenant") or None
+    if name is not None and tenant is None and name not in ctx.server.config.tenants.by_name \
+            and name != "provider":
+        raise NotFound(f"no tenant {name!r}; tenants: {', '.join(ctx.server.config.tenants.names()) or 'none'}")
+    try:
+        return await usage.statement_doc(name, args.get("month"))
+    except ValueError as exc:
+        raise BadArguments(str(exc)) from None
 def _site_status(ctx: AdminContext, room: Room, site_id: str) -> tuple[str, Member | None]:
     """Present; ringing (our call to it is under way); dropped (it was in the room, or we dialled
     it, and it is gone without the operator removing it: what `redial` calls again); missing."""
@@ -683,7 +712,7 @@ def _member_cmd(name: str, handler, help: str) -> Command:  # type: ignore[no-un
     return Command(name, handler, "POST", f"/rooms/{{room}}/members/{{member}}/{name}", (ROOM, MEMBER_OR_ALL), help)
 
 
-COMMANDS: tuple[Command, ...] = (
+_COMMANDS: tuple[Command, ...] = (
     Command("rooms", cmd_rooms, "GET", "/rooms", (), "list the rooms: members, lock, layout, mode, floor, pins"),
     Command("members", cmd_members, "GET", "/rooms/{room}/members", (ROOM,),
             "list a room's members with stats: codec, resolution, loss, jitter, speaking now"),
@@ -765,6 +794,12 @@ COMMANDS: tuple[Command, ...] = (
             "stop the operator's slides (the floor falls free, or to the next waiting site)"),
     Command("snapshot", cmd_snapshot, "GET", "/rooms/{room}/members/{member}/snapshot", (ROOM, MEMBER),
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
+    Command("usage", cmd_usage, "GET", "/usage",
+            (Arg("tenant", str, "tenant name (default: yours; the provider: every tenant)", QUERY,
+                 required=False, pattern=r"[A-Za-z0-9_-]{1,32}", max_length=32),
+             Arg("month", str, "calendar month YYYY-MM in UTC (default: this month)", QUERY, required=False,
+                 pattern=r"[0-9]{4}-[0-9]{2}", max_length=7)),
+            "the monthly usage statement: meetings, site-hours by quality tier, recording hours, peak"),
 )
 
 
@@ -824,5 +859,8 @@ def _routed(command: Command) -> Command:
     return replace(command, handler=handler)
 
 
-COMMANDS = tuple(_routed(c) for c in COMMANDS)
+# Every command checks the caller's tenant (mcu.admin.scope) and audits state changes; a room
+# command for a room another node hosts is then answered by that node.
+COMMANDS: tuple[Command, ...] = tuple(scoped(_routed(c), lambda ctx: ctx.audit) for c in _COMMANDS)
+
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
                 kwargs["choices"] = arg.choices
             if arg.required:
                 p.add_argument(arg.name, **kwargs)
-            elif arg.where == QUERY:  # `mcu ctl recordings [ROOM]`
+            elif arg.where == QUERY and len(command.query_args) == 1:  # `mcu ctl recordings [ROOM]`
                 p.add_argument(arg.name, nargs="?", default=None, **kwargs)
             else:
                 p.add_argument(f"--{arg.name}", default=None, **kwargs)
