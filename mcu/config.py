@@ -187,6 +187,36 @@ class AdmissionSection:
     measured_guard: bool = True  # also refuse when the measured load (plus the newcomer) passes the limit
 
 
+def redis_url(value: str) -> str | None:
+    return None if not value or value.startswith(("redis://", "rediss://", "unix://")) else \
+        "must be a Redis URL such as redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class ClusterSection:
+    """One node of several behind a SIP front door (conf/kamailio/): rooms are claimed in the Redis
+    registry so that every call to one room lands on one node. Without node_id (the section left
+    out): a single MCU, no registry."""
+
+    node_id: str = setting("", lambda v: None if not v or v.replace("-", "").replace("_", "").isalnum()
+                           else "must be letters, digits, - and _ (it is a Redis key part and a label)")
+    redis_url: str = setting("redis://127.0.0.1:6379/0", redis_url)
+    advertise_sip: str = ""  # the SIP address the front door routes to, e.g. sip:10.0.0.11:5060
+    advertise_admin: str = ""  # this node's admin API base URL for the others; "": from [admin]
+    heartbeat: float = setting(1.0, in_range(0.1, 60))  # seconds between registry renewals
+    claim_ttl: float = setting(0.0, in_range(0, 600))  # seconds a claim outlives its last renewal; 0: 3 heartbeats
+    max_rooms: int = setting(0, in_range(0, 100000))  # 0: no limit but admission; past it the node is full
+    redis_timeout: float = setting(1.0, in_range(0.05, 30))  # a call waits at most this on the registry
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.node_id)
+
+    @property
+    def ttl(self) -> float:
+        return self.claim_ttl or 3 * self.heartbeat
+
+
 @dataclass(frozen=True)
 class FilesSection:
     rooms: str = "rooms.toml"
@@ -225,6 +255,7 @@ class McuConfig:
     admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
     recording: RecordingSection = setting(None, factory=RecordingSection)
+    cluster: ClusterSection = setting(None, factory=ClusterSection)
     store: StoreSection = setting(None, factory=StoreSection)
 
 

@@ -19,12 +19,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import uvloop
 
 import mcu
 from mcu.admin import AdminService, AdminStartError, start_admin
+from mcu.admin.auth import load_token
 from mcu.admission import (
     AdmissionController,
     Candidate,
@@ -40,6 +42,8 @@ from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
+from mcu.cluster.node import ClusterNode, NodeHooks, Placement
+from mcu.cluster.registry import NodeInfo, RosterSite
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
 from mcu.conference.member import Member, MemberState
@@ -65,6 +69,7 @@ from mcu.plan.tiers import RESOLUTIONS
 from mcu.recording.manager import Recorder
 from mcu.sdp.profiles import Profiles
 from mcu.sip.errors import SipError
+from mcu.sip.uri import SipUri
 from mcu.tenants import PROVIDER_LABEL
 from mcu.tomlfile import ConfigError
 from mcu.usage.service import UsageService
@@ -76,6 +81,8 @@ AUDIO_TICK = 0.020
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
+CASCADE_REDIAL_DELAY = 1.0  # s before a dropped cascade link is dialled again
+CASCADE_FINAL_REASONS = {"mcu stopping", "removed by operator"}  # ends of a link that are meant
 REFUSAL_LOG_INTERVAL = 60.0  # s between two log lines about one address's refused calls
 
 
@@ -121,6 +128,8 @@ class McuServer:
         self._logged_errors: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.cluster: ClusterNode | None = None  # [cluster]: a node behind a front door
+        self.cascades: dict[str, str] = {}  # room -> the main node's URI this node's part is linked to
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -158,8 +167,24 @@ class McuServer:
         self._tasks.append(asyncio.create_task(self._content_tick(), name="content-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        if self.config.mcu.cluster.enabled:
+            self.cluster = ClusterNode(self.config.mcu.cluster, NodeHooks(
+                describe=self._node_info, active_rooms=self._active_rooms, rosters=self._rosters,
+                redial=self._redial_roster, set_full=self._set_full))
+            admin = self.config.mcu.admin
+            if admin.enabled:
+                try:
+                    self.cluster.admin_token = load_token(getattr(admin, "token", ""), admin.token_file,
+                                                          self.config.path.parent)
+                except AdminStartError:
+                    pass  # no token, no API: nothing to forward
+            if self.metrics.registry is not None:
+                self.metrics.registry.register(self.cluster.collector())
+            self.cluster.start()
 
     async def stop(self) -> None:
+        if self.cluster is not None:  # first: new calls to our rooms go to other nodes at once
+            await self.cluster.stop()
         if self.admin is not None:
             await self.admin.stop()
         # first, so that recordings end as "mcu stopping" with the sites still in their side files
@@ -351,7 +376,7 @@ class McuServer:
         room = self.conference.rooms.get(room_number or "")
         return room is not None and room.spec.encryption == "required"
 
-    async def dial(self, room_number: str, uri: str, display_name: str = "") -> str:
+    async def dial(self, room_number: str, uri: str, display_name: str = "", cascade: bool = False) -> str:
         """Call `uri` into a room; returns the call id. Raises DialError when it cannot start."""
         rejection = self.conference.admission(room_number) or self._check_quota(room_number, uri)
         if rejection is not None:
@@ -366,7 +391,7 @@ class McuServer:
         if uri.lower().startswith(H323_SCHEME):
             call_id = await self.h323_calls.dial(room_number, uri, display_name)
         else:
-            call_id = await self.sip_calls.dial(room_number, uri, display_name)
+            call_id = await self.sip_calls.dial(room_number, uri, display_name, cascade=cascade)
         if self.usage is not None:
             self.usage.dialling(call_id)
         return call_id
@@ -426,6 +451,103 @@ class McuServer:
                 self._config_mtimes = _mtimes(self.config)
                 self.reload_config()
 
+    # ------------------------------------------------------------------ cluster
+
+    async def place(self, room: str, owner_failed: str = "") -> Placement | None:
+        """In a cluster, where a new call to `room` goes (the registry's word); None: alone. A room
+        cascaded up from here to its main node takes its local sites here."""
+        if self.cluster is None:
+            return None
+        if room in self._cascaded_rooms():
+            return Placement(True, note="")
+        return await self.cluster.place(room, owner_failed)
+
+    def _cascaded_rooms(self) -> set[str]:
+        """Rooms whose members here reach the meeting through a cascade link up to its main node
+        (also while a dropped link is dialled again); a part that empties ends its cascade."""
+        for number in [n for n, room in self.conference.rooms.items() if n in self.cascades and not room.members]:
+            del self.cascades[number]
+        return set(self.cascades)
+
+    def _active_rooms(self) -> set[str]:
+        """Rooms this node hosts (claims in the registry): with members, not a cascaded part."""
+        cascaded = self._cascaded_rooms()
+        return {number for number, room in self.conference.rooms.items() if room.members and number not in cascaded}
+
+    async def cascade(self, room: str, target: str) -> str:
+        """Join this node's part of `room` to the main node as one SIP participant (isfocus):
+        `target` is a SIP URI or a node id of the registry. Returns the link's call id."""
+        uri = target
+        if not target.lower().startswith(("sip:", "sips:")):
+            info = await self.cluster.node_address(target) if self.cluster is not None else None
+            if info is None or not info.sip:
+                raise DialError(f"no node {target!r} in the registry (or it has no SIP address)")
+            uri = str(replace(SipUri.parse(info.sip), user=room))
+        event(log, "cascade.dialling", room=room, uri=uri)
+        call_id = await self.dial(room, uri, f"cascade {target}", cascade=True)
+        self.cascades[room] = uri
+        return call_id
+
+    def _node_info(self) -> NodeInfo:
+        cluster, status = self.config.mcu.cluster, self.admission.status
+        active = self._active_rooms()
+        load = max(status.predicted_cores, status.measured_cores or 0.0)
+        full = bool(cluster.max_rooms and len(active) >= cluster.max_rooms) or (
+            status.enabled and load >= self.admission.limit(False))
+        metrics = self.config.mcu.metrics
+        return NodeInfo(
+            cluster.node_id, sip=cluster.advertise_sip or self._sip_address(),
+            admin=cluster.advertise_admin or (self.admin.url if self.admin else ""),
+            metrics=f"{metrics.host}:{self.exporter.port}" if self.exporter else "",
+            predicted_cores=status.predicted_cores, measured_cores=status.measured_cores or 0.0,
+            ceiling_cores=status.ceiling_cores, rooms=len(active), members=len(self.conference.members),
+            full=full)
+
+    def _sip_address(self) -> str:
+        """sip:host:port of the first UDP listener (the front door's dispatcher list names it)."""
+        listens = self.config.mcu.sip.listen
+        listen = next((lst for lst in listens if lst.transport == "udp"), listens[0] if listens else None)
+        if listen is None:
+            return ""
+        host = self.config.mcu.sip.advertise or (listen.host if listen.host not in ("0.0.0.0", "::")
+                                                 else "127.0.0.1")
+        host = f"[{host}]" if ":" in host else host
+        return f"sip:{host}:{listen.port}"
+
+    def _rosters(self) -> dict[str, list[RosterSite]]:
+        """Each active room's roster sites in it now: who a node taking the room over calls back."""
+        layouts = self.config.layouts
+        dialled = self.admin.context.dialled if self.admin and self.admin.context else {}
+        out: dict[str, list[RosterSite]] = {}
+        for number in self._active_rooms():
+            room = self.conference.rooms[number]
+            ids = {m.site_id for m in room.members.values() if m.site_id}
+            ids |= {site for site, call_id in dialled.get(number, {}).items() if self.has_call(call_id)}
+            sites = [layouts.site(i) for i in sorted(ids)]
+            out[number] = [RosterSite(s.uri, s.name, s.id) for s in sites if s is not None]
+        return out
+
+    async def _redial_roster(self, number: str, sites: list[RosterSite]) -> None:
+        """A room taken over from a dead node: call its roster sites that are not here yet."""
+        room = self.conference.rooms.get(number)
+        if room is None:
+            return
+        for site in sites:
+            present = {m.site_id for m in room.members.values()}
+            if site.site_id and site.site_id in present:
+                continue
+            try:
+                call_id = await self.dial(number, site.uri, site.name)
+            except DialError as exc:
+                event(log, "cluster.redial_refused", logging.WARNING, room=number, uri=site.uri, error=str(exc))
+                continue
+            if site.site_id and self.admin is not None and self.admin.context is not None:
+                self.admin.context.dialled.setdefault(number, {})[site.site_id] = call_id
+            event(log, "cluster.redialled", room=number, uri=site.uri, call_id=call_id)
+
+    def _set_full(self, full: bool) -> None:
+        self.ua.unavailable = full
+
     # ------------------------------------------------------------------ dial-out
 
     def end_call(self, call_id: str, reason: str) -> None:
@@ -444,6 +566,27 @@ class McuServer:
         except Exception:  # noqa: BLE001 - the call ends whatever its floor state
             self._tick_error("content leave")
         self.conference.leave(call_id, reason)
+        if media.member is not None and media.member.cascade == "up" and reason not in CASCADE_FINAL_REASONS:
+            self._redial_cascade(media.member.room, media.dialled.uri if media.dialled else "", reason)
+
+    def _redial_cascade(self, room_number: str, uri: str, reason: str) -> None:
+        """A dropped cascade link is dialled again while this node's part of the room has sites."""
+        room = self.conference.rooms.get(room_number)
+        if not uri or room is None or not room.members or self._loop is None:
+            return
+        event(log, "cascade.dropped", logging.WARNING, room=room_number, uri=uri, reason=reason,
+              redial_in=CASCADE_REDIAL_DELAY)
+
+        async def redial() -> None:
+            await asyncio.sleep(CASCADE_REDIAL_DELAY)
+            linked = any(m.cascade == "up" for m in room.members.values())
+            if room.members and not linked and room_number in self._cascaded_rooms():
+                try:
+                    await self.dial(room_number, uri, f"cascade {uri}", cascade=True)
+                except DialError as exc:
+                    event(log, "cascade.redial_refused", logging.WARNING, room=room_number, error=str(exc))
+
+        self.spawn(redial(), lambda: None)
 
     def apply(self, hangups: list[Hangup]) -> None:
         for hangup in hangups:

@@ -179,6 +179,20 @@ def overview() -> dict[str, Any]:
             f"sum by (reason) (increase(mcu_recording_failures_total{{{I}}}[$__rate_interval]))", "{{reason}}")],
             0, 54, 12, 8),
         *tenant_row(62),
+        # A cluster (README, "Many machines"): Prometheus labels each node's series with `node`
+        # (file_sd from the registry); the stats above sum over every node, these show each one.
+        # A single MCU has no `node` label: one series with an empty legend.
+        row("Per node (cluster)", 79),
+        panel("timeseries", "Rooms and sites per node", [
+            target(f"sum by (node) (mcu_rooms{{{I}}})", "rooms {{node}}"),
+            target(f"sum by (node) (mcu_members{{{I}}})", "sites {{node}}")], 0, 80, 12, 8),
+        panel("timeseries", "CPU and admission's prediction per node", [
+            target(f"sum by (node) ({cpu})", "CPU cores {{node}}"),
+            target(f"sum by (node) (mcu_admission_predicted_cores{{{I}}})", "predicted {{node}}"),
+            target(f"sum by (node) (mcu_admission_ceiling_cores{{{I}}})", "ceiling {{node}}")],
+            12, 80, 12, 8, unit="none",
+            description="A node whose prediction reaches its ceiling answers the front door's OPTIONS "
+                        "with 503 and gets no new rooms."),
     ]
     return dashboard("mcu-overview", "MCU overview", p, [instance_variable()],
                      "Rooms, sites, CPU, late audio ticks and encoder load of the MCU.")
