@@ -300,3 +300,32 @@ def test_a_tenants_console_sees_only_its_rooms_and_ends_with_its_token(tmp_path:
             urllib.request.urlopen(urllib.request.Request(mcu.url + "/rooms", headers={"Cookie": cookie}),
                                    timeout=10)
         assert refused.value.code == 401 and "log in again" in json.loads(refused.value.read())["error"]
+
+
+def test_a_view_that_hangs_is_left_out_of_the_tick_and_the_others_go_on() -> None:
+    """In a cluster a view may ask another node; one that does not answer must not hold the tick."""
+    async def main() -> tuple[list[str], list[str], int]:
+        async def snapshot(principal: Principal, room: str | None) -> dict[str, Any]:
+            if room == "far":
+                await asyncio.sleep(30)  # a node that never answers
+            return {"room": room}
+        feed = LiveFeed(snapshot)
+        feed.build_timeout = 0.2
+        near, far = [], []
+
+        async def to(out: list[str], text: str) -> None:
+            out.append(text)
+        clients = [LiveClient(Principal(VIA_BEARER), "4100", lambda t: to(near, t)),
+                   LiveClient(Principal(VIA_BEARER), "far", lambda t: to(far, t))]
+        tasks = [asyncio.create_task(c.run()) for c in clients]
+        for c in clients:
+            feed.add(c)
+        built = await asyncio.wait_for(feed.tick(0.0), 5)
+        await asyncio.sleep(0.05)
+        for c in clients:
+            c.close("done")
+        await asyncio.gather(*tasks)
+        return near, far, built
+
+    near, far, built = asyncio.run(main())
+    assert built == 1 and len(near) == 1 and far == []
