@@ -68,7 +68,7 @@ class SessionStore:
 
 def session_cookie(session: Session, now: float, secure: bool) -> str:
     """The Set-Cookie value: HttpOnly (no script reads it), SameSite=Strict, expiring with the session."""
-    max_age = max(0, int(session.expires - now))
+    max_age = max(0, round(session.expires - now))  # round: now + ttl - now is not always ttl in floats
     return (f"{COOKIE_NAME}={session.session_id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
             + ("; Secure" if secure else ""))
 
