@@ -34,11 +34,17 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   need_cmd openssl openssl
   need_cmd tshark tshark
+  # the provider's usage store: tests start a throwaway PostgreSQL 15 cluster on 127.0.0.1
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   need_cmd chromium chromium
   need_cmd chromedriver chromium-driver
   need_cmd pkg-config pkg-config
   [ -e /usr/include/re/re_bfcp.h ] || missing+=(libre-dev)  # the libre BFCP client of test_e2e_bfcp
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
+  # the cluster tests: Kamailio as the SIP front door (dispatcher, ndb_redis), Redis as the registry
+  need_cmd kamailio kamailio
+  compgen -G '/usr/lib/*/kamailio/modules/ndb_redis.so' >/dev/null || missing+=(kamailio-redis-modules)
+  need_cmd redis-server redis-server
 fi
 if [ "$what" = bench ]; then
   need_cmd gst-launch-1.0 gstreamer1.0-tools

@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mcu.admin.ctl import register as register_ctl
     from mcu.calibrate import register as register_bench
+    from mcu.cluster.cli import register as register_cluster
     from mcu.plan.cli import register as register_plan
 
     register_ctl(sub)
@@ -156,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_plan(sub)
     register_bench(sub)
+    register_cluster(sub)
+    from mcu.usage.cli import register as register_usage
+
+    register_usage(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ from mcu.conference.spec import AudioSection, LimitsSection, RecordingSection, R
 from mcu.layout import ConfigInvalid, LayoutConfig, load_config_dir
 from mcu.sdp.profiles import ProfileError, Profiles, load_profiles
 from mcu.settings import host_address, in_range, one_of, setting
+from mcu.tenants import Tenants, load_tenants
 from mcu.tomlfile import ConfigError, ConfigIssue, TomlFile
 
 RAS_PORT = 1719  # H.225.0 RAS: a gatekeeper address without a port means this one
@@ -163,6 +164,7 @@ class AdminSection:
     host: str = setting("127.0.0.1", host_address)
     port: int = setting(8088, in_range(1, 65535))
     token_file: str = "admin.token"
+    audit_log: str = "audit.jsonl"  # every state-changing call, one JSON line each (relative: config folder)
     tls_cert: str = ""
     tls_key: str = ""
     console_language: str = setting("vi", one_of("vi", "en"))  # the web console's default language
@@ -186,10 +188,56 @@ class AdmissionSection:
     measured_guard: bool = True  # also refuse when the measured load (plus the newcomer) passes the limit
 
 
+def redis_url(value: str) -> str | None:
+    return None if not value or value.startswith(("redis://", "rediss://", "unix://")) else \
+        "must be a Redis URL such as redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class ClusterSection:
+    """One node of several behind a SIP front door (conf/kamailio/): rooms are claimed in the Redis
+    registry so that every call to one room lands on one node. Without node_id (the section left
+    out): a single MCU, no registry."""
+
+    node_id: str = setting("", lambda v: None if not v or v.replace("-", "").replace("_", "").isalnum()
+                           else "must be letters, digits, - and _ (it is a Redis key part and a label)")
+    redis_url: str = setting("redis://127.0.0.1:6379/0", redis_url)
+    advertise_sip: str = ""  # the SIP address the front door routes to, e.g. sip:10.0.0.11:5060
+    advertise_admin: str = ""  # this node's admin API base URL for the others; "": from [admin]
+    heartbeat: float = setting(1.0, in_range(0.1, 60))  # seconds between registry renewals
+    claim_ttl: float = setting(0.0, in_range(0, 600))  # seconds a claim outlives its last renewal; 0: 3 heartbeats
+    max_rooms: int = setting(0, in_range(0, 100000))  # 0: no limit but admission; past it the node is full
+    redis_timeout: float = setting(1.0, in_range(0.05, 30))  # a call waits at most this on the registry
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.node_id)
+
+    @property
+    def ttl(self) -> float:
+        return self.claim_ttl or 3 * self.heartbeat
+
+
 @dataclass(frozen=True)
 class FilesSection:
     rooms: str = "rooms.toml"
     endpoints: str = "endpoints.toml"
+    tenants: str = "tenants.toml"  # no such file: one tenant, the provider (mcu.tenants)
+
+
+def store_url(value: str) -> str | None:
+    if value.startswith(("sqlite:", "postgresql://", "postgres://")):
+        return None
+    return 'must be "sqlite:FILE" (relative: the config folder) or "postgresql://user@host:port/db"'
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """Where usage records go (mcu.usage): SQLite by default, PostgreSQL for providers."""
+
+    url: str = setting("sqlite:usage.sqlite", store_url)
+    journal: str = "usage.journal"  # append-only, replayed on start (relative: the config folder)
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,6 +256,8 @@ class McuConfig:
     admission: AdmissionSection = setting(None, factory=AdmissionSection)
     files: FilesSection = setting(None, factory=FilesSection)
     recording: RecordingSection = setting(None, factory=RecordingSection)
+    cluster: ClusterSection = setting(None, factory=ClusterSection)
+    store: StoreSection = setting(None, factory=StoreSection)
 
 
 @dataclass(frozen=True)
@@ -224,6 +274,7 @@ class Config:
     rooms: dict[str, Room]
     profiles: Profiles
     layouts: LayoutConfig
+    tenants: Tenants = dataclasses.field(default_factory=Tenants)
 
     def file(self, name: str) -> Path:
         return self.path.parent / getattr(self.mcu.files, name)
@@ -325,9 +376,13 @@ def load_config(path: str | Path) -> Config:
         issues.extend(_check_room_layouts(path.parent / mcu.files.rooms, rooms, layouts))
     if layouts is not None and profiles is not None:
         issues.extend(_check_site_profiles(path.parent / "sites.toml", layouts, profiles))
+    tenants = Tenants()
+    if layouts is not None:
+        tenants = load_tenants(path.parent / mcu.files.tenants, rooms, (s.id for s in layouts.sites),
+                               set(layouts.layouts) | set(layouts.groups), issues)
     if issues or profiles is None or layouts is None:
         raise ConfigError(issues)
-    return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts)
+    return Config(path=path, mcu=mcu, rooms=rooms, profiles=profiles, layouts=layouts, tenants=tenants)
 
 
 def _check_room_layouts(rooms_path: Path, rooms: dict[str, Room], layouts: LayoutConfig) -> list[ConfigIssue]:

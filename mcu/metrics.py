@@ -167,6 +167,49 @@ class ConferenceSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantSnapshot:
+    """One tenant's use now (conf/tenants.toml): its series are bounded by the tenants configured."""
+
+    tenant: str
+    sites: int
+    rooms: int
+    quota: Mapping[str, float]  # limits (0: none), by quota
+    use: Mapping[str, float]  # fraction of the bounded concurrent quotas in use
+    refusals: Mapping[str, int]  # calls and recordings refused, by quota
+
+
+class TenantsCollector(Collector):
+    """The latest tenant snapshots as metric families (mcu_tenant_*, mcu_quota_refusals_total)."""
+
+    def __init__(self) -> None:
+        self.snapshot: Sequence[TenantSnapshot] = ()
+
+    def collect(self) -> Iterator[Metric]:
+        snaps = list(self.snapshot)
+        sites = _gauge("tenant_sites", "Sites in the tenant's rooms now (joined or keying a PIN).", ["tenant"])
+        rooms = _gauge("tenant_rooms", "The tenant's rooms with someone in them now.", ["tenant"])
+        quota = _gauge("tenant_quota", "The tenant's quota limits (conf/tenants.toml; 0: no limit).",
+                       ["tenant", "quota"])
+        use = _gauge("tenant_quota_use_ratio", "Share of the tenant's concurrent quotas in use (1: full).",
+                     ["tenant", "quota"])
+        refused = _counter("quota_refusals", "Calls and recordings refused by a tenant quota, by tenant and quota.",
+                           ["tenant", "quota"])
+        for s in snaps:
+            sites.add_metric([s.tenant], s.sites)
+            rooms.add_metric([s.tenant], s.rooms)
+            for name, value in s.quota.items():
+                quota.add_metric([s.tenant, name], value)
+            for name, value in s.use.items():
+                use.add_metric([s.tenant, name], value)
+            for name in QUOTA_NAMES:
+                refused.add_metric([s.tenant, name], s.refusals.get(name, 0))
+        yield from (sites, rooms, quota, use, refused)
+
+
+QUOTA_NAMES: tuple[str, ...] = ("sites", "rooms", "tier", "recording_hours", "recording_disk")
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingsSnapshot:
     """Recordings and live streams (mcu.recording.manager.Recorder.snapshot), taken on the loop
     once a second and read by the exporter's thread as one value. Byte and drop totals are per room
@@ -588,6 +631,8 @@ class Metrics:
         reg.register(self.conference)
         self.recordings = RecordingCollector()
         reg.register(self.recordings)
+        self.tenants = TenantsCollector()
+        reg.register(self.tenants)
         self.content = ContentCollector()
         reg.register(self.content)
         if process:
@@ -774,6 +819,9 @@ class Metrics:
     def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
         self.recordings.snapshot = snapshot
 
+    def set_tenants(self, snapshots: Sequence[TenantSnapshot]) -> None:
+        self.tenants.snapshot = tuple(snapshots)
+
     def set_content(self, snapshot: Mapping[str, Any]) -> None:
         self.content.snapshot = snapshot
 
@@ -847,6 +895,9 @@ class NullMetrics:
         pass
 
     def set_recordings(self, snapshot: RecordingsSnapshot) -> None:
+        pass
+
+    def set_tenants(self, snapshots: Sequence[TenantSnapshot]) -> None:
         pass
 
     def set_content(self, snapshot: Mapping[str, Any]) -> None:

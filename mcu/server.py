@@ -19,12 +19,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import uvloop
 
 import mcu
 from mcu.admin import AdminService, AdminStartError, start_admin
+from mcu.admin.auth import load_token
 from mcu.admission import (
     AdmissionController,
     Candidate,
@@ -40,9 +42,12 @@ from mcu.calls.h323_adapter import H323Calls
 from mcu.calls.media import Leg, MediaPlane
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.sip_adapter import SipCalls
+from mcu.cluster.node import ClusterNode, NodeHooks, Placement
+from mcu.cluster.registry import NodeInfo, RosterSite
 from mcu.conference.abuse import CallGuard
 from mcu.conference.engine import Conference, Hangup
-from mcu.conference.member import Member
+from mcu.conference.member import Member, MemberState
+from mcu.conference.quota import TenantLoad, check_join, check_recording, tier_cap, use_fraction
 from mcu.conference.room import Room
 from mcu.conference.ticker import Ticker
 from mcu.conference.video import VideoCap
@@ -51,13 +56,24 @@ from mcu.io.sip_transport import SipTransportShell
 from mcu.layout.compose import TileJob, render_tile
 from mcu.log import event, setup_logging
 from mcu.media.frames import I420
-from mcu.metrics import ConfigInfo, Exporter, ProtectionSnapshot, make_metrics, start_exporter
+from mcu.metrics import (
+    ConfigInfo,
+    Exporter,
+    ProtectionSnapshot,
+    TenantSnapshot,
+    make_metrics,
+    start_exporter,
+)
 from mcu.observe import Observer
 from mcu.plan.tiers import RESOLUTIONS
 from mcu.recording.manager import Recorder
 from mcu.sdp.profiles import Profiles
 from mcu.sip.errors import SipError
+from mcu.sip.uri import SipUri
+from mcu.tenants import PROVIDER_LABEL
 from mcu.tomlfile import ConfigError
+from mcu.usage.service import UsageService
+from mcu.usage.store import StoreError
 
 log = logging.getLogger("mcu.server")
 
@@ -65,6 +81,8 @@ AUDIO_TICK = 0.020
 HOUSEKEEPING_INTERVAL = 0.1
 CONFIG_POLL_INTERVAL = 1.0
 PUBLISH_INTERVAL = 1.0  # seconds between metrics snapshots
+CASCADE_REDIAL_DELAY = 1.0  # s before a dropped cascade link is dialled again
+CASCADE_FINAL_REASONS = {"mcu stopping", "removed by operator"}  # ends of a link that are meant
 REFUSAL_LOG_INTERVAL = 60.0  # s between two log lines about one address's refused calls
 
 
@@ -95,7 +113,12 @@ class McuServer:
         self.exporter: Exporter | None = None
         # Recordings and live streams: room outputs whose encoders run on threads of their own.
         self.recorder = Recorder(config.mcu.recording, config.mcu.video.fps, config.mcu.audio.rate, self.now)
+        self.recorder.auto_allowed = self.recording_quota  # record = "auto" within the tenant's quota
         self.admin: AdminService | None = None
+        # Usage records (a journal on disk, the store on a writer thread) and tenant quotas.
+        self.usage: UsageService | None = UsageService.from_config(config)
+        self.quota_refusals: Counter[tuple[str, str]] = Counter()  # (tenant, quota) -> refused
+        self.conference.on_join = self._joined
         self.tickers: dict[str, Ticker] = {}  # "audio", "video": their schedules and late counts
         self._tick_counts: dict[str, tuple[int, int]] = {}  # kind -> (missed, total) at the last look
         self.reloads = 0
@@ -105,11 +128,20 @@ class McuServer:
         self._logged_errors: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.cluster: ClusterNode | None = None  # [cluster]: a node behind a front door
+        self.cascades: dict[str, str] = {}  # room -> the main node's URI this node's part is linked to
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.usage is not None:
+            try:
+                self.usage.start()  # replays what a crash left before any call comes in
+            except (OSError, StoreError) as exc:
+                event(log, "usage.off", logging.ERROR, error=str(exc),
+                      hint="check [store] journal and url; the MCU runs without usage records")
+                self.usage = None
         await self.content.start()  # first: SDP answers name its ports
         self.sip = await self.sip_calls.start(self.config)
         await self.h323_calls.start()
@@ -135,8 +167,24 @@ class McuServer:
         self._tasks.append(asyncio.create_task(self._content_tick(), name="content-tick"))
         self._tasks.append(asyncio.create_task(self._watch_config(), name="config-watch"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        if self.config.mcu.cluster.enabled:
+            self.cluster = ClusterNode(self.config.mcu.cluster, NodeHooks(
+                describe=self._node_info, active_rooms=self._active_rooms, rosters=self._rosters,
+                redial=self._redial_roster, set_full=self._set_full))
+            admin = self.config.mcu.admin
+            if admin.enabled:
+                try:
+                    self.cluster.admin_token = load_token(getattr(admin, "token", ""), admin.token_file,
+                                                          self.config.path.parent)
+                except AdminStartError:
+                    pass  # no token, no API: nothing to forward
+            if self.metrics.registry is not None:
+                self.metrics.registry.register(self.cluster.collector())
+            self.cluster.start()
 
     async def stop(self) -> None:
+        if self.cluster is not None:  # first: new calls to our rooms go to other nodes at once
+            await self.cluster.stop()
         if self.admin is not None:
             await self.admin.stop()
         # first, so that recordings end as "mcu stopping" with the sites still in their side files
@@ -149,6 +197,8 @@ class McuServer:
         await self.h323_calls.close()
         await self.content.close()
         self.media_plane.stop()
+        if self.usage is not None:
+            await asyncio.to_thread(self.usage.stop)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -199,6 +249,8 @@ class McuServer:
         now = self.now()
         rejection = self.call_guard.new_call(call_id, source, now) or self.conference.admission(room, source, now)
         if rejection is None:
+            if self.usage is not None:
+                self.usage.arriving(call_id)
             return None
         if rejection.refusal is Refusal.PIN_LOCKOUT:
             self.refusals["pin lockout"] += 1
@@ -216,6 +268,10 @@ class McuServer:
         """The capacity model's word on a caller about to join: a Rejection (503), a VideoCap for a
         degraded join, or None (admitted as it is). Nothing awaits between this and the join, so
         calls cannot race past the ceiling together."""
+        quota = self._check_quota(room, remote)
+        if quota is not None:
+            return quota
+        cap = self._tier_cap(room)
         decision = self.admission.decide(self.conference, room, candidate)
         if isinstance(decision, Refuse):
             self.refusals["overload"] += 1
@@ -227,8 +283,85 @@ class McuServer:
             size = RESOLUTIONS.get(decision.tier) if decision.tier else None
             event(log, "call.degraded", room=room, remote=remote, step=decision.step, fps=decision.fps,
                   tier=decision.tier)
-            return VideoCap(int(decision.fps) if decision.fps else None, *(size or (None, None)))
-        return None
+            capped = VideoCap(int(decision.fps) if decision.fps else None, *(size or (None, None)))
+            return _smaller(capped, cap)
+        return cap
+
+    # ------------------------------------------------------------------ tenants and quotas
+
+    def tenant_load(self, tenant: str) -> TenantLoad:
+        """The tenant's present sites (joined or keying a PIN) and the rooms that have them."""
+        tenants = self.config.tenants
+        sites, rooms = 0, set()
+        for number, room in self.conference.rooms.items():
+            present = sum(1 for m in room.members.values() if m.state is not MemberState.LEFT)
+            if present and tenants.owner_name(number) == tenant:
+                sites += present
+                rooms.add(number)
+        return TenantLoad(sites, frozenset(rooms))
+
+    def _check_quota(self, room: str, remote: str) -> Rejection | None:
+        """The room's tenant quota (concurrent sites, rooms) for one more site; None: within it."""
+        owner = self.config.tenants.owner(room)
+        if owner is None:
+            return None
+        refusal = check_join(owner.name, owner.quota, self.tenant_load(owner.name), room)
+        if refusal is None:
+            return None
+        self.quota_refusals[(owner.name, refusal.quota)] += 1
+        self.refusals["quota"] += 1
+        event(log, "call.rejected", logging.WARNING, room=room, status=refusal.status, reason=refusal.phrase,
+              remote=remote, tenant=owner.name, quota=refusal.quota, used=refusal.used, limit=refusal.limit)
+        return Rejection(Refusal.QUOTA, refusal.phrase)
+
+    def _tier_cap(self, room: str) -> VideoCap | None:
+        owner = self.config.tenants.owner(room)
+        size = tier_cap(owner.quota) if owner is not None else None
+        return VideoCap(None, *size) if size is not None else None
+
+    def recording_quota(self, room: str) -> str | None:
+        """Why the room's tenant may not start a recording now (hours this month, disk), or None."""
+        owner = self.config.tenants.owner(room)
+        if owner is None or not (owner.quota.recording_hours or owner.quota.recording_disk_mb):
+            return None
+        hours = 0.0
+        if self.usage is not None:
+            hours = self.usage.recording_hours(owner.name)
+        disk = sum(entry["bytes"] for entry in self.recorder.list_recordings()
+                   if self.config.tenants.owner_name(entry["room"]) == owner.name)
+        refusal = check_recording(owner.name, owner.quota, hours, disk)
+        if refusal is None:
+            return None
+        self.quota_refusals[(owner.name, refusal.quota)] += 1
+        event(log, "recording.refused", logging.WARNING, room=room, tenant=owner.name, quota=refusal.quota,
+              used=refusal.used, limit=refusal.limit)
+        return refusal.message
+
+    def _joined(self, member: Member) -> None:
+        if self.usage is None:
+            return
+        try:
+            self.usage.joined(member, self.calls.get(member.call_id))
+        except Exception:  # noqa: BLE001 - usage records must not break a join
+            self._tick_error("usage record")
+
+    def tenant_snapshots(self) -> list[TenantSnapshot]:
+        out = []
+        tenants = self.config.tenants
+        for tenant in tenants.tenants:
+            load = self.tenant_load(tenant.name)
+            quota = tenant.quota
+            out.append(TenantSnapshot(
+                tenant.name, load.sites, len(load.rooms),
+                {"sites": quota.sites, "rooms": quota.rooms, "recording_hours": quota.recording_hours,
+                 "recording_disk_mb": quota.recording_disk_mb},
+                use_fraction(quota, load),
+                {q: n for (t, q), n in self.quota_refusals.items() if t == tenant.name}))
+        if tenants:
+            provider = self.tenant_load("")
+            out.append(TenantSnapshot(PROVIDER_LABEL, provider.sites, len(provider.rooms), {}, {},
+                                      {q: n for (t, q), n in self.quota_refusals.items() if t == PROVIDER_LABEL}))
+        return out
 
     def answered(self, call_id: str) -> None:
         self.call_guard.answered(call_id, self.now())
@@ -243,9 +376,9 @@ class McuServer:
         room = self.conference.rooms.get(room_number or "")
         return room is not None and room.spec.encryption == "required"
 
-    async def dial(self, room_number: str, uri: str, display_name: str = "") -> str:
+    async def dial(self, room_number: str, uri: str, display_name: str = "", cascade: bool = False) -> str:
         """Call `uri` into a room; returns the call id. Raises DialError when it cannot start."""
-        rejection = self.conference.admission(room_number)
+        rejection = self.conference.admission(room_number) or self._check_quota(room_number, uri)
         if rejection is not None:
             raise DialError(f"room {room_number}: {rejection.status} {rejection.reason}")
         decision = self.admission.decide(self.conference, room_number,
@@ -256,8 +389,12 @@ class McuServer:
                             f"{decision.predicted_cores:.2f} cores, limit {decision.limit_cores:.2f}); "
                             f"try again in {decision.retry_after} s")
         if uri.lower().startswith(H323_SCHEME):
-            return await self.h323_calls.dial(room_number, uri, display_name)
-        return await self.sip_calls.dial(room_number, uri, display_name)
+            call_id = await self.h323_calls.dial(room_number, uri, display_name)
+        else:
+            call_id = await self.sip_calls.dial(room_number, uri, display_name, cascade=cascade)
+        if self.usage is not None:
+            self.usage.dialling(call_id)
+        return call_id
 
     def has_call(self, call_id: str) -> bool:
         return call_id in self.calls
@@ -285,6 +422,8 @@ class McuServer:
         self.content.reconfigure(config)  # floor policies; [bfcp] listeners and content_fps need a restart
         self.profiles = config.profiles
         self.config = config
+        if self.usage is not None:
+            self.usage.retenant(config.tenants.owner_name)
         self.reloads += 1
         self.metrics.config_reload(True)
         self.metrics.set_config_info(_config_info(config))
@@ -312,6 +451,103 @@ class McuServer:
                 self._config_mtimes = _mtimes(self.config)
                 self.reload_config()
 
+    # ------------------------------------------------------------------ cluster
+
+    async def place(self, room: str, owner_failed: str = "") -> Placement | None:
+        """In a cluster, where a new call to `room` goes (the registry's word); None: alone. A room
+        cascaded up from here to its main node takes its local sites here."""
+        if self.cluster is None:
+            return None
+        if room in self._cascaded_rooms():
+            return Placement(True, note="")
+        return await self.cluster.place(room, owner_failed)
+
+    def _cascaded_rooms(self) -> set[str]:
+        """Rooms whose members here reach the meeting through a cascade link up to its main node
+        (also while a dropped link is dialled again); a part that empties ends its cascade."""
+        for number in [n for n, room in self.conference.rooms.items() if n in self.cascades and not room.members]:
+            del self.cascades[number]
+        return set(self.cascades)
+
+    def _active_rooms(self) -> set[str]:
+        """Rooms this node hosts (claims in the registry): with members, not a cascaded part."""
+        cascaded = self._cascaded_rooms()
+        return {number for number, room in self.conference.rooms.items() if room.members and number not in cascaded}
+
+    async def cascade(self, room: str, target: str) -> str:
+        """Join this node's part of `room` to the main node as one SIP participant (isfocus):
+        `target` is a SIP URI or a node id of the registry. Returns the link's call id."""
+        uri = target
+        if not target.lower().startswith(("sip:", "sips:")):
+            info = await self.cluster.node_address(target) if self.cluster is not None else None
+            if info is None or not info.sip:
+                raise DialError(f"no node {target!r} in the registry (or it has no SIP address)")
+            uri = str(replace(SipUri.parse(info.sip), user=room))
+        event(log, "cascade.dialling", room=room, uri=uri)
+        call_id = await self.dial(room, uri, f"cascade {target}", cascade=True)
+        self.cascades[room] = uri
+        return call_id
+
+    def _node_info(self) -> NodeInfo:
+        cluster, status = self.config.mcu.cluster, self.admission.status
+        active = self._active_rooms()
+        load = max(status.predicted_cores, status.measured_cores or 0.0)
+        full = bool(cluster.max_rooms and len(active) >= cluster.max_rooms) or (
+            status.enabled and load >= self.admission.limit(False))
+        metrics = self.config.mcu.metrics
+        return NodeInfo(
+            cluster.node_id, sip=cluster.advertise_sip or self._sip_address(),
+            admin=cluster.advertise_admin or (self.admin.url if self.admin else ""),
+            metrics=f"{metrics.host}:{self.exporter.port}" if self.exporter else "",
+            predicted_cores=status.predicted_cores, measured_cores=status.measured_cores or 0.0,
+            ceiling_cores=status.ceiling_cores, rooms=len(active), members=len(self.conference.members),
+            full=full)
+
+    def _sip_address(self) -> str:
+        """sip:host:port of the first UDP listener (the front door's dispatcher list names it)."""
+        listens = self.config.mcu.sip.listen
+        listen = next((lst for lst in listens if lst.transport == "udp"), listens[0] if listens else None)
+        if listen is None:
+            return ""
+        host = self.config.mcu.sip.advertise or (listen.host if listen.host not in ("0.0.0.0", "::")
+                                                 else "127.0.0.1")
+        host = f"[{host}]" if ":" in host else host
+        return f"sip:{host}:{listen.port}"
+
+    def _rosters(self) -> dict[str, list[RosterSite]]:
+        """Each active room's roster sites in it now: who a node taking the room over calls back."""
+        layouts = self.config.layouts
+        dialled = self.admin.context.dialled if self.admin and self.admin.context else {}
+        out: dict[str, list[RosterSite]] = {}
+        for number in self._active_rooms():
+            room = self.conference.rooms[number]
+            ids = {m.site_id for m in room.members.values() if m.site_id}
+            ids |= {site for site, call_id in dialled.get(number, {}).items() if self.has_call(call_id)}
+            sites = [layouts.site(i) for i in sorted(ids)]
+            out[number] = [RosterSite(s.uri, s.name, s.id) for s in sites if s is not None]
+        return out
+
+    async def _redial_roster(self, number: str, sites: list[RosterSite]) -> None:
+        """A room taken over from a dead node: call its roster sites that are not here yet."""
+        room = self.conference.rooms.get(number)
+        if room is None:
+            return
+        for site in sites:
+            present = {m.site_id for m in room.members.values()}
+            if site.site_id and site.site_id in present:
+                continue
+            try:
+                call_id = await self.dial(number, site.uri, site.name)
+            except DialError as exc:
+                event(log, "cluster.redial_refused", logging.WARNING, room=number, uri=site.uri, error=str(exc))
+                continue
+            if site.site_id and self.admin is not None and self.admin.context is not None:
+                self.admin.context.dialled.setdefault(number, {})[site.site_id] = call_id
+            event(log, "cluster.redialled", room=number, uri=site.uri, call_id=call_id)
+
+    def _set_full(self, full: bool) -> None:
+        self.ua.unavailable = full
+
     # ------------------------------------------------------------------ dial-out
 
     def end_call(self, call_id: str, reason: str) -> None:
@@ -319,12 +555,38 @@ class McuServer:
         media = self.calls.pop(call_id, None)
         if media is None:
             return
+        if self.usage is not None:
+            try:
+                self.usage.ended(call_id, media, media.member, reason)  # its sockets' counters, before closing
+            except Exception:  # noqa: BLE001 - usage records must not keep a call up
+                self._tick_error("usage record")
         self.media_plane.close(media)
         try:
             self.content.left(call_id)
         except Exception:  # noqa: BLE001 - the call ends whatever its floor state
             self._tick_error("content leave")
         self.conference.leave(call_id, reason)
+        if media.member is not None and media.member.cascade == "up" and reason not in CASCADE_FINAL_REASONS:
+            self._redial_cascade(media.member.room, media.dialled.uri if media.dialled else "", reason)
+
+    def _redial_cascade(self, room_number: str, uri: str, reason: str) -> None:
+        """A dropped cascade link is dialled again while this node's part of the room has sites."""
+        room = self.conference.rooms.get(room_number)
+        if not uri or room is None or not room.members or self._loop is None:
+            return
+        event(log, "cascade.dropped", logging.WARNING, room=room_number, uri=uri, reason=reason,
+              redial_in=CASCADE_REDIAL_DELAY)
+
+        async def redial() -> None:
+            await asyncio.sleep(CASCADE_REDIAL_DELAY)
+            linked = any(m.cascade == "up" for m in room.members.values())
+            if room.members and not linked and room_number in self._cascaded_rooms():
+                try:
+                    await self.dial(room_number, uri, f"cascade {uri}", cascade=True)
+                except DialError as exc:
+                    event(log, "cascade.redial_refused", logging.WARNING, room=room_number, error=str(exc))
+
+        self.spawn(redial(), lambda: None)
 
     def apply(self, hangups: list[Hangup]) -> None:
         for hangup in hangups:
@@ -477,6 +739,9 @@ class McuServer:
                     self.metrics.rtp_unmatched(self.media_plane.take_unmatched())
                     self.recorder.measure_disk()
                     self.metrics.set_recordings(self.recorder.snapshot(self.conference.rooms))
+                    self.metrics.set_tenants(self.tenant_snapshots())
+                    if self.usage is not None:
+                        self.usage.sample(self.conference.members, self.calls, set(self.recorder.recordings))
                 except Exception:  # noqa: BLE001 - metrics must not stop the meeting
                     self._tick_error("metrics publish")
             try:
@@ -534,9 +799,19 @@ class McuServer:
             degraded=dict(admission.degraded), admission_refusals=dict(admission.refusals))
 
 
+def _smaller(capped: VideoCap, cap: VideoCap | None) -> VideoCap:
+    """Admission's degraded picture, within the tenant's tier cap too."""
+    if cap is None or cap.max_width is None or cap.max_height is None:
+        return capped
+    if capped.max_width is None or capped.max_height is None or \
+            cap.max_width * cap.max_height < capped.max_width * capped.max_height:
+        return VideoCap(capped.fps, cap.max_width, cap.max_height)
+    return capped
+
+
 def _config_files(config: Config) -> list[Path]:
     return [config.path, config.file("rooms"), config.file("endpoints"),
-            config.path.parent / "layouts.toml", config.path.parent / "sites.toml"]
+            config.path.parent / "layouts.toml", config.path.parent / "sites.toml", config.file("tenants")]
 
 
 def _config_info(config: Config) -> ConfigInfo:

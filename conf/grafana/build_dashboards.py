@@ -64,7 +64,9 @@ def ds_variable() -> dict[str, Any]:
 def query_variable(name: str, label: str, query: str, *, multi: bool = False, regex: str = "",
                    include_all: bool = False) -> dict[str, Any]:
     return {"name": name, "label": label, "type": "query", "datasource": DS,
-            "definition": query, "query": {"query": query, "refId": f"{name}-query"},
+            # no "definition": Grafana 11's dashboard model (grafana-foundation-sdk) has no such key and
+            # drops it; the UI shows query.query instead
+            "query": {"query": query, "refId": f"{name}-query"},
             "regex": regex, "refresh": 2, "sort": 1, "multi": multi, "includeAll": include_all,
             "current": {}, "hide": 0, "options": []}
 
@@ -176,9 +178,53 @@ def overview() -> dict[str, Any]:
         panel("timeseries", "Recording failures by reason", [target(
             f"sum by (reason) (increase(mcu_recording_failures_total{{{I}}}[$__rate_interval]))", "{{reason}}")],
             0, 54, 12, 8),
+        *tenant_row(62),
+        # A cluster (README, "Many machines"): Prometheus labels each node's series with `node`
+        # (file_sd from the registry); the stats above sum over every node, these show each one.
+        # A single MCU has no `node` label: one series with an empty legend.
+        row("Per node (cluster)", 79),
+        panel("timeseries", "Rooms and sites per node", [
+            target(f"sum by (node) (mcu_rooms{{{I}}})", "rooms {{node}}"),
+            target(f"sum by (node) (mcu_members{{{I}}})", "sites {{node}}")], 0, 80, 12, 8),
+        panel("timeseries", "CPU and admission's prediction per node", [
+            target(f"sum by (node) ({cpu})", "CPU cores {{node}}"),
+            target(f"sum by (node) (mcu_admission_predicted_cores{{{I}}})", "predicted {{node}}"),
+            target(f"sum by (node) (mcu_admission_ceiling_cores{{{I}}})", "ceiling {{node}}")],
+            12, 80, 12, 8, unit="none",
+            description="A node whose prediction reaches its ceiling answers the front door's OPTIONS "
+                        "with 503 and gets no new rooms."),
     ]
     return dashboard("mcu-overview", "MCU overview", p, [instance_variable()],
                      "Rooms, sites, CPU, late audio ticks and encoder load of the MCU.")
+
+
+def tenant_row(y: int) -> list[Panel]:
+    """Per tenant (conf/tenants.toml; bounded by the tenants configured): sites, rooms, quota use, refusals."""
+    return [
+        row("Tenants", y),
+        panel("timeseries", "Sites by tenant", [target(
+            f"sum by (tenant) (mcu_tenant_sites{{{I}}})", "{{tenant}}")], 0, y + 1, 8, 8,
+            description="Sites in each tenant's rooms now (joined or keying a PIN); 'provider': rooms no "
+                        "tenant owns."),
+        panel("timeseries", "Rooms in use by tenant", [target(
+            f"sum by (tenant) (mcu_tenant_rooms{{{I}}})", "{{tenant}}")], 8, y + 1, 8, 8),
+        panel("bargauge", "Quota use", [target(
+            f"max by (tenant, quota) (mcu_tenant_quota_use_ratio{{{I}}})", "{{tenant}} {{quota}}")],
+            16, y + 1, 8, 8, unit="percentunit",
+            description="Share of each tenant's concurrent quota in use (sites, rooms); at 100% its next "
+                        "call gets 486 Tenant Quota.",
+            options={"orientation": "horizontal", "displayMode": "gradient",
+                     "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}),
+        panel("timeseries", "Calls and recordings refused by quota", [target(
+            f"sum by (tenant, quota) (increase(mcu_quota_refusals_total{{{I}}}[$__rate_interval]))",
+            "{{tenant}} {{quota}}")], 0, y + 9, 12, 8,
+            description="What a tenant's quota refused (conf/tenants.toml [tenant.quota]); the log line "
+                        "call.rejected says which site and why."),
+        panel("table", "Quotas", [target(f"mcu_tenant_quota{{{I}}}", instant=True, table=True)], 12, y + 9, 12, 8,
+              description="Each tenant's limits (0: none).",
+              transformations=[{"id": "organize", "options": {
+                  "excludeByName": {"Time": True, "__name__": True, "job": True}}}]),
+    ]
 
 
 def room() -> dict[str, Any]:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcu.admin.errors import BadArguments, Conflict, NotFound, Unprocessable
+from mcu.admin.errors import BadArguments, CommandError, Conflict, NotFound, Unprocessable
+from mcu.admin.scope import AuditLog, principal_of, scoped
 from mcu.admin.snapshot import i420_to_png
 from mcu.admin.table import PATH, PNG_RESULT, QUERY, Arg, Command
 from mcu.calls.alias import H323_SCHEME, h323_target, same_site
 from mcu.calls.control import DialError
+from mcu.cluster import admin_route
 from mcu.conference.member import Member
 from mcu.conference.room import Room
 from mcu.layout.engine import set_mode, set_pins
@@ -29,6 +31,7 @@ from mcu.recording.manager import Recorder, RecordingError
 from mcu.settings import ROOM_NUMBER
 from mcu.sip.errors import SipError
 from mcu.sip.uri import SipUri
+from mcu.tenants import Tenants
 
 if TYPE_CHECKING:
     from mcu.calls.control import MeetingControl
@@ -59,6 +62,13 @@ class AdminContext:
     removed: dict[str, dict[str, int]] = field(default_factory=dict)
     # (layouts config, layout, members) -> PNG of its offline preview (`mcu layout render`)
     previews: dict[tuple[int, str, int], bytes] = field(default_factory=dict)
+    audit: AuditLog | None = None  # every state-changing call (mcu.admin.scope)
+
+    @property
+    def tenants(self) -> Tenants:
+        """The tenants of the running config (none: the provider's token is the only one)."""
+        tenants = getattr(self.server.config, "tenants", None)
+        return tenants if isinstance(tenants, Tenants) else Tenants()
 
 
 # ---------------------------------------------------------------------------------- lookups
@@ -216,6 +226,7 @@ def _member_info(room: Room, member: Member) -> dict[str, Any]:
         "remote": member.remote,
         "state": member.state.value,
         "chair": member.chair,
+        "cascade": member.cascade or None,
         "muted": member.muted,
         "deaf": member.deaf,
         "speaking": member.member_id in selector.mixed,
@@ -442,7 +453,9 @@ async def _dial_sites(ctx: AdminContext, room: Room, site_ids: list[str], who: s
 
 async def cmd_dial_roster(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
-    sites = [s.id for s in ctx.server.config.layouts.sites if not _site_connected(ctx, room, s.id)]
+    tenant = principal_of(args).tenant  # a tenant dials its own roster only
+    sites = [s.id for s in ctx.server.config.layouts.sites if not _site_connected(ctx, room, s.id)
+             and (tenant is None or s.id in tenant.sites)]
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, sites, args["_who"])}
 
 
@@ -452,6 +465,20 @@ async def cmd_redial(ctx: AdminContext, args: dict[str, Any]) -> Any:
     if not dropped:
         return {"room": room.number, "dialled": []}
     return {"room": room.number, "dialled": await _dial_sites(ctx, room, dropped, args["_who"])}
+
+
+async def cmd_cascade(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    room = _room(ctx, args["room"])
+    cascade = getattr(ctx.server, "cascade", None)
+    if cascade is None:
+        raise Conflict("this MCU cannot cascade")
+    _check_admission(ctx, room)
+    try:
+        call_id = await cascade(room.number, args["to"])
+    except DialError as exc:
+        raise Conflict(f"cannot cascade room {room.number} to {args['to']}: {exc}") from None
+    _log_change(ctx, "cascade", args["_who"], room=room.number, to=args["to"], call_id=call_id)
+    return {"room": room.number, "to": args["to"], "call_id": call_id}
 
 
 async def cmd_reload(ctx: AdminContext, args: dict[str, Any]) -> Any:
@@ -478,6 +505,10 @@ async def cmd_record_start(ctx: AdminContext, args: dict[str, Any]) -> Any:
     room = _room(ctx, args["room"])
     if "layout" in args:
         _check_layout(room, args["layout"])
+    quota_check = getattr(ctx.server, "recording_quota", None)  # the tenant's hours and disk
+    refusal = quota_check(room.number) if quota_check is not None else None
+    if refusal is not None:
+        raise Conflict(f"cannot record room {room.number}: {refusal}")
     try:
         recording = _recorder(ctx).start_recording(room, args.get("layout"), who=args["_who"])
     except RecordingError as exc:
@@ -524,6 +555,20 @@ async def cmd_stream_stop(ctx: AdminContext, args: dict[str, Any]) -> Any:
     return stream.info()
 
 
+async def cmd_usage(ctx: AdminContext, args: dict[str, Any]) -> Any:
+    """The monthly statement (mcu.usage.statement) of one tenant, or of all for the provider."""
+    usage = getattr(ctx.server, "usage", None)
+    if usage is None:
+        raise Conflict("this MCU keeps no usage records ([store] enabled = false)")
+    tenant = principal_of(args).tenant
+    name = tenant.name if tenant is not None else args.get("tenant") or None
+    if name is not None and tenant is None and name not in ctx.server.config.tenants.by_name \
+            and name != "provider":
+        raise NotFound(f"no tenant {name!r}; tenants: {', '.join(ctx.server.config.tenants.names()) or 'none'}")
+    try:
+        return await usage.statement_doc(name, args.get("month"))
+    except ValueError as exc:
+        raise BadArguments(str(exc)) from None
 def _site_status(ctx: AdminContext, room: Room, site_id: str) -> tuple[str, Member | None]:
     """Present; ringing (our call to it is under way); dropped (it was in the room, or we dialled
     it, and it is gone without the operator removing it: what `redial` calls again); missing."""
@@ -669,7 +714,7 @@ def _member_cmd(name: str, handler, help: str) -> Command:  # type: ignore[no-un
     return Command(name, handler, "POST", f"/rooms/{{room}}/members/{{member}}/{name}", (ROOM, MEMBER_OR_ALL), help)
 
 
-COMMANDS: tuple[Command, ...] = (
+_COMMANDS: tuple[Command, ...] = (
     Command("rooms", cmd_rooms, "GET", "/rooms", (), "list the rooms: members, lock, layout, mode, floor, pins"),
     Command("members", cmd_members, "GET", "/rooms/{room}/members", (ROOM,),
             "list a room's members with stats: codec, resolution, loss, jitter, speaking now"),
@@ -703,6 +748,9 @@ COMMANDS: tuple[Command, ...] = (
             "call every roster site that is not in the room"),
     Command("redial", cmd_redial, "POST", "/rooms/{room}/redial", (ROOM,),
             "call again the roster sites dialled into the room that dropped"),
+    Command("cascade", cmd_cascade, "POST", "/rooms/{room}/cascade",
+            (ROOM, Arg("to", str, "the main node: its node id (registry) or sip:room@host:port", max_length=256)),
+            "join this node's part of the room to its main node as one participant (a cascade link)"),
     Command("reload", cmd_reload, "POST", "/reload", (), "reload the config files (a bad config is refused)"),
     Command("record-start", cmd_record_start, "POST", "/rooms/{room}/recording/start",
             (ROOM, replace(LAYOUT, help="a layout or group of layouts.toml for the recording (default: "
@@ -748,6 +796,73 @@ COMMANDS: tuple[Command, ...] = (
             "stop the operator's slides (the floor falls free, or to the next waiting site)"),
     Command("snapshot", cmd_snapshot, "GET", "/rooms/{room}/members/{member}/snapshot", (ROOM, MEMBER),
             "the picture currently sent to a member, as PNG", result=PNG_RESULT),
+    Command("usage", cmd_usage, "GET", "/usage",
+            (Arg("tenant", str, "tenant name (default: yours; the provider: every tenant)", QUERY,
+                 required=False, pattern=r"[A-Za-z0-9_-]{1,32}", max_length=32),
+             Arg("month", str, "calendar month YYYY-MM in UTC (default: this month)", QUERY, required=False,
+                 pattern=r"[0-9]{4}-[0-9]{2}", max_length=7)),
+            "the monthly usage statement: meetings, site-hours by quality tier, recording hours, peak"),
 )
+
+
+
+# ---------------------------------------------------------------------------------- many nodes
+
+
+async def _forward_to_owner(ctx: AdminContext, command: Command, args: dict[str, Any]) -> Any:
+    """In a cluster, a room command for a room another node hosts is answered by that node
+    (mcu.cluster.admin_route); returns its result, or _HERE to run the command here."""
+    node = getattr(ctx.server, "cluster", None)
+    if node is None:
+        return _HERE
+    number = args["room"]
+    room = ctx.server.conference.rooms.get(number)
+    here = room is not None and bool(room.members)
+    target = None if here else admin_route.decide(node.node_id, here, await node.room_owner(number))
+    if target is None:
+        return _HERE
+    path = admin_route.request_path(command.path, {a.name: args[a.name] for a in command.path_args},
+                                    {a.name: args[a.name] for a in command.query_args if args.get(a.name) is not None})
+    body = {a.name: args[a.name] for a in command.body_args if a.name in args}
+    try:
+        answer = await admin_route.forward(target, command.method, path, body, node.admin_token,
+                                           args.get("_who", ""), node.node_id)
+    except OSError as exc:
+        error = CommandError(f"room {number} is hosted by node {target.owner}, whose admin API at "
+                             f"{target.admin_url} does not answer ({exc}); try again once another node "
+                             f"has taken the room over")
+        error.status = 503
+        raise error from None
+    node.forwarded[command.name] += 1
+    event(log, "admin.forwarded", command=command.name, room=number, owner=target.owner, status=answer.status)
+    if answer.status == 200:
+        return answer.raw if answer.doc is None else answer.doc.get("result")
+    doc = answer.doc if isinstance(answer.doc, dict) else {}
+    error = CommandError(f"node {target.owner}: {doc.get('error', answer.raw.decode(errors='replace')[:200])}",
+                         details=doc.get("details"))
+    error.status = answer.status
+    raise error
+
+
+_HERE = object()
+NOT_FORWARDED = {"cascade"}  # acts on this node's part of the room, whoever hosts the meeting
+
+
+def _routed(command: Command) -> Command:
+    """The command, answered by the room's node when that is another one (rooms with {room} in the path)."""
+    if command.name in NOT_FORWARDED or not any(a.name == "room" and a.where == PATH for a in command.args):
+        return command
+    local = command.handler
+
+    async def handler(ctx: AdminContext, args: dict[str, Any]) -> Any:
+        result = await _forward_to_owner(ctx, command, args)
+        return await local(ctx, args) if result is _HERE else result
+
+    return replace(command, handler=handler)
+
+
+# Every command checks the caller's tenant (mcu.admin.scope) and audits state changes; a room
+# command for a room another node hosts is then answered by that node.
+COMMANDS: tuple[Command, ...] = tuple(scoped(_routed(c), lambda ctx: ctx.audit) for c in _COMMANDS)
 
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from mcu.admin.auth import Principal, check_csrf, check_origin, check_token
+from mcu.admin.auth import Principal, check_csrf, check_origin, principal_for
 from mcu.admin.errors import BadArguments, CommandError, MethodNotAllowed, NotFound, Unauthorized
 from mcu.admin.http import (
     REFUSAL_FORBIDDEN,
@@ -149,19 +149,23 @@ class Console:
         token = doc.get("token")
         if not isinstance(token, str) or not token.strip():
             raise BadArguments("send {\"token\": \"<admin token>\"} to log in")
-        try:
-            check_token(token.strip(), self.http.token)
+        try:  # the provider's token or a tenant's: the session keeps that scope
+            principal = principal_for(f"Bearer {token.strip()}", self.http.token,
+                                      getattr(self.http.context, "tenants", None))
         except Unauthorized:
             self.login_failures += 1
             raise
         operator = doc.get("operator")
         who = f"console:{operator[:48]}@{peer}" if isinstance(operator, str) and operator else f"console@{peer}"
         now = self.http.clock()
-        session = self.http.sessions.create(now, who)
+        session = self.http.sessions.create(now, who, principal.tenant.name if principal.tenant else None,
+                                            principal.token_name if principal.tenant else "")
         self.logins += 1
-        event(log, "admin.login", peer=peer, session=session.session_id[:8], who=who)
+        event(log, "admin.login", peer=peer, session=session.session_id[:8], who=who,
+              tenant=session.tenant or "provider")
         response = json_response(200, {"ok": True, "result": self._session_doc(session.csrf_token,
-                                                                                session.expires - now)},
+                                                                                session.expires - now,
+                                                                                session.tenant)},
                                  (("Set-Cookie", session_cookie(session, now, self.secure)),))
         return to_aiohttp(response)
 
@@ -176,15 +180,16 @@ class Console:
         return to_aiohttp(json_response(200, {"ok": True, "result": {"logged_out": True}},
                                         (("Set-Cookie", clear_cookie(self.secure)),)))
 
-    def _session_doc(self, csrf: str | None, expires_in: float | None) -> dict[str, Any]:
-        return {"csrf": csrf, "expires_in": None if expires_in is None else int(expires_in),
-                "language": self.language}
+    def _session_doc(self, csrf: str | None, expires_in: float | None, tenant: str | None = None) -> dict[str, Any]:
+        return {"csrf": csrf, "expires_in": None if expires_in is None else round(expires_in),
+                "language": self.language, "tenant": tenant or None}
 
     def _session(self, request: web.Request, peer: str) -> web.Response:
         principal = self._principal(request, peer)
         session = principal.session
         doc = self._session_doc(session.csrf_token if session else None,
-                                session.expires - self.http.clock() if session else None)
+                                session.expires - self.http.clock() if session else None,
+                                principal.tenant.name if principal.tenant else "")
         return to_aiohttp(json_response(200, {"ok": True, "result": doc}))
 
     # ------------------------------------------------------------------ the live feed

@@ -57,6 +57,10 @@ def _common() -> argparse.ArgumentParser:
                         help=f"MCU config to read [admin] from (default: {DEFAULT_CONFIG})")
     common.add_argument("--url", default=os.environ.get("MCU_ADMIN_URL", ""),
                         help="admin API URL, e.g. http://127.0.0.1:8088 (default: from config, or $MCU_ADMIN_URL)")
+    common.add_argument("--node", action="append", default=None, metavar="URL",
+                        help="a cluster node's admin API URL; repeat it (or give URL,URL,...) to name several: "
+                             "they are tried in order until one answers (any node answers for any room; "
+                             "default: $MCU_ADMIN_NODES)")
     common.add_argument("--token-file", default="", help="file holding the bearer token (default: from config)")
     common.add_argument("--json", action="store_true", help="print the JSON answer (for scripts)")
     common.add_argument("--operator", default=os.environ.get("USER", ""),
@@ -88,7 +92,7 @@ def register(subparsers: Any) -> None:
                 kwargs["choices"] = arg.choices
             if arg.required:
                 p.add_argument(arg.name, **kwargs)
-            elif arg.where == QUERY:  # `mcu ctl recordings [ROOM]`
+            elif arg.where == QUERY and len(command.query_args) == 1:  # `mcu ctl recordings [ROOM]`
                 p.add_argument(arg.name, nargs="?", default=None, **kwargs)
             else:
                 p.add_argument(f"--{arg.name}", default=None, **kwargs)
@@ -102,9 +106,12 @@ def run(args: argparse.Namespace) -> int:
     values = vars(args)
     if isinstance(values.get("file"), str) and Path(values["file"]).exists():
         values["file"] = str(Path(values["file"]).resolve())  # the operator's file, wherever the MCU runs from
+    nodes = _nodes(args)
+    if nodes and not args.url:
+        args.url = nodes[0]
     try:
         url, token = _endpoint(args)
-        status, _, body = call(url, token, command, values, args.operator, args.cacert)
+        status, body = _call_any(nodes or [url], token, command, args)
     except CtlError as exc:
         print(f"mcu ctl: {exc}", file=sys.stderr)
         return exc.code
@@ -126,6 +133,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_result(command.name, result))
     return 0
+
+
+def _nodes(args: argparse.Namespace) -> list[str]:
+    """--node URL (repeated or comma-separated), else $MCU_ADMIN_NODES: the cluster's admin APIs."""
+    given = args.node or ([os.environ["MCU_ADMIN_NODES"]] if os.environ.get("MCU_ADMIN_NODES") else [])
+    return [u.strip().rstrip("/") for item in given for u in item.split(",") if u.strip()]
+
+
+def _call_any(urls: list[str], token: str, command: Command, args: argparse.Namespace) -> tuple[int, bytes]:
+    """The first node that answers (a node that is down is skipped, and said so on stderr)."""
+    failures = []
+    for url in urls:
+        try:
+            status, _, body = call(url, token, command, vars(args), args.operator, args.cacert)
+        except CtlError as exc:
+            failures.append(str(exc))
+            if len(urls) > 1:
+                print(f"mcu ctl: {url} does not answer; trying the next node", file=sys.stderr)
+            continue
+        return status, body
+    raise CtlError(failures[0] if len(failures) == 1 else "no node answers:\n  " + "\n  ".join(failures))
 
 
 def _endpoint(args: argparse.Namespace) -> tuple[str, str]:

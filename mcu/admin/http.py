@@ -252,7 +252,7 @@ class AdminHttp:
     def principal_of(self, request: Request) -> Principal:
         """The request's principal (auth.resolve_principal); raises Unauthorized."""
         return resolve_principal(request.headers.get("authorization"), request.session_id, self.token,
-                                 self.sessions, self.clock())
+                                 self.sessions, self.clock(), getattr(self.context, "tenants", None))
 
     async def respond(self, request: Request) -> Response:
         self.requests += 1

@@ -33,6 +33,7 @@ FEED_HZ = 4.0  # snapshots per second: the speaking indicator moves within 1/FEE
 QUEUE_SIZE = 4  # snapshots waiting per client before the oldest is dropped
 SEND_TIMEOUT = 5.0  # s one send may take before that client is closed
 MAX_CLIENTS = 64
+BUILD_TIMEOUT = 1.0  # s one view may take to build before this tick goes on without it
 
 Send = Callable[[str], Awaitable[None]]
 Snapshot = Callable[[Principal, "str | None"], Awaitable[dict[str, Any]]]
@@ -108,6 +109,7 @@ class LiveFeed:
         self.snapshot = snapshot
         self.period = 1.0 / hz
         self.max_clients = max_clients
+        self.build_timeout = BUILD_TIMEOUT
         self.clients: set[LiveClient] = set()
         self.ticks = 0
         self.dropped = 0  # snapshots dropped by clients that closed (live ones: their queue)
@@ -128,25 +130,34 @@ class LiveFeed:
                 self.slow_closed += 1
 
     async def tick(self, now: float) -> int:
-        """One round: returns how many views were built."""
+        """One round: each distinct view built once, all views side by side, each within
+        BUILD_TIMEOUT (in a cluster a view may ask another node); returns how many were built."""
         self.ticks += 1
-        views: dict[tuple[str, str | None], str] = {}
+        wanted: dict[tuple[str, str | None], list[LiveClient]] = {}
         for client in list(self.clients):
-            if client.closed:
-                continue
-            key = (client.principal.name, client.room)
-            text = views.get(key)
-            if text is None:
-                try:
-                    doc = await self.snapshot(client.principal, client.room)
-                except Exception:  # one bad view must not stop the feed for everyone
-                    log.exception("admin.live_error")
-                    continue
-                doc["t"] = round(now, 3)
-                doc["seq"] = self.ticks
-                text = views[key] = json.dumps(doc, ensure_ascii=False, default=str)
-            client.offer(text)
-        return len(views)
+            if not client.closed:
+                wanted.setdefault((client.principal.name, client.room), []).append(client)
+
+        async def build(clients: list[LiveClient]) -> str | None:
+            try:
+                doc = await asyncio.wait_for(self.snapshot(clients[0].principal, clients[0].room),
+                                             self.build_timeout)
+            except TimeoutError:
+                event(log, "admin.live_slow_view", logging.WARNING, room=clients[0].room or "")
+                return None
+            except Exception:  # one bad view must not stop the feed for everyone
+                log.exception("admin.live_error")
+                return None
+            doc["t"] = round(now, 3)
+            doc["seq"] = self.ticks
+            return json.dumps(doc, ensure_ascii=False, default=str)
+
+        texts = await asyncio.gather(*(build(clients) for clients in wanted.values()))
+        for clients, text in zip(wanted.values(), texts, strict=True):
+            if text is not None:
+                for client in clients:
+                    client.offer(text)
+        return sum(text is not None for text in texts)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,12 +192,32 @@ def command_snapshot(context: AdminContext) -> Snapshot:
     async def call(name: str, principal: Principal, **args: Any) -> Any:
         return await BY_NAME[name].handler(context, {**args, "_principal": principal, "_who": principal.name})
 
+    async def content(principal: Principal, room: str) -> dict[str, Any] | None:
+        if "content-status" not in BY_NAME or getattr(context.server, "content", None) is None:
+            return None  # an MCU without content sharing
+        try:
+            return await call("content-status", principal, room=room)  # type: ignore[no-any-return]
+        except (CommandError, LookupError):
+            return None
+
     async def snapshot(principal: Principal, room: str | None) -> dict[str, Any]:
-        doc: dict[str, Any] = {"type": "snapshot", "rooms": await call("rooms", principal)}
+        rooms = await call("rooms", principal)
+        manager = getattr(context.server, "content", None)
+        for info in rooms:  # who presents, for the rooms list: rooms meeting on this node only,
+            status = None   # read here (the list is already the principal's; nothing is forwarded)
+            if manager is not None and info.get("members"):
+                try:
+                    status = manager.status(info["number"])
+                except LookupError:
+                    status = None
+            info["content"] = (None if status is None or status.get("holder") is None
+                               else "operator" if status["holder"] == "operator" else status.get("holder_name"))
+        doc: dict[str, Any] = {"type": "snapshot", "rooms": rooms}
         if room is not None:
             try:
                 doc["room"] = {"number": room, "members": await call("members", principal, room=room),
-                               "roster": await call("roster", principal, room=room)}
+                               "roster": await call("roster", principal, room=room),
+                               "content": await content(principal, room)}
             except CommandError as exc:
                 doc["room"] = {"number": room, "error": exc.message}
         return doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mcu.admin.auth import check_bind, load_token
@@ -12,6 +13,7 @@ from mcu.admin.commands import AdminContext
 from mcu.admin.console import Console
 from mcu.admin.errors import AdminStartError
 from mcu.admin.http import AdminHttp, AdminListener
+from mcu.admin.scope import AuditLog
 from mcu.admin.sessions import SessionStore
 from mcu.config import Config
 from mcu.log import event
@@ -54,6 +56,16 @@ def _tls_context(cert: str, key: str, config: Config) -> ssl.SSLContext | None:
     return ctx
 
 
+def _audit_path(server: MeetingControl) -> Path | None:
+    """[admin] audit_log of the running config (relative: the config folder); "" writes none."""
+    config = server.config
+    name = getattr(config.mcu.admin, "audit_log", "")
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.is_absolute() else config.path.parent / path
+
+
 async def start_admin(server: MeetingControl, config: Config) -> AdminService:
     """Start the API as configured in [admin]; raise AdminStartError (say why) when it must not.
 
@@ -70,7 +82,7 @@ async def start_admin(server: MeetingControl, config: Config) -> AdminService:
     check_bind(admin.host, tls is not None)
     scheme = "https" if tls else "http"
     host = admin.host or "127.0.0.1"
-    context = AdminContext(server)
+    context = AdminContext(server, audit=AuditLog(lambda: _audit_path(server)))
     limits = config.mcu.limits
     http = AdminHttp(context, token, requests_per_second=limits.admin_requests_per_second,
                      burst=limits.admin_burst, sessions=SessionStore(admin.session_hours * 3600.0))

@@ -23,6 +23,8 @@ class Session:
     created: float
     expires: float
     who: str  # what the log calls this operator
+    tenant: str | None = None  # opened with a tenant's token: the console sees its rooms only
+    token_name: str = ""  # which of the tenant's tokens (a token removed on reload ends it)
 
 
 class SessionStore:
@@ -36,12 +38,13 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, now: float, who: str = "") -> Session:
+    def create(self, now: float, who: str = "", tenant: str | None = None, token_name: str = "") -> Session:
         self._expire(now)
         while len(self._sessions) >= self.max_sessions:
             oldest = min(self._sessions.values(), key=lambda s: s.created)
             del self._sessions[oldest.session_id]
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now + self.ttl, who)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now + self.ttl, who,
+                          tenant, token_name)
         self._sessions[session.session_id] = session
         return session
 
@@ -65,7 +68,7 @@ class SessionStore:
 
 def session_cookie(session: Session, now: float, secure: bool) -> str:
     """The Set-Cookie value: HttpOnly (no script reads it), SameSite=Strict, expiring with the session."""
-    max_age = max(0, int(session.expires - now))
+    max_age = max(0, round(session.expires - now))  # round: now + ttl - now is not always ttl in floats
     return (f"{COOKIE_NAME}={session.session_id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
             + ("; Secure" if secure else ""))
 

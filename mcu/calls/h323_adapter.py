@@ -68,6 +68,7 @@ REFUSALS = {
     Refusal.RATE_LIMITED: h323_refusal.Refusal.OVERLOAD,
     Refusal.UNCONFIRMED: h323_refusal.Refusal.OVERLOAD,
     Refusal.OVERLOAD: h323_refusal.Refusal.OVERLOAD,
+    Refusal.QUOTA: h323_refusal.Refusal.BUSY,
     Refusal.OUT_OF_PORTS: h323_refusal.Refusal.UNAVAILABLE,
     Refusal.NO_COMMON_MEDIA: h323_refusal.Refusal.INCOMPATIBLE_MEDIA,
     Refusal.ENCRYPTION_REQUIRED: h323_refusal.Refusal.INCOMPATIBLE_MEDIA,

@@ -22,6 +22,7 @@ class Refusal(Enum):
     RATE_LIMITED = "rate limited"
     UNCONFIRMED = "unconfirmed calls"
     OVERLOAD = "overload"
+    QUOTA = "quota"  # the tenant's own limit (conf/tenants.toml [tenant.quota])
     OUT_OF_PORTS = "out of ports"
     NO_COMMON_MEDIA = "no common media"
     ENCRYPTION_REQUIRED = "encryption required"
@@ -44,6 +45,7 @@ SIP_STATUS: dict[Refusal, int] = {
     Refusal.RATE_LIMITED: 503,
     Refusal.UNCONFIRMED: 503,
     Refusal.OVERLOAD: 503,
+    Refusal.QUOTA: 486,
     Refusal.OUT_OF_PORTS: 503,
     Refusal.NO_COMMON_MEDIA: 488,
     Refusal.ENCRYPTION_REQUIRED: 488,

@@ -14,7 +14,7 @@ import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from mcu.admission import candidate_for
@@ -46,6 +46,7 @@ from mcu.sip.uri import SipUri
 if TYPE_CHECKING:
     from mcu.admission import Candidate
     from mcu.calls.content import ContentManager
+    from mcu.cluster.node import Placement
     from mcu.conference.engine import Conference, Hangup
     from mcu.config import Config
     from mcu.metrics import AnyMetrics
@@ -81,6 +82,7 @@ class CallHost(Protocol):
     def requires_encryption(self, room_number: str | None) -> bool: ...
     def advertised_address(self, peer_host: str) -> str: ...
     def count_refusal(self, reason: str) -> None: ...
+    async def place(self, room: str, owner_failed: str = "") -> Placement | None: ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class DialOut:
     offer: SessionDescription
     user_agent: str = ""
     inbound: bool = False  # an incoming INVITE without offer: we offered in the 200
+    cascade: bool = False  # a cascade link up to the room's main node (our Contact has isfocus)
 
 
 class SipCalls:
@@ -142,6 +145,8 @@ class SipCalls:
     def on_event(self, e: ev.Event) -> None:
         host = self.host
         if isinstance(e, ev.IncomingCall):
+            if e.front_door_source and host.config.mcu.cluster.enabled:
+                e = _behind_front_door(e)
             host.spawn(self._incoming_call(e), lambda: self._fail_call(e.call_id))
         elif isinstance(e, ev.CallAnswered):
             self._answered(e)
@@ -178,6 +183,8 @@ class SipCalls:
     async def _incoming_call(self, e: ev.IncomingCall) -> None:
         host, remote = self.host, _addr(e.remote_addr)
         room = e.request_user or ""
+        if room in host.config.rooms and await self._placed_elsewhere(e, room):
+            return
         rejection = host.screen(e.call_id, room, e.remote_addr[0], remote)
         if rejection is not None:
             self._refuse(e.call_id, rejection)
@@ -225,8 +232,10 @@ class SipCalls:
             return
         video = host.config.mcu.video
         streams = Streams.of_sdp(result)
+        # a cascade link (another MCU, isfocus) carries many sites: admitted like the chair and the roster
         decision = host.admit(e.call_id, room, remote, candidate_for(
-            host.conference, e.from_uri, e.from_display or "", streams, fps=video.fps, preset=video.preset))
+            host.conference, e.from_uri, e.from_display or "", streams, fps=video.fps, preset=video.preset,
+            dialled=e.is_focus))
         if isinstance(decision, Rejection):
             host.media_plane.close(leg)
             host.calls.pop(e.call_id, None)
@@ -237,10 +246,40 @@ class SipCalls:
         leg.member = host.conference.join(
             e.call_id, room, streams, display_name=e.from_display or e.from_uri, user_agent=e.user_agent or "",
             remote=remote, now=host.now(), uri=e.from_uri, source=e.remote_addr[0], video_cap=decision)
+        if e.is_focus:  # another MCU bringing its part of the meeting
+            leg.member.cascade = "down"
+            event(log, "cascade.down", room=room, remote=remote, call_id=e.call_id)
         host.content.joined(leg, result)
         self.ua.answer(e.call_id, 200, result.local_sdp.encode(), SDP)
         host.answered(e.call_id)
         self.transmit()
+
+    async def _placed_elsewhere(self, e: ev.IncomingCall, room: str) -> bool:
+        """In a cluster: the room is hosted by another node (302 to it), or this node is full and
+        the room new here (503: the front door tries the next node). False: go on here."""
+        placement = await self.host.place(room, e.owner_failed or "")
+        if placement is None or placement.here:
+            if placement is not None and placement.note:
+                event(log, "cluster.placed_here", logging.WARNING, room=room, note=placement.note)
+            return False
+        if placement.sip:
+            try:
+                contact = f"<{replace(SipUri.parse(placement.sip), user=room)}>"
+            except (SipError, ValueError):
+                event(log, "cluster.bad_owner_address", logging.WARNING, room=room, owner=placement.owner,
+                      sip=placement.sip[:100], note="the registry holds garbage for it: placed here")
+                return False
+            event(log, "call.redirected", room=room, owner=placement.owner, contact=contact,
+                  remote=_addr(e.remote_addr))
+            status, reason, headers = 302, "Moved Temporarily", [("Contact", contact)]
+        else:
+            event(log, "call.rejected", room=room, status=503, reason="no new rooms on this node",
+                  remote=_addr(e.remote_addr))
+            status, reason, headers = 503, "No New Rooms Here", [("Retry-After", "30")]
+        with contextlib.suppress(SipError):  # the caller may have cancelled while we asked
+            self.ua.reject(e.call_id, status, reason, headers=headers)
+        self.transmit()
+        return True
 
     def _refuse_leg(self, leg: Leg, e: ev.IncomingCall, rejection: Rejection) -> None:
         event(log, "call.rejected", room=e.request_user, status=rejection.status, reason=rejection.reason,
@@ -308,7 +347,7 @@ class SipCalls:
 
     # ------------------------------------------------------------------ dial-out
 
-    async def dial(self, room_number: str, uri: str, display_name: str) -> str:
+    async def dial(self, room_number: str, uri: str, display_name: str, cascade: bool = False) -> str:
         """INVITE `uri` into a room (admission already checked by the host); returns the call id."""
         host = self.host
         if host.requires_encryption(room_number):
@@ -330,14 +369,14 @@ class SipCalls:
         room = host.conference.rooms[room_number]
         try:
             call_id = self.ua.dial(uri, serialize(offer).encode(), SDP, from_user=room_number,
-                                   display_name=room.spec.name or None)
+                                   display_name=room.spec.name or None, focus=cascade)
         except SipError as exc:
             host.media_plane.close(leg)
             host.content.left(provisional)
             raise DialError(f"cannot dial {uri}: {exc}") from None
         host.content.rebind(provisional, call_id)
         leg.call_id = call_id
-        leg.dialled = DialOut(room_number, uri, display_name or uri, offer)
+        leg.dialled = DialOut(room_number, uri, display_name or uri, offer, cascade=cascade)
         host.calls[call_id] = leg
         self.transmit()
         event(log, "call.dialling", room=room_number, uri=uri, call_id=call_id)
@@ -370,6 +409,9 @@ class SipCalls:
         leg.member = host.conference.join(
             e.call_id, dialled.room, Streams.of_sdp(result), display_name=dialled.display_name, user_agent=dialled.user_agent,
             remote=dialled.uri, now=host.now(), uri=dialled.uri)
+        if dialled.cascade:
+            leg.member.cascade = "up"
+            event(log, "cascade.up", room=dialled.room, uri=dialled.uri, call_id=e.call_id)
         host.content.joined(leg, result)
 
     async def _offer_in_answer(self, e: ev.IncomingCall) -> None:
@@ -476,6 +518,22 @@ class SipCalls:
             host.conference.renegotiated(member, Streams.of_sdp(result))
             host.content.renegotiated(leg, result)
         return result
+
+
+def _behind_front_door(e: ev.IncomingCall) -> ev.IncomingCall:
+    """The caller's own address, as the cluster's front door saw it (X-MCU-Source), in place of the
+    front door's: the abuse limits and PIN lockouts count per caller, not one address for all."""
+    text = e.front_door_source or ""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        number = int(port)
+    except (OSError, ValueError):
+        return e  # garbage: keep the address the INVITE came from
+    if not sep or not 0 < number < 65536:
+        return e
+    return replace(e, remote_addr=(host, number))
 
 
 def _host_of(uri: str) -> str:

@@ -7,7 +7,7 @@ Decisions come back as plain values (a SIP status to reject with, calls to hang 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +73,7 @@ class Conference:
         self._gates: dict[str, PinGate] = {}
         self._next_member_id = 1
         self.pin_failures = 0
+        self.on_join: Callable[[Member], None] | None = None  # the server's usage records
 
     def apply_config(self, config: ConferenceConfig) -> None:
         """A reloaded config: new rooms open, changed rooms take their new settings and layouts at
@@ -125,8 +126,11 @@ class Conference:
             member.site_id = site.id
             member.chair = site.role == ROLE_CHAIR
             self.departed.get(room_number, {}).pop(site.id, None)
+        member.uri = uri
         self.members[call_id] = member
         room.add(member)
+        if self.on_join is not None:
+            self.on_join(member)
         if room.spec.pin or room.spec.chair_pin:
             member.state = MemberState.PIN_ENTRY
             self._gates[call_id] = PinGate(room.spec.pin, room.spec.chair_pin, started=now,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from . import h225, q931
 from .capabilities import (
     KIND_AUDIO,
+    ROLE_CONTENT,
     ROLE_MAIN,
     SESSION_OF_KIND,
     CapabilitySpec,
@@ -46,6 +47,7 @@ from .events import (
     ProtocolViolation,
 )
 from .faststart import DIRECTION_CALLER_SENDS, choose_fast_start, fast_start_answer
+from .h239 import H239Message
 from .h245 import (
     TERMINAL_TYPE_MCU,
     OpenLogicalChannel,
@@ -218,6 +220,7 @@ class H323Call:
             raise H323StateError(f"accept() in state {self.state}")
         if self.h245_mode == H245_LISTEN and h245_address is None:
             raise H323StateError("this caller neither tunnels nor listens: give h245_address")
+        ports = self._take_content_ports(ports)
         self.ports = dict(ports)
         self.session.local_ports = dict(ports)
         fast_start = None
@@ -274,11 +277,33 @@ class H323Call:
             return
         self._release_local(refusal, "hung up")
 
-    def request_keyframe(self, now: float, kind: str = "video") -> bool:
+    def request_keyframe(self, now: float, kind: str = "video", role: str = ROLE_MAIN) -> bool:
         """videoFastUpdatePicture to the peer; False if it sends us no such channel."""
-        sent = self.session.request_keyframe(kind)
+        sent = self.session.request_keyframe(kind, role)
         self._flush(now)
         return sent
+
+    def _take_content_ports(self, ports: dict[str, MediaPorts]) -> dict[str, MediaPorts]:
+        """`ports` may hold "content" (H.239 presentation): it is no fast-connect kind, it goes to
+        the H.245 session for the extended-video channels."""
+        ports = dict(ports)
+        self.session.content_ports = ports.pop(ROLE_CONTENT, None)
+        return ports
+
+    def open_content(self, now: float) -> bool:
+        """Open our H.239 content channel to the peer (content runs in its room)."""
+        opened = self.session.open_content(now)
+        self._flush(now)
+        return opened
+
+    def close_content(self, now: float) -> None:
+        self.session.close_content()
+        self._flush(now)
+
+    def send_h239(self, messages: list[H239Message], now: float) -> None:
+        """The presentation token answers of the call's TokenManager (mcu.h323.h239)."""
+        self.session.send_h239(messages)
+        self._flush(now)
 
     def limit_bitrate(self, now: float, kind: str, kbps: int | None) -> bool:
         """flowControlCommand: asks the peer to send at most `kbps` on `kind`."""
@@ -311,6 +336,7 @@ class H323Call:
         call.call_reference = call.rng.randint(1, 0x7FFF)
         call.call_id = uuid.UUID(int=call.rng.getrandbits(128)).bytes
         call.conference_id = uuid.UUID(int=call.rng.getrandbits(128)).bytes
+        ports = call._take_content_ports(ports)
         call.ports = dict(ports)
         call.session.local_ports = dict(ports)
         call.tunnelling = config.tunnelling

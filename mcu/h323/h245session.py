@@ -323,14 +323,19 @@ class H245Session:
 
     def _on_olc(self, message: OpenLogicalChannel) -> None:
         if message.role == ROLE_CONTENT:
-            self._on_content_olc(message)
+            # the presenter's extended-video channel (H.239 clause 8): taken when we gave content
+            # codecs and ports; the token itself is the conference's to check (TokenManager)
+            self._take_channel(message, self.content_ports, self.spec.content)
             return
         kind = KIND_OF_SESSION.get(message.session_id)
+        if message.codec is not None:
+            kind = message.codec.kind
+        self._take_channel(message, self.local_ports.get(kind) if kind else None,
+                           self.spec.codecs(kind) if kind else [])
+
+    def _take_channel(self, message: OpenLogicalChannel, ports: MediaPorts | None, ours: list[Codec]) -> None:
+        """Ack a peer's channel of a format we take on `ports`, else reject it with the cause."""
         codec = message.codec
-        if codec is not None:
-            kind = codec.kind
-        ports = self.local_ports.get(kind) if kind else None
-        ours = self.spec.codecs(kind) if kind else []
         if message.reverse or codec is None or ports is None or not any(
                 codec.same_format(c) for c in ours):
             cause = "dataTypeNotSupported" if ports is not None else "dataTypeNotAvailable"
@@ -340,26 +345,8 @@ class H245Session:
         if payload_type is None:
             payload_type = codec.rtp_payload_type
         self.receiving[message.number] = _Channel(
-            message.number, codec.kind, codec, payload_type, None, message.media_control, True)
-        self._send(OpenLogicalChannelAck(
-            message.number, message.session_id, ports.rtp, ports.rtcp,
-            message.dynamic_payload_type))
-
-    def _on_content_olc(self, message: OpenLogicalChannel) -> None:
-        """The presenter's extended-video channel (H.239 clause 8): taken when we gave content
-        codecs and ports; the token itself is the conference's to check (TokenManager)."""
-        codec, ports = message.codec, self.content_ports
-        if message.reverse or codec is None or ports is None or not any(
-                codec.same_format(c) for c in self.spec.content):
-            cause = "dataTypeNotSupported" if ports is not None else "dataTypeNotAvailable"
-            self._send(OpenLogicalChannelReject(message.number, cause))
-            return
-        payload_type = message.dynamic_payload_type
-        if payload_type is None:
-            payload_type = codec.rtp_payload_type
-        self.receiving[message.number] = _Channel(
             message.number, codec.kind, codec, payload_type, None, message.media_control, True,
-            role=ROLE_CONTENT)
+            role=message.role)
         self._send(OpenLogicalChannelAck(
             message.number, message.session_id, ports.rtp, ports.rtcp, message.dynamic_payload_type))
 

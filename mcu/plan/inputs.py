@@ -25,6 +25,7 @@ from mcu.plan.calibration import LAYOUT_MODES, Calibration
 from mcu.plan.cpu import ContentSpec, LayoutSpec
 from mcu.plan.delay import Path as SitePath
 from mcu.plan.network import DEFAULT_OVERHEAD_BYTES, DEFAULT_PAYLOAD_BYTES, Rates
+from mcu.plan.prices import Prices, read_prices
 from mcu.plan.schema import Reader
 from mcu.plan.tiers import (
     AUDIO_CODECS,
@@ -62,14 +63,6 @@ class Site:
     people: int
     path: SitePath
     chair: bool = False
-
-
-@dataclass(frozen=True)
-class Prices:
-    currency: str = "USD"
-    server_per_month: float | None = None
-    bandwidth_per_mbps_month: float | None = None
-    port_per_hour: float | None = None
 
 
 @dataclass(frozen=True)
@@ -207,14 +200,7 @@ def _read(r: Reader, data: dict, base_dir: Path, source: str, cal: Calibration |
     machine_cores = r.integer(d, ("deployment", "machine_cores"), None, low=1, high=1024)
     redundancy = r.choice(d, ("deployment", "redundancy"), REDUNDANCY, "none", "redundancy")
 
-    p = r.table(data, ("prices",), {"currency", "server_per_month", "bandwidth_per_mbps_month",
-                                     "port_per_hour"})
-    prices = Prices(
-        currency=r.string(p, ("prices", "currency"), "USD"),
-        server_per_month=r.number(p, ("prices", "server_per_month"), None, low=0.0),
-        bandwidth_per_mbps_month=r.number(p, ("prices", "bandwidth_per_mbps_month"), None, low=0.0),
-        port_per_hour=r.number(p, ("prices", "port_per_hour"), None, low=0.0),
-    )
+    prices = read_prices(r, data)
     return PlanInputs(per_month, typical, longest, concurrent, tuple(sites), layout, preset, recording,
                       recording_tier, content, rates, buffer_ms, machine_cores, redundancy, prices, source)
 

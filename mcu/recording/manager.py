@@ -160,6 +160,9 @@ class Recorder:
         self.bytes_by_room: Counter[str] = Counter()  # of finished outputs; running ones added live
         self.dropped_by_room: Counter[str] = Counter()
         self._auto_blocked: dict[str, float] = {}  # room -> clock time before which auto does not retry
+        # why a room may not record now beyond disk and state (its tenant's quota), or None: the
+        # server's recording_quota; an operator's start asks the same in the admin command
+        self.auto_allowed: Callable[[str], str | None] | None = None
         self._last_retention = -1e9
         self._fps_seen: dict[str, tuple[float, int]] = {}
         self.encoder_fps: dict[str, float] = {}
@@ -383,6 +386,9 @@ class Recorder:
             if room.spec.record == "auto":
                 if recording is None and joined and now >= self._auto_blocked.get(number, -1e9):
                     try:
+                        refusal = self.auto_allowed(number) if self.auto_allowed is not None else None
+                        if refusal is not None:
+                            raise RecordingError(refusal)
                         self.start_recording(room, origin="auto")
                     except RecordingError as exc:
                         self._auto_blocked[number] = now + AUTO_RETRY

@@ -25,6 +25,11 @@ class IncomingCall(Event):
     content_type: str | None
     remote_addr: tuple[str, int]
     transport: str
+    # a cluster's front door (conf/kamailio) names the room's owner that did not answer, so this
+    # node takes the room over at once instead of redirecting back to the dead one
+    owner_failed: str | None = None
+    front_door_source: str | None = None  # the caller's ip:port as the front door saw it (X-MCU-Source)
+    is_focus: bool = False  # the caller's Contact has isfocus (RFC 4579): another MCU cascading in
 
 
 @dataclass

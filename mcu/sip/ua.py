@@ -53,6 +53,9 @@ from mcu.sip.transaction import (
 from mcu.sip.transport import TCP, TLS, UDP, Address, TransportInfo
 from mcu.sip.uri import SipUri
 
+OWNER_FAILED_HEADER = "X-MCU-Owner-Failed"  # set by the cluster front door only (it strips callers' own)
+SOURCE_HEADER = "X-MCU-Source"  # the caller's address, added by the cluster front door (trusted only then)
+UNAVAILABLE_RETRY_AFTER = 30  # seconds, in the 503 to OPTIONS of a full node
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
 KNOWN_NOT_ALLOWED = frozenset(
     {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PRACK", "PUBLISH"}
@@ -235,6 +238,7 @@ class UserAgent:
         self._now = 0.0
         # the I/O shell may inject its loop clock so API calls made between inputs get `now`
         self.clock: Callable[[], float] | None = None
+        self.unavailable = False  # True: OPTIONS outside a dialog gets 503 (a full cluster node)
 
     # ------------------------------------------------------------------ outputs
     def _api_now(self, now: float | None) -> float:
@@ -531,9 +535,15 @@ class UserAgent:
                 return
         to_tag = req.to.tag
         if method == "OPTIONS":
-            self._respond(stx, 200, None, now, tag=to_tag or self._new_tag(), extra=[
-                ("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED),
-            ])
+            if self.unavailable and to_tag is None:
+                # A cluster node that takes no new rooms: the front door's keep-alive probe
+                # (Kamailio dispatcher) marks it inactive and sends new rooms elsewhere.
+                self._respond(stx, 503, None, now, tag=self._new_tag(),
+                              extra=[("Retry-After", str(UNAVAILABLE_RETRY_AFTER))])
+            else:
+                self._respond(stx, 200, None, now, tag=to_tag or self._new_tag(), extra=[
+                    ("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED),
+                ])
             if self.config.report_options:
                 self._events.append(ev.OptionsReceived(req.call_id, str(req.from_.uri), addr))
             return
@@ -598,6 +608,9 @@ class UserAgent:
             content_type=req.content_type if req.body else None,
             remote_addr=addr,
             transport=transport.proto,
+            owner_failed=req.headers.get(OWNER_FAILED_HEADER),
+            front_door_source=req.headers.get(SOURCE_HEADER),
+            is_focus=bool(req.contacts) and "isfocus" in req.contacts[0].params,
         ))
 
     def _on_cancel(self, req: SipRequest, stx: ServerTransaction, now: float) -> None:
@@ -752,6 +765,11 @@ class UserAgent:
         headers.add("Call-ID", req.call_id)
         headers.add("CSeq", req.headers.get("cseq") or "")
         headers.add("Server", self.config.user_agent)
+        if req.method == "INVITE" and 100 < status < 300:
+            # RFC 3261 12.1.1: the proxies that record-routed (a front door such as Kamailio)
+            # stay on the dialog's path: the UAC builds its route set from these.
+            for route in req.headers.get_all("record-route"):
+                headers.add("Record-Route", route)
         for name, value in extra or ():
             headers.add(name, value)
         if body:
@@ -962,8 +980,9 @@ class UserAgent:
     def dial(self, uri: str, body: bytes | None = None, content_type: str = SDP,
              from_user: str | None = None, display_name: str | None = None,
              auth: tuple[str, str] | None = None, headers: list[tuple[str, str]] | None = None,
-             now: float | None = None) -> str:
-        """Send an INVITE to `uri` (our offer in `body`); returns the new call id."""
+             now: float | None = None, focus: bool = False) -> str:
+        """Send an INVITE to `uri` (our offer in `body`); returns the new call id. `focus`: our
+        Contact carries `isfocus` (RFC 4579): this call is a conference joining another one."""
         now = self._api_now(now)
         target = SipUri.parse(uri)
         if not target.is_sip:
@@ -988,7 +1007,7 @@ class UserAgent:
         request_headers.add("To", f"<{target}>")
         request_headers.add("Call-ID", call_id)
         request_headers.add("CSeq", "1 INVITE")
-        request_headers.add("Contact", self._contact(transport))
+        request_headers.add("Contact", self._contact(transport) + (";isfocus" if focus else ""))
         request_headers.add("Allow", ALLOW)
         request_headers.add("Supported", SUPPORTED)
         if self.config.session_expires:

@@ -181,3 +181,10 @@ def test_the_shipped_config_says_vietnamese_and_english_can_be_chosen(tmp_path: 
     path.write_text(path.read_text().replace('"en"', '"fr"'), encoding="utf-8")
     with pytest.raises(ConfigError, match="console_language"):
         load_config(path)
+
+
+def test_max_age_is_the_session_length_whatever_the_clock_reads() -> None:
+    store = SessionStore(ttl=28800.0)
+    for now in (0.0, 1e6 + 0.1, 123456.789, 9.87654321e5):
+        session = store.create(now)
+        assert "Max-Age=28800;" in session_cookie(session, now, secure=False)

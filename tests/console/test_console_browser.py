@@ -129,6 +129,8 @@ def test_login_rooms_list_and_room_page_with_the_browser_limited_to_the_mcu(meet
     driver.find_element(By.ID, "lang-en").click()
     assert "Give floor" in driver.find_element(By.ID, "members-table").text
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert driver.find_element(By.ID, "feed-state").text == "live"
+    assert "Region 0" in driver.find_element(By.ID, "members-table").text
     screenshot(driver, "room-en")
 
     # nothing the page did reached any other origin (the host rules and dead proxy make sure
@@ -270,3 +272,57 @@ def test_room_controls_in_the_page_change_the_meeting(meeting: Meeting) -> None:
     redial = driver.find_element(By.CSS_SELECTOR, f'{row2} [data-action="dial-site"]')
     assert redial.is_displayed() and redial.text == "Gọi lại"
     screenshot(driver, "room-dropped")
+
+
+def test_recording_started_and_stopped_from_the_page(meeting: Meeting, tmp_path: Path) -> None:
+    driver = meeting.driver
+    _open_room(meeting)
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-start"]').click()
+    badges = driver.find_element(By.ID, "room-badges")
+    wait_for(lambda: "Ghi hình: đang ghi" in badges.text, 10, "the recording badge")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-stop"]').click()
+    wait_for(lambda: "Ghi hình" not in badges.text, 15, "the recording badge gone after stop")
+    files = list((tmp_path / "recordings").glob("*-4100.mp4"))
+    assert len(files) == 1 and files[0].stat().st_size > 0
+    # a second stop is refused with the API's reason, shown to the operator
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="record-stop"]').click()
+    toast = driver.find_element(By.ID, "toast")
+    wait_for(lambda: toast.is_displayed() and toast.get_attribute("data-kind") == "error", 5, "the refusal")
+
+
+def test_operator_slides_and_content_floor_from_the_page(meeting: Meeting, tmp_path: Path) -> None:
+    from PIL import Image
+
+    driver = meeting.driver
+    mcu = meeting.mcu
+    deck = tmp_path / "briefing.pdf"
+    pages = [Image.new("RGB", (640, 360), colour) for colour in ((200, 30, 30), (30, 30, 200))]
+    pages[0].save(deck, save_all=True, append_images=pages[1:])
+    _open_room(meeting)
+
+    def status() -> dict[str, Any]:
+        return mcu.on_loop(lambda: mcu.server.content.status(ROOM))
+
+    state = driver.find_element(By.ID, "content-state")
+    assert state.text == "Không có ai trình chiếu."
+    driver.find_element(By.ID, "slides-file").send_keys(str(deck))
+    driver.find_element(By.CSS_SELECTOR, "#slides-form button[type=submit]").click()
+    wait_for(lambda: status()["holder"] == "operator", 10, "the operator's slides on the content floor")
+    wait_for(lambda: state.text == "Người điều hành trình chiếu: briefing.pdf, trang 1/2", 10, "the page to say so")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="slides-next"]').click()
+    wait_for(lambda: status()["slides"]["page"] == 2, 10, "page 2")
+    wait_for(lambda: state.text.endswith("trang 2/2"), 5, "the page to show page 2")
+    # a site without BFCP cannot be given the floor: the API's reason is shown
+    driver.find_element(By.ID, "content-grant").click()
+    toast = driver.find_element(By.ID, "toast")
+    wait_for(lambda: toast.is_displayed() and "BFCP" in toast.text, 5, "the grant refusal")
+    screenshot(driver, "room-content")
+    # the rooms list says who presents
+    js(driver, "location.hash = '#/rooms'")
+    wait_for(lambda: "Người điều hành trình chiếu" in driver.find_element(
+        By.CSS_SELECTOR, f'#rooms-table tr[data-room="{ROOM}"]').text, 5, "the content state in the rooms list")
+    js(driver, f"location.hash = '#/room/{ROOM}'")
+    wait_for(lambda: driver.find_element(By.ID, "view-room").is_displayed(), 5, "the room page again")
+    driver.find_element(By.CSS_SELECTOR, '[data-room-action="content-stop"]').click()
+    wait_for(lambda: status()["holder"] is None, 10, "the slides stopped")
+    wait_for(lambda: state.text == "Không có ai trình chiếu.", 5, "the page to say nobody presents")

@@ -264,3 +264,68 @@ def test_a_browser_that_stops_reading_is_cut_off_alone(tmp_path: Path) -> None:
         # one was given before it was cut off
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(got)]
         assert max(gaps) < console.send_timeout, f"the reader waited {max(gaps):.2f} s for a snapshot"
+
+
+def test_a_tenants_console_sees_only_its_rooms_and_ends_with_its_token(tmp_path: Path) -> None:
+    from mcu.tenants import token_digest
+
+    tenant_token = "moh-token-0123456789abcdef"
+    path = write_admin_config(tmp_path)
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text(f'[[tenant]]\nname = "moh"\nprefix = "41"\n[[tenant.token]]\nname = "moh-ops"\n'
+                       f'sha256 = "{token_digest(tenant_token)}"\n', encoding="utf-8")
+    with RunningMcu(path) as mcu:
+        request = urllib.request.Request(mcu.url + "/console/login", method="POST",
+                                         data=json.dumps({"token": tenant_token}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+            assert json.loads(response.read())["result"]["tenant"] == "moh"
+        provider = _session_cookie(mcu.url)
+        ws_url = mcu.url.replace("http://", "ws://") + "/console/live?room=4200"
+
+        async def first(cookie: str) -> dict[str, Any]:
+            async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, headers={"Cookie": cookie}) as ws:
+                return json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+
+        mine = asyncio.run(first(cookie))
+        assert [r["number"] for r in mine["rooms"]] == ["4100"]
+        assert "error" in mine["room"] and "4200" in mine["room"]["error"]  # another's room: not found
+        everything = asyncio.run(first(provider))
+        assert [r["number"] for r in everything["rooms"]] == ["4100", "4200"] and "members" in everything["room"]
+        # the tenant's token leaves tenants.toml: its console session ends at the next request
+        tenants.write_text('[[tenant]]\nname = "moh"\nprefix = "41"\n', encoding="utf-8")
+        assert mcu.on_loop(lambda: mcu.server.reload_config()) == []
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(mcu.url + "/rooms", headers={"Cookie": cookie}),
+                                   timeout=10)
+        assert refused.value.code == 401 and "log in again" in json.loads(refused.value.read())["error"]
+
+
+def test_a_view_that_hangs_is_left_out_of_the_tick_and_the_others_go_on() -> None:
+    """In a cluster a view may ask another node; one that does not answer must not hold the tick."""
+    async def main() -> tuple[list[str], list[str], int]:
+        async def snapshot(principal: Principal, room: str | None) -> dict[str, Any]:
+            if room == "far":
+                await asyncio.sleep(30)  # a node that never answers
+            return {"room": room}
+        feed = LiveFeed(snapshot)
+        feed.build_timeout = 0.2
+        near, far = [], []
+
+        async def to(out: list[str], text: str) -> None:
+            out.append(text)
+        clients = [LiveClient(Principal(VIA_BEARER), "4100", lambda t: to(near, t)),
+                   LiveClient(Principal(VIA_BEARER), "far", lambda t: to(far, t))]
+        tasks = [asyncio.create_task(c.run()) for c in clients]
+        for c in clients:
+            feed.add(c)
+        built = await asyncio.wait_for(feed.tick(0.0), 5)
+        await asyncio.sleep(0.05)
+        for c in clients:
+            c.close("done")
+        await asyncio.gather(*tasks)
+        return near, far, built
+
+    near, far, built = asyncio.run(main())
+    assert built == 1 and len(near) == 1 and far == []

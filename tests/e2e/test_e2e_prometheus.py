@@ -5,6 +5,7 @@ datagram, so that the H.323 panels have series."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import time
 import urllib.request
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mcu.synthetic.gatekeeper import GatekeeperServer
+from mcu.tenants import token_digest
 from tests.e2e.test_e2e_baresip import start_baresip
 from tests.helpers import McuProcess, free_port, wait_for
 from tests.metrics.promcheck import (
@@ -26,8 +28,22 @@ from tests.metrics.promcheck import (
 pytestmark = pytest.mark.peer
 
 
+TENANTS = """[[tenant]]
+name = "moh"
+prefix = "41"
+[[tenant.token]]
+name = "moh-ops"
+sha256 = "{digest}"
+[tenant.quota]
+sites = 10
+rooms = 2
+"""
+
+
 def test_dashboards_and_alerts_have_data_for_a_running_meeting(tmp_path: Path) -> None:
     metrics_port, h323_port = free_port(), free_port(socket.SOCK_STREAM)
+    (tmp_path / "mcu").mkdir()  # a tenant owns room 4100, so the tenant row has series too
+    (tmp_path / "mcu" / "tenants.toml").write_text(TENANTS.format(digest=token_digest(secrets.token_hex(32))))
     with GatekeeperServer() as gk, McuProcess(tmp_path / "mcu", metrics_port=metrics_port, extra=(
             f'[h323]\nhost = "127.0.0.1"\nport = {h323_port}\n'
             f'[h323.gatekeeper]\naddress = "{gk.address[0]}:{gk.address[1]}"\n')) as mcu:
@@ -49,6 +65,7 @@ def test_dashboards_and_alerts_have_data_for_a_running_meeting(tmp_path: Path) -
             page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
             series = [line for line in page.splitlines() if line and not line.startswith("#")]
             assert 'mcu_member_info{' in page and "baresip" in page
+            assert 'mcu_tenant_sites{tenant="moh"} 2.0' in page, page
             assert len(series) < 1000, f"{len(series)} series for a 2-site meeting"
         finally:
             for site in sites:

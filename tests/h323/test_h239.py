@@ -246,3 +246,41 @@ def test_content_is_refused_without_content_ports_or_h239() -> None:
     pump(plain, other)
     assert other.remote is not None and not other.remote.h239
     assert not other.open_content(0.0)
+
+
+def test_a_call_carries_h239_content_beside_people_video() -> None:
+    """Through two H.323 call cores (tunnelled H.245): the MCU's ports include "content", the
+    terminal presents on its extended-video channel, the MCU sends its own, and the token
+    messages travel as the call's events."""
+    from harness import MCU_PORTS, call_pair
+
+    from mcu.h323.capabilities import ROLE_CONTENT
+    from mcu.h323.events import MediaNegotiated, MediaPorts
+
+    pair = call_pair(fast_start=False, tunnelling=True,
+                     terminal_spec=CapabilitySpec(content=[H264]))
+    pair.mcu.session.spec = CapabilitySpec(content=[H264])
+    pair.terminal.session.content_ports = MediaPorts(TERMINAL_IP, 30010, 30011)
+    pair.mcu.accept({**MCU_PORTS, "content": MediaPorts(MCU_IP, 20010, 20011)}, 0.0)
+    pair.pump()
+    assert pair.mcu.session.content_ports == MediaPorts(MCU_IP, 20010, 20011)
+    assert "content" not in pair.mcu.ports  # not a fast-connect or people kind
+    assert pair.mcu.session.remote is not None and pair.mcu.session.remote.h239
+    pair.terminal.send_h239([h239.token_request(0, 1, 9)], pair.now)
+    pair.pump()
+    tokens = pair.of("mcu", ContentTokenMessage)
+    assert [t.message.name for t in tokens] == ["presentationTokenRequest"]
+    pair.mcu.send_h239(h239.TokenManager(terminal_label=1).grant(), pair.now)
+    pair.pump()
+    assert [t.message.accepted for t in pair.of("terminal", ContentTokenMessage)] == [True]
+    assert pair.terminal.open_content(pair.now)
+    pair.pump()
+    streams = pair.of("mcu", MediaNegotiated)[-1].streams
+    assert streams[("video", ROLE_CONTENT)].receive is not None
+    assert streams[("video", "main")].receive is not None  # people video goes on
+    assert pair.mcu.open_content(pair.now)
+    pair.pump()
+    assert pair.mcu.request_keyframe(pair.now, "video", ROLE_CONTENT)
+    pair.mcu.close_content(pair.now)
+    pair.pump()
+    assert ("video", ROLE_CONTENT) in pair.of("mcu", MediaNegotiated)[-1].streams  # its channel stays

@@ -25,6 +25,7 @@ from mcu.metrics import (
     ProtectionSnapshot,
     RecordingsSnapshot,
     RoomSnapshot,
+    TenantSnapshot,
     ViewSnapshot,
 )
 
@@ -153,6 +154,16 @@ class FakeMeeting:
         m.set_content({"held": {self.room: 1}, "requests": {"granted": steps // 6, "pending": 0, "denied": steps // 9},
                        "dropped": {"malformed": steps // 8},
                        "encodings": {(self.room, "h264-1280x720-5"): (5.0, 400_000.0)}})
+        m.set_tenants(self._tenants())
+
+    def _tenants(self) -> list[TenantSnapshot]:
+        """Two tenants: one at its 12-site quota (refusing a call every few seconds), one with room."""
+        steps = self._steps
+        return [TenantSnapshot("moh", 12, 1, {"sites": 12, "rooms": 2, "recording_hours": 40, "recording_disk_mb": 0},
+                               {"sites": 1.0, "rooms": 0.5}, {"sites": steps // 3, "rooms": 0}),
+                TenantSnapshot("mof", 3, 1, {"sites": 70, "rooms": 0, "recording_hours": 0, "recording_disk_mb": 0},
+                               {"sites": 3 / 70}, {}),
+                TenantSnapshot("provider", 0, 0, {}, {}, {})]
 
     def _recordings(self) -> RecordingsSnapshot:
         """One recording of the room growing at 250 kB/s; troubles: a disk that fills again and

@@ -151,6 +151,11 @@ def _query_result_lines(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _variable_query(variable: Mapping[str, Any]) -> str:
+    raw = variable.get("query")
+    return str(raw.get("query", "") if isinstance(raw, dict) else raw or variable.get("definition"))
+
+
 def variable_options(base_url: str, variable: Mapping[str, Any],
                      values: Mapping[str, str]) -> list[tuple[str, str]]:
     """(text, value) options of a Grafana query variable, computed the way Grafana does."""
@@ -197,12 +202,12 @@ def resolve_variables(base_url: str, dashboard: Mapping[str, Any],
         try:
             options = variable_options(base_url, var, values)
         except (PromQueryError, PromCheckError) as e:
-            problems.append(ExprResult(source, str(var.get("definition")), False, str(e)))
+            problems.append(ExprResult(source, _variable_query(var), False, str(e)))
             continue
         if not options:
-            problems.append(ExprResult(source, str(var.get("definition")), False, "no values"))
+            problems.append(ExprResult(source, _variable_query(var), False, "no values"))
             continue
-        problems.append(ExprResult(source, str(var.get("definition")), True,
+        problems.append(ExprResult(source, _variable_query(var), True,
                                    f"{len(options)} values, first {options[0]}"))
         values.setdefault(name, options[0][1])
     return values, problems

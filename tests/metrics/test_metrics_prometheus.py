@@ -43,7 +43,7 @@ EXPECTED_ALERTS = {"MCUDown", "MCUSiteSustainedLoss", "MCUAudioTicksLate",
                    "MCUConfigReloadFailed", "MCUEventLoopLag", "MCUMemberFaults",
                    "MCUCallsRefusedForAbuse", "MCUPinGuessing", "MCUOverloaded",
                    "MCUJoinsRefusedForCapacity", "MCUGatekeeperUnregistered",
-                   "MCURecordingFailed", "MCURecordingDiskLow"}
+                   "MCURecordingFailed", "MCURecordingDiskLow", "MCUTenantAtQuota"}
 
 
 def promtool() -> str:

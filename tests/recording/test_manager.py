@@ -126,6 +126,26 @@ def test_auto_recording_follows_the_room(tmp_path: Path) -> None:
     assert side["stop_reason"] == "room empty"
 
 
+def test_auto_recording_waits_while_the_tenant_is_at_its_quota(tmp_path: Path) -> None:
+    clock = Clock()
+    room = Room(RoomSpec(number="4100", record="auto"), load_config_dir(CONF))
+    recorder = Recorder(settings(tmp_path), 10, room.rate, lambda: clock.now, clock.wall)
+    at_quota = {"4100": "tenant 'moh' is at its recording_hours quota"}
+    recorder.auto_allowed = at_quota.get
+    member(room, 1, "Hà Nội")
+    recorder.housekeeping({"4100": room}, clock.now)
+    assert recorder.recordings == {} and "record" not in room.outputs
+    at_quota.clear()  # a new month, or the operator raised the quota
+    recorder.housekeeping({"4100": room}, clock.now + 1)
+    assert recorder.recordings == {}, "a refused auto recording waits AUTO_RETRY before it tries again"
+    clock.now += 61
+    recorder.housekeeping({"4100": room}, clock.now)
+    assert recorder.recordings["4100"].origin == "auto"
+    room.remove(1)
+    recorder.housekeeping({"4100": room}, clock.now)
+    finish(recorder, room, clock)
+
+
 def test_refused_below_the_free_space_floor(tmp_path: Path) -> None:
     clock = Clock()
     room = Room(RoomSpec(number="4100"), load_config_dir(CONF))

@@ -26,6 +26,7 @@
     $$("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
     $$("[data-lang]").forEach((el) => el.classList.toggle("active", el.dataset.lang === lang));
     document.title = t("app_title");
+    setFeedState(Boolean(socket && socket.readyState === WebSocket.OPEN));
     if (last) render(last);
   }
 
@@ -196,7 +197,8 @@
   }
 
   function outputState(value) {
-    return value ? value : t("none");
+    if (!value) return t("none");
+    return (TEXT[lang] && TEXT[lang]["state_" + value]) || value;
   }
 
   function renderRooms(rooms) {
@@ -215,9 +217,10 @@
       setText(cell(row, 4), r.layout);
       setText(cell(row, 5), t("mode_" + r.mode));
       setText(cell(row, 6), text(r.floor_name));
-      setText(cell(row, 7), outputState(r.recording));
-      setText(cell(row, 8), outputState(r.stream));
-      const live = cell(row, 9);
+      setText(cell(row, 7), r.content === "operator" ? t("content_operator") : text(r.content));
+      setText(cell(row, 8), outputState(r.recording));
+      setText(cell(row, 9), outputState(r.stream));
+      const live = cell(row, 10);
       live.className = "live";
       live.dataset.live = r.joined > 0 ? "1" : "0";
       setText(live, r.joined > 0 ? "● " + t("live") : "");
@@ -259,8 +262,8 @@
       if (info.locked) badges.appendChild(badge(t("locked"), "warn"));
       badges.appendChild(badge(t("mode") + ": " + t("mode_" + info.mode)));
       badges.appendChild(badge(t("layout") + ": " + info.layout));
-      if (info.recording) badges.appendChild(badge(t("recording") + ": " + info.recording, "rec"));
-      if (info.stream) badges.appendChild(badge(t("stream") + ": " + info.stream, "rec"));
+      if (info.recording) badges.appendChild(badge(t("recording") + ": " + outputState(info.recording), "rec"));
+      if (info.stream) badges.appendChild(badge(t("stream") + ": " + outputState(info.stream), "rec"));
       const select = $("#mode-select");
       if (document.activeElement !== select) select.value = info.mode;
       $$("#layouts figure").forEach((fig) => fig.classList.toggle("selected", fig.dataset.layout === info.layout));
@@ -317,8 +320,9 @@
       setText($('[data-action="pin"]', row), t("pin"));
       setText($('[data-action="remove"]', row), t("remove"));
       const select = $('[data-field="region"]', row);
-      if (select.options.length !== regions) {
+      if (select.options.length !== regions || select.dataset.lang !== lang) {
         const keep = select.value;
+        select.dataset.lang = lang;
         select.replaceChildren(...Array.from({ length: regions }, (_, i) => new Option(t("region") + " " + i, String(i))));
         if (keep && Number(keep) < regions) select.value = keep;
       }
@@ -346,6 +350,7 @@
       setText(dial, s.status === "dropped" ? t("call_again") : t("dial"));
       dial.hidden = s.status === "present" || s.status === "ringing";
     });
+    renderContent(room.content, members);
     const snap = $("#snapshot-member");
     const options = members.map((m) => m.id + ":" + (m.name || ""));
     if (snap.dataset.options !== options.join("|")) {
@@ -354,6 +359,45 @@
       if (members.some((m) => String(m.id) === keep)) snap.value = keep;
       snap.dataset.options = options.join("|");
     }
+  }
+
+  function renderContent(content, members) {
+    const box = $("#content-state");
+    let line = t("content_none");
+    if (content && content.holder === "operator") {
+      line = t("content_operator");
+      if (content.slides) {
+        line += ": " + content.slides.file + ", " + t("page") + " " + content.slides.page + "/" + content.slides.pages;
+      }
+    } else if (content && content.holder !== null && content.holder !== undefined) {
+      line = t("content_by") + ": " + (content.holder_name || ("#" + content.holder));
+    }
+    if (content && content.pending && content.pending.length) {
+      const names = content.pending.map((id) => {
+        const m = members.find((x) => x.id === id);
+        return m ? m.name : "#" + id;
+      });
+      line += " · " + t("content_waiting") + ": " + names.join(", ");
+    }
+    setText(box, line);
+    box.dataset.holder = content && content.holder !== null && content.holder !== undefined ? String(content.holder) : "";
+    box.dataset.page = content && content.slides ? String(content.slides.page) : "";
+    box.dataset.pages = content && content.slides ? String(content.slides.pages) : "";
+    const select = $("#content-member");
+    const options = members.map((m) => m.id + ":" + (m.name || ""));
+    if (select.dataset.options !== options.join("|")) {
+      const keep = select.value;
+      select.replaceChildren(...members.map((m) => new Option(m.name || ("#" + m.id), String(m.id))));
+      if (members.some((m) => String(m.id) === keep)) select.value = keep;
+      select.dataset.options = options.join("|");
+    }
+  }
+
+  function slidesPage(step) {
+    const box = $("#content-state");
+    const page = Number(box.dataset.page || 0) + step;
+    if (!box.dataset.page || page < 1 || page > Number(box.dataset.pages)) return null;
+    return act("POST", roomPath("/content/page"), { page: page });
   }
 
   async function loadLayouts() {
@@ -403,6 +447,10 @@
     "record-start": () => act("POST", roomPath("/recording/start"), {}),
     "record-stop": () => act("POST", roomPath("/recording/stop")),
     "stream-stop": () => act("POST", roomPath("/stream/stop")),
+    "content-revoke": () => act("POST", roomPath("/content/revoke")),
+    "content-stop": () => act("POST", roomPath("/content/stop")),
+    "slides-prev": () => slidesPage(-1),
+    "slides-next": () => slidesPage(1),
   };
 
   function memberAction(button) {
@@ -494,6 +542,14 @@
       act("POST", roomPath("/stream/start"), { stream_url: $("#stream-url").value.trim() });
     });
     $("#snapshot-take").addEventListener("click", takeSnapshot);
+    $("#content-grant").addEventListener("click", () => {
+      const id = Number($("#content-member").value);
+      if (id) act("POST", roomPath("/content/grant"), { member: id });
+    });
+    $("#slides-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act("POST", roomPath("/content/start"), { file: $("#slides-file").value.trim() });
+    });
     window.addEventListener("hashchange", route);
     setInterval(setClock, 1000);
   }

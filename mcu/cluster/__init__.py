@@ -1,0 +1,1 @@
+"""Many MCU nodes behind one SIP front door: the Redis room registry, the node shell, a local cluster."""
