@@ -91,7 +91,7 @@ def content_cost(sites: int, seconds: float, fps: int, level: str, tmp: Path) ->
     clock = SimpleNamespace(now=0.0)
     legs: dict[str, Leg] = {}
     manager = ContentManager(config, Conference(config), legs, lambda: clock.now)
-    manager.shell = SimpleNamespace(udp_port=5070, tcp_port=0, transmit=lambda: None)  # type: ignore[assignment]
+    manager.shell = SimpleNamespace(udp_port=5070, tcp_port=0, tls_port=0, transmit=lambda: None)  # type: ignore[assignment]
     sinks = []
     for i in range(sites + 1):
         call_id = f"c{i}"

@@ -144,8 +144,9 @@ class BfcpSection:
     host: str = setting("0.0.0.0", host_address)
     udp_port: int = setting(0, in_range(0, 65535))
     tcp_port: int = setting(0, in_range(0, 65535))
-    transports: list[str] = setting(None, lambda v: None if set(v) <= {"udp", "tcp"} and v else
-                                    'must list "udp" and/or "tcp"', factory=lambda: ["udp", "tcp"])
+    tls_port: int = setting(0, in_range(0, 65535))  # TCP/TLS/BFCP, with [sip] tls_cert and tls_key
+    transports: list[str] = setting(None, lambda v: None if set(v) <= {"udp", "tcp", "tls"} and v else
+                                    'must list "udp", "tcp" and/or "tls"', factory=lambda: ["udp", "tcp"])
     content_fps: int = setting(5, in_range(1, 30))  # what content is encoded at for its receivers
     content_kbps: int = setting(512, in_range(64, 8000))
 

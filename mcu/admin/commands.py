@@ -186,6 +186,8 @@ def _room_info(room: Room, recorder: Recorder | None = None) -> dict[str, Any]:
         "recording": outputs["recording"]["state"] if outputs["recording"] else None,
         "stream": outputs["stream"]["state"] if outputs["stream"] else None,
         "outputs": outputs,
+        # content sharing now: "Content: <presenter>" or "Content" (the operator's slides); None: none
+        "content": room.content_name if room.content_source is not None else None,
     }
 
 

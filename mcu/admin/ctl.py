@@ -34,7 +34,7 @@ EXIT_UNREACHABLE = 2  # no answer, or no URL/token
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "rooms": [("ROOM", "number"), ("NAME", "name"), ("MEMBERS", "members"), ("LOCKED", "locked"),
               ("LAYOUT", "layout"), ("MODE", "mode"), ("FLOOR", "floor"), ("RECORDING", "recording"),
-              ("STREAM", "stream")],
+              ("STREAM", "stream"), ("CONTENT", "content")],
     "recordings": [("ROOM", "room"), ("FILE", "file"), ("STARTED", "started"), ("BYTES", "bytes"),
                    ("STATE", "state")],
     "roster": [("SITE", "site"), ("NAME", "name"), ("ROLE", "role"), ("STATUS", "status"), ("MEMBER", "member")],

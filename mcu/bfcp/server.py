@@ -324,6 +324,38 @@ class FloorServer:
         self._reply_error(peer, message, ErrorCode.UNAUTHORIZED_OPERATION,
                           "the MCU is the only chair of this floor (floorctrl s-only)", now)
 
+    # ------------------------------------------------------------------ without BFCP (H.239 token)
+
+    def request_floor(self, user_id: int, now: float) -> S:
+        """A floor request that came by another protocol (an H.239 presentationTokenRequest): the
+        same policy as a FloorRequest; returns Granted, Pending or Denied."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise KeyError(f"user {user_id} is not in this conference")
+        existing = self._active_request_of(user_id)
+        if existing is not None:
+            return existing.status
+        request = FloorRequest(self._next_request, user_id, S.PENDING)
+        self._next_request = self._next_request % 0xFFFF + 1
+        self.requests[request.request_id] = request
+        if self.policy.mode == "chair" and not user.chair:
+            del self.requests[request.request_id]
+            self._events.append(RequestOutcome(user_id, "denied"))
+            return S.DENIED
+        if self.policy.mode == "operator" or (self.holder_user is not None and not self.policy.takeover):
+            self._queue.append(request.request_id)
+            request.queue_position = len(self._queue)
+            self._events.append(RequestOutcome(user_id, "pending"))
+            self._broadcast_floor_status(now)
+            return S.PENDING
+        self._take_floor(request, now)
+        self._events.append(RequestOutcome(user_id, "granted"))
+        return S.GRANTED
+
+    def release_floor(self, user_id: int, now: float) -> None:
+        """The user gives the floor back (or withdraws its waiting request), whatever the protocol."""
+        self._end_requests_of(user_id, now, notify_owner=True)
+
     # ------------------------------------------------------------------ operator
 
     def grant(self, user_id: int, now: float) -> None:
@@ -513,13 +545,15 @@ class FloorServer:
 
     def _reply_error(self, peer: Peer, request: Message, code: ErrorCode, info: str, now: float,
                      details: bytes = b"") -> None:
-        user = self.users.get(request.user_id)
         self.errors_sent[code.name.lower()] += 1
-        attributes = [Attribute(A.ERROR_CODE, (int(code), details), True), Attribute(A.ERROR_INFO, info)]
-        self._respond(peer, request, P.ERROR, attributes, now) if user is not None else self._send_error(
-            peer, request.version, request.transaction_id, request.user_id, code, info, now,
-            legacy=_is_udp(peer) and request.version == 1, nested=True, details=details, count=False,
-            primitive=_canonical(request, _is_udp(peer) and request.version == 1))
+        if request.user_id in self.users:
+            attributes = [Attribute(A.ERROR_CODE, (int(code), details), True), Attribute(A.ERROR_INFO, info)]
+            self._respond(peer, request, P.ERROR, attributes, now)
+            return
+        legacy = _is_udp(peer) and request.version == 1
+        self._send_error(peer, request.version, request.transaction_id, request.user_id, code, info, now,
+                         legacy=legacy, nested=True, details=details, count=False,
+                         primitive=_canonical(request, legacy))
 
     def _send_error(self, peer: Peer, version: int, transaction_id: int, user_id: int, code: ErrorCode, info: str,
                     now: float, *, legacy: bool, nested: bool, details: bytes = b"", count: bool = True,

@@ -14,6 +14,7 @@ decode, is counted at that call; the other sites keep their content.
 from __future__ import annotations
 
 import logging
+import ssl
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -122,6 +123,7 @@ class RoomContent:
     encodings: dict[VideoEncoderConfig, ContentEncoding] = field(default_factory=dict)
     receivers: dict[str, ContentReceiver] = field(default_factory=dict)
     previous_layout: str | None = None
+    streams: dict[str, MediaResult] = field(default_factory=dict)  # call id -> its content stream
     started_at: float | None = None
     pts_base: float | None = None
 
@@ -142,6 +144,9 @@ class ContentManager:
         self.requests: Counter[str] = Counter({r: 0 for r in RESULTS})
         self.errors: Counter[str] = Counter()
         self._tasks: set[Any] = set()  # TCP connections we open to sites that listen
+        # told (room, presenter call id, previous presenter call id) when a room's floor moves, for
+        # protocols that signal it themselves (H.239: release the token of a revoked presenter)
+        self.floor_listeners: list[Callable[[str, str | None, str | None], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -150,7 +155,23 @@ class ContentManager:
         if not section.enabled:
             return
         self.shell = BfcpShell(self.registry, self.clock, after_receive=self.process_events)
-        await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports))
+        tls_context = None
+        if "tls" in section.transports:
+            sip = self.config.mcu.sip
+            if not (sip.tls_cert and sip.tls_key):
+                event(log, "bfcp.tls_unavailable", logging.ERROR,
+                      hint="[bfcp] transports has tls: set [sip] tls_cert and tls_key; BFCP goes on over udp/tcp")
+            else:
+                tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                tls_context.load_cert_chain(sip.tls_cert, sip.tls_key)  # as the SIP TLS listener loads them
+        try:
+            await self.shell.start(section.host, section.udp_port, section.tcp_port, list(section.transports),
+                                   section.tls_port, tls_context)
+        except OSError as exc:  # a port another process holds: meetings go on, BFCP lines get port 0
+            await self.shell.close()
+            self.shell = None
+            event(log, "bfcp.unavailable", logging.ERROR, error=str(exc),
+                  hint="free the [bfcp] ports (or set them to 0); calls are answered without floor control")
 
     async def close(self) -> None:
         if self.shell is not None:
@@ -191,7 +212,7 @@ class ContentManager:
             rc.next_user = rc.next_user % 0xFFFF + 1
             rc.users[call_id], rc.calls[user_id] = user_id, call_id
         return BfcpTerms(rc.server.conference_id, user_id, rc.server.floor_id,
-                         udp_port=self.shell.udp_port, tcp_port=self.shell.tcp_port)
+                         udp_port=self.shell.udp_port, tcp_port=self.shell.tcp_port, tls_port=self.shell.tls_port)
 
     def rebind(self, provisional: str, call_id: str) -> None:
         """A dial-out's BFCP user, allocated before the call had its id."""
@@ -221,7 +242,7 @@ class ContentManager:
         elif user_id is not None and user_id not in rc.server.users:
             rc.users.pop(leg.call_id, None)
             rc.calls.pop(user_id, None)
-        self._set_receiver(rc, leg, result.content_line())
+        self.set_content_stream(leg, result.content_line())
 
     def _connect(self, rc: RoomContent, user_id: int, host: str, port: int) -> None:
         """The site listens (it offered setup:passive): we open the TCP connection (RFC 4145)."""
@@ -250,13 +271,62 @@ class ContentManager:
         for rc in self.rooms.values():
             user_id = rc.users.pop(call_id, None)
             rc.receivers.pop(call_id, None)
+            rc.streams.pop(call_id, None)
             for encoding in rc.encodings.values():
                 encoding.receivers.discard(call_id)
             if user_id is not None:
                 rc.calls.pop(user_id, None)
                 if user_id in rc.server.users:
                     rc.server.remove_user(user_id, self.clock())
+            self._sync_viewers(rc)
         self.process_events()
+
+    def set_content_stream(self, leg: Leg, line: MediaResult | None) -> None:
+        """A call's negotiated content stream (SDP content line, H.239 extended-video channel), or
+        None: what it presents from and receives content on (its transport is leg.transports["content"])."""
+        member = leg.member
+        if member is None:
+            return
+        rc = self._room(member.room)
+        if line is None or not line.accepted:
+            rc.streams.pop(leg.call_id, None)
+        else:
+            rc.streams[leg.call_id] = line
+        self._set_receiver(rc, leg, line)
+        self._sync_viewers(rc)
+
+    # -- floor requests by other protocols than BFCP (H.239 presentation token)
+
+    def request_floor(self, leg: Leg) -> str:
+        """A call asks for the room's content floor without BFCP: "granted", "pending" or "denied"
+        by the room's policy (a site that held it is revoked, or the call waits)."""
+        member = leg.member
+        if member is None:
+            return "denied"
+        rc = self._room(member.room)
+        user_id = rc.users.get(leg.call_id)
+        if user_id is None:
+            user_id = rc.next_user
+            rc.next_user = rc.next_user % 0xFFFF + 1
+            rc.users[leg.call_id], rc.calls[user_id] = user_id, leg.call_id
+        if user_id not in rc.server.users:
+            rc.server.add_user(user_id, member.display_name, chair=member.chair)  # no BFCP peer
+        status = rc.server.request_floor(user_id, self.clock())
+        self.process_events()
+        return {3: "granted", 1: "pending"}.get(int(status), "denied")
+
+    def release_floor(self, leg: Leg) -> None:
+        member = leg.member
+        rc = self.rooms.get(member.room) if member is not None else None
+        user_id = rc.users.get(leg.call_id) if rc is not None else None
+        if rc is not None and user_id is not None and user_id in rc.server.users:
+            rc.server.release_floor(user_id, self.clock())
+            self.process_events()
+
+    def presenter_of(self, room_number: str) -> str | None:
+        """The call id presenting in a room (None: nobody, or the operator's slides)."""
+        rc = self.rooms.get(room_number)
+        return rc.presenter if rc is not None else None
 
     def _set_receiver(self, rc: RoomContent, leg: Leg, line: MediaResult | None) -> None:
         if line is None or not line.accepted or not line.codecs or CONTENT not in leg.transports:
@@ -296,10 +366,16 @@ class ContentManager:
             call_id = rc.calls.get(e.user_id)
             event(log, "content.floor_request", room=rc.room, call_id=call_id, result=e.result)
             return
+        before = rc.presenter
         if e.previous is not None:
             self._stopped(rc, e.previous, e.reason, now)
         if e.holder is not None:
             self._started(rc, e.holder, now)
+        for listener in self.floor_listeners:
+            try:
+                listener(rc.room, rc.presenter, before)
+            except Exception:  # noqa: BLE001 - a listener's bug is its own
+                self.errors["floor listener"] += 1
 
     def _member_of(self, call_id: str | None) -> Any:
         leg = self.legs.get(call_id or "")
@@ -314,8 +390,7 @@ class ContentManager:
             call_id = rc.calls.get(holder)
             rc.presenter = call_id
             member = self._member_of(call_id)
-            leg = self.legs.get(call_id or "")
-            line = leg.negotiation.content_line() if leg is not None and leg.negotiation is not None else None
+            line = rc.streams.get(call_id or "")
             rc.source = None
             if line is not None and line.we_receive and line.codecs and member is not None:
                 rc.source = VideoIn(line, member.rtcp["video"].outbound.ssrc if "video" in member.rtcp else 1)
@@ -351,6 +426,7 @@ class ContentManager:
         if room is None:
             return
         room.content_source = (lambda now: self.picture(rc, now)) if on else None
+        self._sync_viewers(rc)
         if on:
             presenter = self._member_of(rc.presenter)
             room.content_name = f"Content: {presenter.display_name}" if presenter else "Content"
@@ -363,6 +439,15 @@ class ContentManager:
         elif not on and rc.previous_layout is not None:
             room.video.state = set_mode(state, state.mode, rc.previous_layout)
             rc.previous_layout = None
+        room.content_people_layout = rc.previous_layout
+
+    def _sync_viewers(self, rc: RoomContent) -> None:
+        """The room's members that have a content stream: they keep people video as it was."""
+        room = self.conference.rooms.get(rc.room)
+        if room is None:
+            return
+        members = (self._member_of(call_id) for call_id in rc.receivers)
+        room.content_viewers = {m.member_id for m in members if m is not None}
 
     # ------------------------------------------------------------------ media in
 

@@ -159,6 +159,8 @@ class Room:
         # while content runs: its current picture, shown in people video (layouts with reserved = "content")
         self.content_source: Callable[[float], Planes | None] | None = None
         self.content_name = "Content"
+        self.content_viewers: set[int] = set()  # members with a content stream: they see people video as it was
+        self.content_people_layout: str | None = None  # ... in this layout (the room's own, before content)
 
     @property
     def number(self) -> str:
@@ -244,9 +246,11 @@ class Room:
         members = [layout_member(m.member_id, m.site_id, m.chair, m.sends_video, m.member_id in speaking,
                                  127.0 - levels.get(m.member_id, 127)) for m in joined]
         content = self.content_source(now) if self.content_source is not None else None
-        if self.content_source is not None:  # "content in people": a tile of its own (reserved = "content")
+        content_on = self.content_source is not None
+        if content_on:  # "content in people": a tile of its own (reserved = "content")
             members.append(layout_member(CONTENT_SITE, CONTENT_SITE, False, content is not None, False, -127.0))
-        views = self.video.plan(members, now)
+        views = self.video.plan(members, now, frozenset(str(i) for i in self.content_viewers) if content_on else frozenset(),
+                                self.content_people_layout)
         layouts_shown = sorted({assignment.layout for assignment in views})
         if layouts_shown != self._layouts_shown:
             self._layouts_shown = layouts_shown

@@ -17,7 +17,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from mcu.layout.engine import (
     with_config,
 )
 from mcu.layout.engine import Member as LayoutMember
-from mcu.layout.model import ROLE_CHAIR, ROLE_PARTICIPANT, Fit, LayoutConfig, RoomMode
+from mcu.layout.model import CONTENT_SITE, ROLE_CHAIR, ROLE_PARTICIPANT, Fit, LayoutConfig, RoomMode
 from mcu.media.base import VideoEncoder, VideoEncoderConfig
 from mcu.media.errors import CorruptVideoError
 from mcu.media.frames import I420, alloc_i420
@@ -338,9 +338,23 @@ class RoomVideo:
         if layout is not None or mode is not None:
             self.state = set_mode(self.state, RoomMode(mode or self.state.mode), layout)
 
-    def plan(self, members: list[LayoutMember], now: float) -> dict[Assignment, list[str]]:
+    def plan(self, members: list[LayoutMember], now: float, people_only: frozenset[str] = frozenset(),
+             people_layout: str | None = None) -> dict[Assignment, list[str]]:
+        """Who sees which picture. `people_only`: viewers that have a content stream of their own see
+        the room as it is without content (no content tile, `people_layout` if given)."""
         self.state = observe(self.state, members, now)
-        return {key: view.viewers for key, view in plan_views(self.state, now).items()}
+        views = {key: list(view.viewers) for key, view in plan_views(self.state, now).items()}
+        if not people_only:
+            return views
+        layout = people_layout if people_layout and self.state.config.has(people_layout) else self.state.layout
+        plain = replace(self.state, layout=layout,
+                        members=tuple(m for m in self.state.members if m.id != CONTENT_SITE))
+        out = {key: [v for v in viewers if v not in people_only] for key, viewers in views.items()}
+        for key, view in plan_views(plain, now).items():
+            kept = [v for v in view.viewers if v in people_only]
+            if kept:
+                out.setdefault(key, []).extend(kept)
+        return {key: viewers for key, viewers in out.items() if viewers}
 
     def output_assignment(self, layout: str | None, now: float) -> Assignment:
         """The picture of an output: the listeners' view (nobody left out), or that of `layout`."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Callable
 
 from mcu.bfcp.constants import COMMON_HEADER
@@ -105,8 +106,11 @@ class BfcpShell:
         self._timer: asyncio.TimerHandle | None = None
         self.udp_port = 0
         self.tcp_port = 0
+        self.tls_port = 0
+        self.tls_server: asyncio.AbstractServer | None = None
 
-    async def start(self, host: str, udp_port: int, tcp_port: int, transports: list[str]) -> None:
+    async def start(self, host: str, udp_port: int, tcp_port: int, transports: list[str],
+                    tls_port: int = 0, tls_context: ssl.SSLContext | None = None) -> None:
         loop = asyncio.get_running_loop()
         if "udp" in transports:
             _, protocol = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, udp_port))
@@ -116,7 +120,11 @@ class BfcpShell:
         if "tcp" in transports:
             self.tcp_server = await loop.create_server(lambda: _Tcp(self), host, tcp_port)
             self.tcp_port = self.tcp_server.sockets[0].getsockname()[1]
-        event(log, "bfcp.listening", host=host, udp=self.udp_port or "off", tcp=self.tcp_port or "off")
+        if "tls" in transports and tls_context is not None:
+            self.tls_server = await loop.create_server(lambda: _Tcp(self), host, tls_port, ssl=tls_context)
+            self.tls_port = self.tls_server.sockets[0].getsockname()[1]
+        event(log, "bfcp.listening", host=host, udp=self.udp_port or "off", tcp=self.tcp_port or "off",
+              tls=self.tls_port or "off")
 
     async def connect(self, host: str, port: int) -> Peer:
         """We are the TCP active side (the peer answered or offered setup:passive)."""
@@ -182,7 +190,8 @@ class BfcpShell:
         for connection in list(self.connections.values()):
             if connection.transport is not None:
                 connection.transport.close()
-        if self.tcp_server is not None:
-            self.tcp_server.close()
-            with contextlib.suppress(Exception):
-                await self.tcp_server.wait_closed()
+        for server in (self.tcp_server, self.tls_server):
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await server.wait_closed()

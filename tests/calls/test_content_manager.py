@@ -41,7 +41,7 @@ class FakeTransport:
 
 
 class FakeShell:
-    udp_port, tcp_port = 5070, 5071
+    udp_port, tcp_port, tls_port = 5070, 5071, 0
 
     def __init__(self) -> None:
         self.sent = []
@@ -241,3 +241,36 @@ def test_sender_reports_on_content_streams_once_a_second(setup):
     manager.housekeeping(clock.now, publish=True)
     reports = [p for data in viewer.transports[CONTENT].rtcp for p in parse_compound(data)]
     assert any(isinstance(p, SenderReport) and p.packet_count > 0 for p in reports), reports
+
+
+def test_a_dial_out_keeps_the_bfcp_user_it_offered_once_it_has_a_call_id(setup):
+    manager, _, _ = setup
+    offered = manager.terms_for("dial-provisional", "4100")
+    manager.rebind("dial-provisional", "call-dialled")
+    assert manager.terms_for("call-dialled", "4100").user_id == offered.user_id
+    manager.left("dial-never-placed")  # a provisional id that never became a call: nothing breaks
+    assert manager.rooms["4100"].calls[offered.user_id] == "call-dialled"
+
+
+def test_a_floor_request_by_another_protocol_follows_the_policy_and_is_told_of_revocation(setup):
+    """What the H.239 side uses: request_floor/release_floor and floor_listeners."""
+    manager, legs, clock = setup
+    bfcp_site, terms = join(manager, legs, "bfcp", 1)
+    h323 = Leg("call-h323")
+    h323.member = SimpleNamespace(room="4100", display_name="h323", chair=False, member_id=9, rtcp={})  # type: ignore[assignment]
+    legs[h323.call_id] = h323
+    moves = []
+    manager.floor_listeners.append(lambda room, now_presenting, before: moves.append((now_presenting, before)))
+    manager.floor_listeners.append(lambda *args: 1 / 0)  # a broken listener costs nobody
+    assert manager.request_floor(h323) == "granted"
+    assert manager.presenter_of("4100") == h323.call_id
+    take_floor(manager, terms, clock.now)  # the BFCP site takes over: the H.323 site is told
+    assert manager.presenter_of("4100") == bfcp_site.call_id
+    assert moves[-1] == (bfcp_site.call_id, h323.call_id)
+    assert manager.errors["floor listener"] >= 1
+    manager.release_floor(h323)  # nothing held any more: harmless
+    assert manager.presenter_of("4100") == bfcp_site.call_id
+    rc = manager.rooms["4100"]
+    rc.server.policy = type(rc.server.policy)("chair")
+    manager.release_floor(bfcp_site)
+    assert manager.request_floor(h323) == "denied"

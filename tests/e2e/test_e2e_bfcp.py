@@ -379,6 +379,8 @@ def test_operator_pdf_pages_are_shown_as_content(tmp_path: Path) -> None:
         first, png1 = receive_content(ffmpeg, port, tmp_path, "page1")
         status = ctl("content", "start", "4100", str(pdf))
         assert status["holder"] == "operator" and status["slides"]["pages"] == 2
+        rooms = {r["number"]: r for r in ctl("rooms")}
+        assert rooms["4100"]["content"] == "Content" and rooms["4300"]["content"] is None
         first.wait(15)
         assert png1.exists(), first.stderr.read() if first.stderr else ""
         left, right = halves(png1)
