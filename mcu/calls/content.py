@@ -288,10 +288,13 @@ class ContentManager:
         if member is None:
             return
         rc = self._room(member.room)
+        before = rc.streams.get(leg.call_id)
         if line is None or not line.accepted:
             rc.streams.pop(leg.call_id, None)
         else:
             rc.streams[leg.call_id] = line
+        if rc.presenter == leg.call_id and (rc.source is None or before != line):
+            self._take_source(rc, self.clock())
         self._set_receiver(rc, leg, line)
         self._sync_viewers(rc)
 
@@ -391,10 +394,7 @@ class ContentManager:
             rc.presenter = call_id
             member = self._member_of(call_id)
             line = rc.streams.get(call_id or "")
-            rc.source = None
-            if line is not None and line.we_receive and line.codecs and member is not None:
-                rc.source = VideoIn(line, member.rtcp["video"].outbound.ssrc if "video" in member.rtcp else 1)
-                rc.source.set_visible(True, now)
+            self._take_source(rc, now)
             event(log, "member.content_started", room=rc.room, call_id=call_id,
                   member=member.member_id if member else None, name=member.display_name if member else None,
                   stream=line is not None)
@@ -402,6 +402,16 @@ class ContentManager:
         for encoding in rc.encodings.values():
             encoding.keyframe_wanted = True
         self._content_layout(rc, True)
+
+    def _take_source(self, rc: RoomContent, now: float) -> None:
+        """Decode the presenter's content stream from now on, if it has one (an H.323 presenter
+        opens its H.239 channel only once granted: then set_content_stream calls this again)."""
+        member = self._member_of(rc.presenter)
+        line = rc.streams.get(rc.presenter or "")
+        rc.source = None
+        if line is not None and line.we_receive and line.codecs and member is not None:
+            rc.source = VideoIn(line, member.rtcp["video"].outbound.ssrc if "video" in member.rtcp else 1)
+            rc.source.set_visible(True, now)
 
     def _stopped(self, rc: RoomContent, previous: int, reason: str, now: float) -> None:
         if previous == OPERATOR:

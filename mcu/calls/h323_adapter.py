@@ -16,10 +16,10 @@ from mcu.admission import candidate_for
 from mcu.calls.alias import H323_SCHEME, h323_target
 from mcu.calls.control import DialError
 from mcu.calls.h323_gatekeeper import H323Gatekeeper
-from mcu.calls.media import Leg
+from mcu.calls.media import CONTENT, Leg
 from mcu.calls.refusal import Refusal, Rejection
 from mcu.calls.streams import Codec, Stream, Streams
-from mcu.h323 import h225
+from mcu.h323 import h225, h239
 from mcu.h323 import refusal as h323_refusal
 from mcu.h323.call import H323Call, H323Config
 from mcu.h323.capabilities import G711A, G711U, G722, H264, CapabilitySpec
@@ -28,6 +28,7 @@ from mcu.h323.events import (
     BitrateLimited,
     CallAnswered,
     CallEnded,
+    ContentTokenMessage,
     DtmfReceived,
     Event,
     H245ChannelWanted,
@@ -88,18 +89,20 @@ class H323Calls:
         self.settings = config.mcu.h323
         self.core_config = H323Config(
             display=config.mcu.server.name, vendor=h225.VendorInfo(product, version),
-            capabilities=CapabilitySpec(audio=[G722, G711U, G711A], video=[H264]))
+            capabilities=CapabilitySpec(audio=[G722, G711U, G711A], video=[H264], content=[H264]))
         self.shell: H323Shell | None = None
         self.address: tuple[str, int] | None = None
         self.calls: dict[str, H323Connection] = {}  # leg id -> its connection
         self.channels: dict[str, dict[tuple[str, str], NegotiatedStream]] = {}  # leg id -> open channels
         self.bitrate_caps: dict[str, int] = {}  # leg id -> flowControlCommand limit on our video, kbps
+        self.tokens: dict[str, h239.TokenManager] = {}  # leg id -> its H.239 presentation token
         self.gatekeeper = H323Gatekeeper(host, config, product, version)  # RAS, if [h323.gatekeeper]
 
     async def start(self) -> None:
         """Listen for H.323 calls; a port that cannot be bound leaves the MCU running SIP only."""
         self.shell = H323Shell(self._new_core, self.on_event)
         self.shell.on_error = self.host.metrics.h323_violation
+        self.host.content.floor_listeners.append(self._floor_changed)
         if not self.settings.enabled:
             return
         try:
@@ -149,6 +152,8 @@ class H323Calls:
                 room.keyframe_requested(leg.member.member_id, "fir", host.now())
         elif isinstance(e, BitrateLimited):
             self._limit_bitrate(connection, e)
+        elif isinstance(e, ContentTokenMessage):
+            self._token_message(connection, e.message)  # type: ignore[arg-type]
         elif isinstance(e, MediaActivity):
             event(log, "h323.media_activity", call_id=connection.call_id, kind=e.kind, active=e.active)
         elif isinstance(e, ProtocolViolation):
@@ -160,6 +165,7 @@ class H323Calls:
             self.calls.pop(connection.call_id, None)
             self.channels.pop(connection.call_id, None)
             self.bitrate_caps.pop(connection.call_id, None)
+            self.tokens.pop(connection.call_id, None)
             host.end_call(connection.call_id, e.detail or (e.reason or e.refusal.value))
 
     async def _incoming_call(self, connection: H323Connection, e: IncomingCall) -> None:
@@ -207,7 +213,7 @@ class H323Calls:
     async def _open_media(self, leg: Leg, peer_host: str) -> dict[str, MediaPorts]:
         address = self.host.advertised_address(peer_host)
         ports = {}
-        for kind in KINDS:
+        for kind in (*KINDS, CONTENT):  # CONTENT: the H.239 presentation channels, either way
             transport = await self.host.media_plane.open_rtp(leg, kind, rtcp_mux=False)
             leg.transports[kind] = transport
             ports[kind] = MediaPorts(address, transport.rtp_port, transport.rtcp_port)
@@ -227,11 +233,68 @@ class H323Calls:
         leg.on_keyframe_request = lambda: self._ask_keyframe(connection)
         if leg.member is not None:
             host.conference.renegotiated(leg.member, streams)
+        else:
+            info: _Incoming = leg.dialled
+            leg.member = host.conference.join(
+                leg.call_id, info.room, streams, display_name=info.name, user_agent=info.product,
+                remote=info.uri, now=host.now(), uri=info.uri, source=info.source)
+        if leg.member is not None:
+            host.content.set_content_stream(leg, streams.content_line())
+
+    # ------------------------------------------------------------------ H.239 presentation
+
+    def _token_message(self, connection: H323Connection, message: h239.H239Message) -> None:
+        """A terminal's presentation token message: the room's content floor decides (its policy,
+        takeover or wait), as for a BFCP site; the answer goes back on this call's H.245."""
+        leg = self.host.calls.get(connection.call_id)
+        if leg is None or leg.member is None:
             return
-        info: _Incoming = leg.dialled
-        leg.member = host.conference.join(
-            leg.call_id, info.room, streams, display_name=info.name, user_agent=info.product,
-            remote=info.uri, now=host.now(), uri=info.uri, source=info.source)
+        token = self.tokens.setdefault(connection.call_id, h239.TokenManager(terminal_label=leg.member.member_id))
+        answers: list[h239.H239Message] = []
+        for decision in token.receive(message):
+            if isinstance(decision, h239.TokenRequested):
+                result = self.host.content.request_floor(leg)
+                if result == "denied":
+                    answers += token.deny()
+                elif result == "granted" and not token.holds:
+                    answers += token.grant()
+                # "pending": the grant follows when the floor falls to it (_floor_changed)
+            elif isinstance(decision, h239.TokenReleased):
+                self.host.content.release_floor(leg)
+            elif isinstance(decision, h239.BitrateRequested):
+                answers += token.answer_bitrate(True, decision.channel)
+        answers += token.take()
+        self._send_h239(connection, answers)
+
+    def _send_h239(self, connection: H323Connection, messages: list[h239.H239Message]) -> None:
+        if messages and self.shell is not None:
+            self.shell.feed(connection, lambda core, now: core.send_h239(messages, now))
+
+    def _floor_changed(self, room: str, presenter: str | None, before: str | None) -> None:
+        """The room's content floor moved: grant the token to an H.323 presenter that waited, take it
+        back from one that lost it, tell every H.239 site who presents, and open our content
+        channel to the others while content runs (close it after)."""
+        content_running = room in self.host.content.rooms and self.host.content.rooms[room].active
+        owner = self.host.calls.get(presenter or "")
+        label = owner.member.member_id if owner is not None and owner.member is not None else 0
+        for call_id, connection in list(self.calls.items()):
+            leg = self.host.calls.get(call_id)
+            if leg is None or leg.member is None or leg.member.room != room or connection.core is None:
+                continue
+            token = self.tokens.setdefault(call_id, h239.TokenManager(terminal_label=leg.member.member_id))
+            out: list[h239.H239Message] = []
+            if call_id == presenter and not token.holds:
+                out += token.grant()
+            elif call_id == before and token.holds and call_id != presenter:
+                out += token.revoke()
+            if content_running and call_id != presenter:
+                out += token.announce(label)
+            self._send_h239(connection, out)
+            if self.shell is not None:
+                if content_running and call_id != presenter:
+                    self.shell.feed(connection, lambda core, now: core.open_content(now))
+                elif not content_running or call_id == presenter:
+                    self.shell.feed(connection, lambda core, now: core.close_content(now))
 
     def _answered(self, connection: H323Connection, e: CallAnswered) -> None:
         """Our dial-out was answered: the callee's product id picks its interop profile."""

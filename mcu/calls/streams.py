@@ -34,6 +34,14 @@ class Streams:
         """The main stream of `kind` (what a call without content sharing has)."""
         return self.get(kind)
 
+    def content_line(self) -> Stream | None:
+        """The presentation stream (an H.239 extended-video channel), as NegotiationResult names it."""
+        return self.get("video", CONTENT)
+
+    def bfcp_line(self) -> Stream | None:
+        """Streams come from H.245 here, where the floor is the H.239 token, not BFCP."""
+        return None
+
     @property
     def encrypted(self) -> bool:
         return all_encrypted(self.by_key.values())

@@ -289,13 +289,13 @@ class TokenManager:
             if not self.revoking:  # we asked nothing
                 self.ignored += 1
                 return []
-            if message.accepted:  # it agreed to give it back: it is ours from now on
-                self.holds = self.revoking = False
-                return [TokenReleased()]
-            return []  # H.239: the owner may refuse; the conference may close its channel
+            self.revoking = False
+            return []  # agreed (it closes its channel) or refused (its content is dropped anyway)
         if sub == FLOW_CONTROL_RELEASE_REQUEST:
             return [BitrateRequested(message.channel, message.bitrate)]
-        self.ignored += 1  # indicate-owner and flow-control responses are the MCU's to send
+        if sub == PRESENTATION_TOKEN_INDICATE_OWNER and self.holds:
+            return []  # the owner announcing itself (H.239 clause 7): the MCU tells the others
+        self.ignored += 1  # the rest are the MCU's to send
         return []
 
     def take(self) -> list[H239Message]:
@@ -310,10 +310,11 @@ class TokenManager:
         return [token_response(False, self.channel, self.terminal_label)]
 
     def revoke(self, symmetry_breaking: int = 127) -> list[H239Message]:
-        """Ask the owner to give the token back (another site takes over, or the operator)."""
+        """Ask the owner to give the token back (another site takes over, or the operator). The
+        floor has moved already: its content is no longer taken whatever it answers."""
         if not self.holds:
             return []
-        self.revoking = True
+        self.holds, self.revoking = False, True
         return [token_request(self.channel, 0, symmetry_breaking)]
 
     def announce(self, owner_label: int, channel: int = 0) -> list[H239Message]:

@@ -1,7 +1,9 @@
 """A synthetic H.323 room system, with the sans-I/O H.323 core driven from the terminal side. It
 dials the MCU over TCP (or listens, for the MCU's dial-out), sends a tone (G.711) and, with
-`video=True`, its identity colour as H.264, and decodes what it hears and sees. For tests and
-load runs.
+`video=True`, its identity colour as H.264, and decodes what it hears and sees. With
+`content=True` it speaks H.239: `present()` asks for the presentation token and, once granted,
+opens its extended-video channel and sends its content colour there; content the MCU sends it is
+decoded apart (`content_rx`). For tests and load runs.
 
 Modes, as terminals differ: fast connect or not, H.245 tunnelled or on its own connection (we
 listen and give our h245Address in the Setup, the MCU connects).
@@ -15,7 +17,7 @@ import random
 import struct
 from dataclasses import replace
 
-from mcu.h323 import h225
+from mcu.h323 import h225, h239
 from mcu.h323.call import H323Call, H323Config
 from mcu.h323.capabilities import G711U, H241_LEVELS, H264, CapabilitySpec
 from mcu.h323.events import (
@@ -23,6 +25,7 @@ from mcu.h323.events import (
     BitrateLimited,
     CallAnswered,
     CallEnded,
+    ContentTokenMessage,
     Event,
     H245ChannelWanted,
     IncomingCall,
@@ -60,7 +63,7 @@ class H323Site:
 
     def __init__(self, number: int, *, fast_start: bool = True, tunnelling: bool = True,
                  host: str = "127.0.0.1", talking: bool = True, video: bool = False,
-                 size: tuple[int, int] = (352, 288), fps: int = 15) -> None:
+                 size: tuple[int, int] = (352, 288), fps: int = 15, content: bool = False) -> None:
         self.number = number
         self.host = host
         self.tone_hz = tone_for(number)
@@ -68,11 +71,14 @@ class H323Site:
         self.talking = talking
         self.video = video
         self.size, self.fps = size, fps
+        self.content = content
+        self.content_colour = yuv_for(number + 50)  # what it presents: not its camera's colour
+        people = [replace(H264, level=VIDEO_LEVEL)] if video else []
         self.config = H323Config(
             display=f"H323 site {number}", aliases=[h225.Alias(h225.ALIAS_H323_ID, f"site{number}")],
             vendor=h225.VendorInfo("synthetic-h323", "0.1"),
-            capabilities=CapabilitySpec(audio=[G711U], video=[replace(H264, level=VIDEO_LEVEL)] if video else [],
-                                        user_input=True),
+            capabilities=CapabilitySpec(audio=[G711U], video=people, user_input=True,
+                                        content=[replace(H264, level=VIDEO_LEVEL)] if content else []),
             terminal_type=TERMINAL_TYPE_TERMINAL, endpoint_kind=h225.ENDPOINT_TERMINAL,
             fast_start=fast_start, tunnelling=tunnelling)
         self.answered = asyncio.Event()
@@ -85,10 +91,14 @@ class H323Site:
         self.counters = StreamCounters()
         self.audio_rx: AudioReceiver | None = None
         self.video_rx: VideoReceiver | None = None
-        self._payload_type = {"audio": 0, "video": 96}
+        self.content_rx: VideoReceiver | None = None  # H.239 content the MCU sends us
+        self.token_answers: list[h239.H239Message] = []  # the MCU's presentation-token messages
+        self.presenting = False  # granted, and sending on our extended-video channel
+        self._payload_type = {"audio": 0, "video": 96, "content": 96}
         self._sockets: dict[str, MediaSockets] = {}
         self._ports: dict[str, MediaPorts] = {}
         self._video_cycle: VideoCycle | None = None
+        self._content_cycle: VideoCycle | None = None
         self._video_pos = 0
         self._last_keyframe_ask = -1e9
         self._shell: H323Shell | None = None
@@ -97,7 +107,8 @@ class H323Site:
         self._rng = random.Random(number)
 
     async def _open_media(self) -> dict[str, MediaPorts]:
-        for kind in ("audio", "video") if self.video else ("audio",):
+        kinds = ["audio"] + (["video"] if self.video else []) + (["content"] if self.content else [])
+        for kind in kinds:
             sock = await MediaSockets.open(functools.partial(self._rtp_in, kind), lambda data, addr: None,
                                            self.host)
             self._sockets[kind] = sock
@@ -107,6 +118,10 @@ class H323Site:
             self._video_cycle = await asyncio.to_thread(
                 video_cycle, "H264", width, height, self.fps, self.colour, str(self.number),
                 self.fps * VIDEO_CYCLE_SECONDS, 0)  # H.241 default: single NAL unit mode
+        if self.content:
+            width, height = self.size
+            self._content_cycle = await asyncio.to_thread(
+                video_cycle, "H264", width, height, 5, self.content_colour, f"C{self.number}", 10, 0)
         return self._ports
 
     async def call(self, mcu_host: str, mcu_port: int, room: str, timeout: float = 10.0) -> None:
@@ -165,6 +180,8 @@ class H323Site:
             self._video_pos = 0  # the cycle's IDR goes next
         elif isinstance(e, BitrateLimited):
             self.bitrate_limits.append(e.kbps)
+        elif isinstance(e, ContentTokenMessage):
+            self._token(e.message)  # type: ignore[arg-type]
         elif isinstance(e, CallEnded):
             self.ended = e
             self._stop_sending()
@@ -179,7 +196,7 @@ class H323Site:
 
     def _negotiated(self, e: MediaNegotiated) -> None:
         for kind, sock in self._sockets.items():
-            stream = e.streams.get((kind, "main"))
+            stream = e.streams.get(("video", "content") if kind == "content" else (kind, "main"))
             if stream is None:
                 continue
             if stream.send is not None and stream.send.remote_rtp is not None:
@@ -194,6 +211,8 @@ class H323Site:
                     self.audio_rx = AudioReceiver("PCMU", 8000, pt, None, counters=self.counters)
                 elif kind == "video" and self.video_rx is None:
                     self.video_rx = VideoReceiver("H264", pt)
+                elif kind == "content" and self.content_rx is None:
+                    self.content_rx = VideoReceiver("H264", pt)
         if ("audio", "main") in e.streams:
             self.media_up.set()
         video = e.streams.get(("video", "main"))
@@ -202,7 +221,7 @@ class H323Site:
 
     def _start_sending(self, kind: str) -> None:
         if kind not in self._senders:
-            send = self._send_audio() if kind == "audio" else self._send_video()
+            send = self._send_audio() if kind == "audio" else self._send_video(kind)
             self._senders[kind] = asyncio.ensure_future(send)
 
     async def _send_audio(self) -> None:
@@ -220,24 +239,28 @@ class H323Site:
             k += 1
             await asyncio.sleep(max(0.0, start + k * FRAME_SECONDS - loop.time()))
 
-    async def _send_video(self) -> None:
-        cycle = self._video_cycle
+    async def _send_video(self, kind: str = "video") -> None:
+        cycle = self._content_cycle if kind == "content" else self._video_cycle
         assert cycle is not None
-        sock = self._sockets["video"]
+        sock = self._sockets[kind]
+        fps = 5 if kind == "content" else self.fps
         loop = asyncio.get_running_loop()
         start, k = loop.time(), 0
         ssrc, seq, ts = self._rng.getrandbits(32), self._rng.getrandbits(16), self._rng.getrandbits(32)
         while True:
-            payloads = cycle.frames[self._video_pos]
-            self._video_pos = (self._video_pos + 1) % len(cycle.frames)
+            if kind == "content":
+                payloads = cycle.frames[k % len(cycle.frames)]
+            else:
+                payloads = cycle.frames[self._video_pos]
+                self._video_pos = (self._video_pos + 1) % len(cycle.frames)
             stamp = (ts + k * cycle.timestamp_step) & 0xFFFFFFFF
             for i, payload in enumerate(payloads):
                 marker = 0x80 if i == len(payloads) - 1 else 0
-                sock.send_rtp(_RTP.pack(0x80, marker | self._payload_type["video"], seq & 0xFFFF, stamp, ssrc)
+                sock.send_rtp(_RTP.pack(0x80, marker | self._payload_type[kind], seq & 0xFFFF, stamp, ssrc)
                               + payload)
                 seq += 1
             k += 1
-            await asyncio.sleep(max(0.0, start + k / self.fps - loop.time()))
+            await asyncio.sleep(max(0.0, start + k / fps - loop.time()))
 
     def _stop_sending(self) -> None:
         for task in self._senders.values():
@@ -245,7 +268,7 @@ class H323Site:
         self._senders.clear()
 
     def _rtp_in(self, kind: str, data: bytes, addr: tuple[str, int]) -> None:
-        receiver = self.audio_rx if kind == "audio" else self.video_rx
+        receiver = {"audio": self.audio_rx, "video": self.video_rx, "content": self.content_rx}[kind]
         if receiver is None:
             return
         try:
@@ -271,6 +294,41 @@ class H323Site:
         if self.video_rx is None or not self.video_rx.frames:
             return False
         return find_colour(self.video_rx.frames[-1][1], colour, tolerance)
+
+    def sees_content(self, colour: tuple[int, int, int], tolerance: tuple[int, int, int] = DEFAULT_TOLERANCE) -> bool:
+        """The latest picture decoded from the MCU's content channel shows `colour`."""
+        if self.content_rx is None or not self.content_rx.frames:
+            return False
+        return find_colour(self.content_rx.frames[-1][1], colour, tolerance)
+
+    def present(self) -> None:
+        """presentationTokenRequest: once the MCU grants it, our content channel opens and sends."""
+        self._h239([h239.token_request(0, self.number, self._rng.randint(1, 127))])
+
+    def stop_presenting(self) -> None:
+        """presentationTokenRelease, and our content channel closes."""
+        self.presenting = False
+        task = self._senders.pop("content", None)
+        if task is not None:
+            task.cancel()
+        self._h239([h239.token_release(0, self.number)])
+        if self._shell is not None and self._connection is not None:
+            self._shell.feed(self._connection, lambda core, now: core.close_content(now))
+
+    def _token(self, message: h239.H239Message) -> None:
+        self.token_answers.append(message)
+        if message.sub == h239.PRESENTATION_TOKEN_RESPONSE and message.accepted and not self.presenting:
+            self.presenting = True
+            self._h239([h239.indicate_owner(0, self.number)])
+            if self._shell is not None and self._connection is not None:
+                self._shell.feed(self._connection, lambda core, now: core.open_content(now))
+        elif message.sub == h239.PRESENTATION_TOKEN_REQUEST and self.presenting:
+            self._h239([h239.token_response(True, message.channel, self.number)])  # the MCU takes it back
+            self.stop_presenting()
+
+    def _h239(self, messages: list[h239.H239Message]) -> None:
+        if self._shell is not None and self._connection is not None:
+            self._shell.feed(self._connection, lambda core, now: core.send_h239(messages, now))
 
     def request_keyframe(self) -> None:
         """videoFastUpdatePicture to the MCU."""

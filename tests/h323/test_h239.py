@@ -143,11 +143,17 @@ def test_token_manager_grants_denies_releases_and_takes_back() -> None:
     token.receive(h239.token_request(2, 4, 1))
     token.grant()
     assert token.revoke() == [h239.token_request(2, 0, 127)] and token.revoking
-    assert token.receive(h239.token_response(False, 2, 4)) == [] and token.holds  # may refuse
-    assert token.receive(h239.token_response(True, 2, 4)) == [h239.TokenReleased()]
-    assert not token.holds and token.revoke() == []
+    assert not token.holds  # the floor moved: asked again, it is a new request for the conference
+    assert token.receive(h239.token_response(True, 2, 4)) == [] and not token.revoking
+    assert token.receive(h239.token_response(True, 2, 4)) == []  # a second answer: out of turn
+    assert token.revoke() == []
+    assert token.receive(h239.token_request(2, 4, 1)) == [h239.TokenRequested(2, 4)]
+    token.grant()
+    assert token.receive(h239.indicate_owner(2, 4)) == []  # the owner announcing itself is fine
+    ignored = token.ignored
     assert token.receive(h239.flow_control_release_request(2, 5000)) == [h239.BitrateRequested(2, 5000)]
     assert token.answer_bitrate(True, 2) == [h239.flow_control_release_response(True, 2)]
+    assert token.receive(h239.flow_control_release_response(True, 2)) == [] and token.ignored == ignored + 1
 
 
 def test_tshark_decodes_our_h239_messages_and_capabilities(tmp_path) -> None:
