@@ -476,15 +476,18 @@ class ContentManager:
 
     def receive_rtcp(self, leg: Leg, packets: list[RtcpPacket], now: float) -> None:
         """A receiver's RTCP on its content stream: PLI/FIR asks its encoding for a keyframe."""
+        if any(isinstance(p, (Pli, Fir)) for p in packets):
+            self.keyframe_requested(leg)
+
+    def keyframe_requested(self, leg: Leg) -> None:
+        """A receiver asks for a keyframe of its content (RTCP PLI/FIR, or H.245
+        videoFastUpdatePicture on its H.239 channel): its encoding sends one (rate-limited)."""
         member = leg.member
         rc = self.rooms.get(member.room) if member is not None else None
         receiver = rc.receivers.get(leg.call_id) if rc is not None else None
-        if receiver is None or rc is None:
-            return
-        if any(isinstance(p, (Pli, Fir)) for p in packets):
-            encoding = rc.encodings.get(receiver.key)
-            if encoding is not None:
-                encoding.keyframe_wanted = True
+        encoding = rc.encodings.get(receiver.key) if rc is not None and receiver is not None else None
+        if encoding is not None:
+            encoding.keyframe_wanted = True
 
     def housekeeping(self, now: float, publish: bool = False) -> None:
         """The presenter's stream: keyframe requests (rate-limited in VideoIn) and NACKs out; with
@@ -507,6 +510,9 @@ class ContentManager:
                 transport = leg.transports.get(CONTENT) if leg is not None else None
                 if transport is not None:
                     transport.send_rtcp(serialize_compound(source.feedback))
+                if leg is not None and leg.on_content_keyframe_request is not None and any(
+                        isinstance(f, (Pli, Fir)) for f in source.feedback):
+                    leg.on_content_keyframe_request()  # an H.323 presenter: videoFastUpdatePicture
                 source.feedback.clear()
 
     # ------------------------------------------------------------------ media out

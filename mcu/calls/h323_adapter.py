@@ -22,7 +22,7 @@ from mcu.calls.streams import Codec, Stream, Streams
 from mcu.h323 import h225, h239
 from mcu.h323 import refusal as h323_refusal
 from mcu.h323.call import H323Call, H323Config
-from mcu.h323.capabilities import G711A, G711U, G722, H264, CapabilitySpec
+from mcu.h323.capabilities import G711A, G711U, G722, H264, ROLE_CONTENT, ROLE_MAIN, CapabilitySpec
 from mcu.h323.events import (
     H245_LISTEN,
     BitrateLimited,
@@ -147,7 +147,9 @@ class H323Calls:
             host.apply(host.conference.digits(connection.call_id, [e.digit], host.now()))
         elif isinstance(e, KeyframeRequested):
             leg = host.calls.get(connection.call_id)
-            if leg is not None and leg.member is not None:
+            if leg is not None and e.role == ROLE_CONTENT:
+                host.content.keyframe_requested(leg)
+            elif leg is not None and leg.member is not None:
                 room = host.conference.rooms[leg.member.room]
                 room.keyframe_requested(leg.member.member_id, "fir", host.now())
         elif isinstance(e, BitrateLimited):
@@ -231,6 +233,7 @@ class H323Calls:
                            for i, (key, ns) in enumerate(negotiated.items())})
         host.media_plane.apply(leg, streams, close_missing=False)  # type: ignore[arg-type]
         leg.on_keyframe_request = lambda: self._ask_keyframe(connection)
+        leg.on_content_keyframe_request = lambda: self._ask_keyframe(connection, ROLE_CONTENT)
         if leg.member is not None:
             host.conference.renegotiated(leg.member, streams)
         else:
@@ -319,9 +322,9 @@ class H323Calls:
         if channels is not None:
             self._negotiated(connection, channels)
 
-    def _ask_keyframe(self, connection: H323Connection) -> None:
+    def _ask_keyframe(self, connection: H323Connection, role: str = ROLE_MAIN) -> None:
         if self.shell is not None:  # H.323 terminals take videoFastUpdatePicture, not RTCP PLI
-            self.shell.feed(connection, lambda core, now: core.request_keyframe(now))
+            self.shell.feed(connection, lambda core, now: core.request_keyframe(now, "video", role))
 
     def _refuse(self, connection: H323Connection, rejection: Rejection) -> None:
         self.calls.pop(connection.call_id, None)

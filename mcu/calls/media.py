@@ -50,6 +50,7 @@ class Leg:
     send_errors: int = 0  # the transports' send errors seen at the last housekeeping
     protocol: str = "sip"  # the signalling adapter that owns the call
     on_keyframe_request: Callable[[], None] | None = None  # asks in signalling too (H.245)
+    on_content_keyframe_request: Callable[[], None] | None = None  # the same for its content (H.239)
 
 
 class MediaPlane:

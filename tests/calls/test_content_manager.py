@@ -274,3 +274,27 @@ def test_a_floor_request_by_another_protocol_follows_the_policy_and_is_told_of_r
     rc.server.policy = type(rc.server.policy)("chair")
     manager.release_floor(bfcp_site)
     assert manager.request_floor(h323) == "denied"
+
+
+def test_h245_keyframe_requests_go_both_ways_for_h323_content(setup):
+    """An H.239 receiver's videoFastUpdatePicture asks its encoding for a keyframe, as a PLI would;
+    the presenter's missing keyframe is asked of an H.323 presenter in H.245 as well as RTCP."""
+    from mcu.rtp.rtcp import Pli
+
+    manager, legs, clock = setup
+    presenter, terms = join(manager, legs, "presenter", 1)
+    viewer, _ = join(manager, legs, "viewer", 2)
+    take_floor(manager, terms, clock.now)
+    present(manager, presenter, 2, clock)
+    for _ in range(6):
+        tick(manager, clock)
+    clock.now += 2.0
+    manager.keyframe_requested(viewer)  # what h323_adapter does on KeyframeRequested(role content)
+    assert tick(manager, clock)[0][1] is True
+    asked: list[str] = []
+    presenter.on_content_keyframe_request = lambda: asked.append("videoFastUpdatePicture")
+    source = manager.rooms["4100"].source
+    assert source is not None
+    source.feedback.append(Pli(1, 0x5151))
+    manager.housekeeping(clock.now)
+    assert asked == ["videoFastUpdatePicture"] and not source.feedback
