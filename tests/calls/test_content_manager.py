@@ -162,9 +162,9 @@ def test_content_without_the_floor_is_dropped_and_the_floor_frees_when_the_prese
     assert tick(manager, clock) == []
 
 
-def test_pli_on_a_receivers_content_stream_asks_its_encoding_for_a_keyframe(setup):
-    from mcu.rtp.rtcp import Pli
-
+def presenting_to_a_viewer(setup):
+    """A presenter with the floor, a viewer, and content going out for a while (past the
+    keyframe rate limit)."""
     manager, legs, clock = setup
     presenter, terms = join(manager, legs, "presenter", 1)
     viewer, _ = join(manager, legs, "viewer", 2)
@@ -173,6 +173,13 @@ def test_pli_on_a_receivers_content_stream_asks_its_encoding_for_a_keyframe(setu
     for _ in range(6):
         tick(manager, clock)
     clock.now += 2.0
+    return manager, presenter, viewer, clock
+
+
+def test_pli_on_a_receivers_content_stream_asks_its_encoding_for_a_keyframe(setup):
+    from mcu.rtp.rtcp import Pli
+
+    manager, _, viewer, clock = presenting_to_a_viewer(setup)
     manager.receive_rtcp(viewer, [Pli(1, 2)], clock.now)
     assert tick(manager, clock)[0][1] is True
     manager.receive_rtcp(viewer, [Pli(1, 2)], clock.now)  # again at once: rate-limited
@@ -281,14 +288,7 @@ def test_h245_keyframe_requests_go_both_ways_for_h323_content(setup):
     the presenter's missing keyframe is asked of an H.323 presenter in H.245 as well as RTCP."""
     from mcu.rtp.rtcp import Pli
 
-    manager, legs, clock = setup
-    presenter, terms = join(manager, legs, "presenter", 1)
-    viewer, _ = join(manager, legs, "viewer", 2)
-    take_floor(manager, terms, clock.now)
-    present(manager, presenter, 2, clock)
-    for _ in range(6):
-        tick(manager, clock)
-    clock.now += 2.0
+    manager, presenter, viewer, clock = presenting_to_a_viewer(setup)
     manager.keyframe_requested(viewer)  # what h323_adapter does on KeyframeRequested(role content)
     assert tick(manager, clock)[0][1] is True
     asked: list[str] = []
