@@ -15,6 +15,7 @@ from helpers import free_port, wait_for
 
 from mcu.admin.ctl import EXIT_REFUSED, register
 from mcu.tenants import token_digest
+from tests.e2e.test_e2e_sipp import EXPECT_STATUS  # an INVITE answered with a status, then ACK
 
 pytestmark = pytest.mark.peer
 
@@ -44,41 +45,6 @@ name = "mof-ops"
 sha256 = "{token_digest(MOF)}"
 '''
 
-EXPECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="INVITE answered with {code}">
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="{code}"/>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Content-Length: 0
-  ]]></send>
-</scenario>
-"""
 
 
 def tenant_config(tmp: Path) -> Path:
@@ -190,7 +156,7 @@ def test_a_quota_of_two_sites_refuses_the_third_with_its_reason(tmp_path: Path) 
         try:
             mcu.wait_members("4100", 2)
             scenario = tmp_path / "expect_486.xml"
-            scenario.write_text(EXPECT.format(code=486))
+            scenario.write_text(EXPECT_STATUS.format(code=486))
             third = subprocess.run([need_sipp(), f"127.0.0.1:{mcu.sip_port}", "-sf", str(scenario), "-s", "4100",
                                     "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin",
                                     "-timeout", "20s", "-timeout_error", "-trace_msg", "-message_file",
