@@ -69,6 +69,19 @@ async def until(condition: Callable[[], object], timeout: float, what: str) -> o
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def need_tshark(decodes: str) -> str:
+    """tshark's path: the independent decoder of what we send; a test fails saying how to get it."""
+    import shutil
+
+    import pytest
+
+    path = shutil.which("tshark")
+    if path is None:
+        pytest.fail(f"tshark is missing: install the Debian package (apt-get install -y tshark, or "
+                    f"bash .ci/setup.sh test); it is the independent {decodes} decoder")
+    return path
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

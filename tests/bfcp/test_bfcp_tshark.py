@@ -3,28 +3,22 @@ floor control server sends over TCP: every server message, no malformed packet, 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from mcu.bfcp.constants import AttributeType as A
 from mcu.bfcp.constants import Primitive as P
 from mcu.bfcp.message import Attribute, Message, encode
 from mcu.bfcp.server import FloorPolicy, FloorServer
 from tests.h323.pcaplib import PcapWriter
+from tests.helpers import need_tshark
 
 SERVER = ("127.0.0.1", 5071)
 CLIENTS = {1: ("127.0.0.1", 40001), 2: ("127.0.0.1", 40002)}
 
 
 def _tshark() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        pytest.fail("tshark is missing: install the Debian package (bash .ci/setup.sh test); it is the "
-                    "independent BFCP decoder")
-    return path
+    return need_tshark("BFCP")
 
 
 def _conversation(path: Path) -> None:

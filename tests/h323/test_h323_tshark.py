@@ -4,7 +4,6 @@ pcap (fake TCP/IPv4 on 127.0.0.x: call signalling on 1720, H.245 on its own port
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pcaplib import PcapWriter
 from test_h323_call import MODES
 
 from mcu.h323.refusal import Refusal
+from tests.helpers import need_tshark
 
 # the fields tshark names for what each mode must carry
 EXPECTED = {
@@ -39,11 +39,7 @@ EXPECTED = {
 
 
 def _tshark() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        pytest.fail("tshark is missing: install the Debian package (apt-get install -y tshark, "
-                    "or bash .ci/setup.sh test), it is the independent H.225/H.245 decoder")
-    return path
+    return need_tshark("H.225/H.245")
 
 
 def _record(mode: str, path: Path) -> None:
