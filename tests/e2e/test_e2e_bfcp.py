@@ -363,7 +363,8 @@ def test_operator_pdf_pages_are_shown_as_content(tmp_path: Path) -> None:
     admin = f'[admin]\nenabled = true\nhost = "127.0.0.1"\nport = {free_port(socket.SOCK_STREAM)}\n'
     pdf = tmp_path / "report.pdf"
     two_page_pdf(pdf)
-    with McuProcess(home, rooms=ROOMS, extra=admin + '[bfcp]\nhost = "127.0.0.1"\n') as mcu:
+    # the sipp site sends no media for its 30 s: a 30 s inactivity timeout would race its own BYE
+    with McuProcess(home, rooms=ROOMS, extra=admin + '[bfcp]\nhost = "127.0.0.1"\n', inactivity_timeout=120) as mcu:
         def ctl(*args: str) -> dict:
             done = subprocess.run([sys.executable, "-m", "mcu", "ctl", *args, "-c", str(mcu.config), "--json"],
                                   capture_output=True, text=True, timeout=60, check=False,
