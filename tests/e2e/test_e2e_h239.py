@@ -36,7 +36,7 @@ def h239_mcu(tmp_path: Path) -> McuProcess:
     extra = (f'[h323]\nhost = "127.0.0.1"\nport = {port}\n'
              '[limits]\ncalls_per_second = 100\ncall_burst = 100\nunconfirmed_calls = 100\n'
              '[bfcp]\nhost = "127.0.0.1"\ncontent_fps = 5\n')
-    mcu = McuProcess(tmp_path, rooms=ROOMS, extra=extra)
+    mcu = McuProcess(tmp_path, rooms=ROOMS, extra=extra, inactivity_timeout=120)  # sipp sends no media
     mcu.h323_port = port  # type: ignore[attr-defined]
     return mcu
 
@@ -81,6 +81,7 @@ def test_an_h323_site_presents_by_h239_and_h323_and_sip_sites_receive_it(tmp_pat
         asyncio.run(asyncio.wait_for(main(), 90))
         if receiving.poll() is None:
             receiving.kill()
+        viewer.wait()  # its BYE answered by the MCU after the hold
         log = mcu.log()
         started = mcu.events("member.content_started")
     context = f"seen={seen}\nMCU log:\n{log[-4000:]}"
