@@ -21,6 +21,18 @@ from tests.helpers import write_test_config
 OFFERS = Path(__file__).resolve().parents[1] / "sdp" / "offers"
 
 
+
+async def read_until_floor_request_status(reader: asyncio.StreamReader) -> list[Message]:
+    """BFCP messages off a TCP stream until the FloorRequestStatus the test waits for."""
+    out: list[Message] = []
+    buffer = b""
+    while not any(m.primitive == P.FLOOR_REQUEST_STATUS for m in out):
+        buffer += await asyncio.wait_for(reader.read(4096), 5)
+        while (length := message_length(buffer)) is not None and len(buffer) >= length:
+            out.append(decode(buffer[:length]))
+            buffer = buffer[length:]
+    return out
+
 def test_we_connect_to_a_site_that_listens(tmp_path):
     config = load_config(write_test_config(tmp_path, 5060, rooms='[[room]]\nnumber = "4100"\n',
                                            extra='[bfcp]\nhost = "127.0.0.1"\n'))
@@ -50,13 +62,7 @@ def test_we_connect_to_a_site_that_listens(tmp_path):
         reader, writer = await asyncio.wait_for(accepted.get(), 5)
         writer.write(encode(Message(P.FLOOR_REQUEST, terms.conference_id, 5, terms.user_id, [Attribute(A.FLOOR_ID, 1)])))
         await writer.drain()
-        out: list[Message] = []
-        buffer = b""
-        while not any(m.primitive == P.FLOOR_REQUEST_STATUS for m in out):
-            buffer += await asyncio.wait_for(reader.read(4096), 5)
-            while (length := message_length(buffer)) is not None and len(buffer) >= length:
-                out.append(decode(buffer[:length]))
-                buffer = buffer[length:]
+        out = await read_until_floor_request_status(reader)
         writer.close()
         server.close()
         await manager.close()

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from mcu.bfcp.constants import AttributeType as A
 from mcu.bfcp.constants import Primitive as P
-from mcu.bfcp.message import Attribute, Message, decode, encode, message_length, statuses_of
+from mcu.bfcp.message import Attribute, Message, encode, statuses_of
 from mcu.calls.content import ContentManager
 from mcu.conference.engine import Conference
 from mcu.config import load_config
 from mcu.sdp.codecs import Capabilities
 from mcu.sdp.negotiate import negotiate
+from tests.calls.test_content_tcp_active import read_until_floor_request_status
 from tests.helpers import write_test_config
 
 OFFERS = Path(__file__).resolve().parents[1] / "sdp" / "offers"
@@ -41,13 +42,7 @@ def test_floor_over_tls(tmp_path):
         context.check_hostname = False
         reader, writer = await asyncio.open_connection("127.0.0.1", terms.tls_port, ssl=context)
         writer.write(encode(Message(P.FLOOR_REQUEST, terms.conference_id, 9, terms.user_id, [Attribute(A.FLOOR_ID, 1)])))
-        out: list[Message] = []
-        buffer = b""
-        while not any(m.primitive == P.FLOOR_REQUEST_STATUS for m in out):
-            buffer += await asyncio.wait_for(reader.read(4096), 5)
-            while (length := message_length(buffer)) is not None and len(buffer) >= length:
-                out.append(decode(buffer[:length]))
-                buffer = buffer[length:]
+        out = await read_until_floor_request_status(reader)
         writer.close()
         await manager.close()
         return answer.local_sdp, out

@@ -16,7 +16,7 @@ import redis
 
 from mcu.synthetic import SyntheticEndpoint
 from tests.cluster.peers import RedisServer
-from tests.helpers import McuProcess, free_port
+from tests.helpers import McuProcess, free_port, until
 
 pytestmark = pytest.mark.peer
 TONE_PRESENT = 0.02
@@ -47,15 +47,6 @@ def _admin(port: int, method: str, path: str, body: dict | None = None) -> tuple
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-async def _until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 def _heard_by_all_others(speaker: SyntheticEndpoint, sites: list[SyntheticEndpoint]):  # type: ignore[no-untyped-def]
     others = [s for s in sites if s is not speaker]
@@ -78,21 +69,21 @@ def test_a_cascaded_room_of_2_x_4_sites_where_every_site_hears_every_other_but_i
         try:
             for site in sites[:4]:
                 await site.call(f"sip:4100@127.0.0.1:{main.sip_port}")
-            await _until(lambda: client.get("room:4100") == "main", 5, "room 4100 claimed by the main node")
+            await until(lambda: client.get("room:4100") == "main", 5, "room 4100 claimed by the main node")
             status, doc = await asyncio.to_thread(_admin, part_admin, "POST", "/rooms/4100/cascade", {"to": "main"})
             assert status == 200, doc
-            await _until(lambda: main.has("cascade.down") and part.has("cascade.up"), 10, "the cascade link up")
+            await until(lambda: main.has("cascade.down") and part.has("cascade.up"), 10, "the cascade link up")
             for site in sites[4:]:  # the part node hosts its sites itself, no redirect to the main node
                 await site.call(f"sip:4100@127.0.0.1:{part.sip_port}")
 
             async def each_speaks_in_turn_and_is_heard_by_all_others() -> None:
                 for speaker in sites:
                     speaker.talking = True
-                    await _until(_heard_by_all_others(speaker, sites), 30,
+                    await until(_heard_by_all_others(speaker, sites), 30,
                                  f"site {speaker.number} heard by the seven others and not by itself: " + ", ".join(
                                      f"{o.number}={o.heard_tone(speaker.tone_hz):.3f}" for o in sites))
                     speaker.talking = False
-                    await _until(_heard_by_none(speaker, sites), 10, f"site {speaker.number} silent again")
+                    await until(_heard_by_none(speaker, sites), 10, f"site {speaker.number} silent again")
 
             await each_speaks_in_turn_and_is_heard_by_all_others()
             status, doc = await asyncio.to_thread(_admin, main_admin, "GET", "/rooms/4100/members")
@@ -109,7 +100,7 @@ def test_a_cascaded_room_of_2_x_4_sites_where_every_site_hears_every_other_but_i
             status, doc = await asyncio.to_thread(_admin, main_admin, "POST",
                                                   f"/rooms/4100/members/{down['id']}/remove")
             assert status == 200, doc
-            await _until(lambda: sum('"cascade.down"' in line for line in main.lines) == 2, 10,
+            await until(lambda: sum('"cascade.down"' in line for line in main.lines) == 2, 10,
                          "the link dialled again by the part node")
             assert part.has("cascade.dropped")
             for site in sites:  # the sites never left

@@ -25,7 +25,7 @@ import redis
 from mcu.synthetic import SyntheticEndpoint
 from tests.e2e.test_e2e_baresip import CONFIG as BARESIP_CONFIG
 from tests.e2e.test_e2e_baresip import MODULES as BARESIP_MODULES
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, until, wait_for
 
 pytestmark = pytest.mark.peer
 
@@ -229,7 +229,7 @@ def test_one_room_lands_on_one_node_other_rooms_spread_and_a_full_node_gets_no_n
             return all(me.heard_tone(them.tone_hz) > TONE_PRESENT and me.heard_tone(me.tone_hz) < TONE_ABSENT
                        for me, them in ((sites[0], sites[1]), (sites[1], sites[0])))
 
-        loop.run_until_complete(_until(hear_each_other_not_themselves, 15,
+        loop.run_until_complete(until(hear_each_other_not_themselves, 15,
                                        "both synthetic sites hearing each other and not themselves"))
         # node-1 takes one room at most: once it is full, every new room goes to node-2
         wait_for(lambda: any(cluster.redis.hget(f"node:{n}", "rooms") == "1" for n in cluster.nodes), 5,
@@ -286,7 +286,7 @@ def test_admin_on_one_node_mutes_and_removes_a_member_on_the_other(cluster: Clus
         status, doc = cluster.admin(other, "POST", f"/rooms/5005/members/{member['id']}/remove")
         assert status == 200, doc
         # the owner's BYE goes to the route set: through Kamailio to the site
-        loop.run_until_complete(_until(lambda: not site.in_call, 10, "the site hung up by the owner"))
+        loop.run_until_complete(until(lambda: not site.in_call, 10, "the site hung up by the owner"))
         assert site.ended_reason == "remote hangup"
         text = (cluster.dir / "kamailio.log").read_text()
         assert f"in-dialog BYE from 127.0.0.1:{cluster.nodes[owner]['sip_port']}" in text, cluster.logs()
@@ -296,15 +296,6 @@ def test_admin_on_one_node_mutes_and_removes_a_member_on_the_other(cluster: Clus
 
 async def _all(*coros) -> None:  # type: ignore[no-untyped-def]
     await asyncio.gather(*coros)
-
-
-async def _until(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_killing_the_owner_moves_the_room_within_5_s_and_its_roster_is_redialled(

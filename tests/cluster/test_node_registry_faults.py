@@ -15,7 +15,7 @@ import redis
 
 from mcu.synthetic import SyntheticEndpoint
 from tests.cluster.peers import RedisServer
-from tests.helpers import McuProcess, free_port, write_test_config
+from tests.helpers import McuProcess, free_port, until, write_test_config
 
 pytestmark = pytest.mark.peer
 REPO = Path(__file__).resolve().parents[2]
@@ -58,11 +58,11 @@ def test_redis_going_away_never_breaks_the_meeting_and_the_node_reclaims_its_roo
         assert mcu.has("cluster.bad_owner_address")
         await probe.close()
         await sites[0].call(f"sip:4100@127.0.0.1:{mcu.sip_port}")
-        await _until(lambda: client.get("room:4100") == "solo", 5, "room 4100 claimed")
+        await until(lambda: client.get("room:4100") == "solo", 5, "room 4100 claimed")
         server.stop()  # the registry dies mid-meeting
-        await _until(lambda: mcu.has("cluster.registry_down"), 5, "the outage logged")
+        await until(lambda: mcu.has("cluster.registry_down"), 5, "the outage logged")
         await sites[1].call(f"sip:4100@127.0.0.1:{mcu.sip_port}", timeout=10)  # still placed here
-        await _until(lambda: all(me.heard_tone(them.tone_hz) > TONE_PRESENT  # the meeting goes on
+        await until(lambda: all(me.heard_tone(them.tone_hz) > TONE_PRESENT  # the meeting goes on
                                  for me, them in ((sites[0], sites[1]), (sites[1], sites[0]))), 15,
                      "both sites hearing each other with the registry down")
         assert all(site.in_call for site in sites)
@@ -71,7 +71,7 @@ def test_redis_going_away_never_breaks_the_meeting_and_the_node_reclaims_its_roo
         assert _metric(metrics_port, "mcu_cluster_registry_up") == 0
         assert sum('"cluster.registry_down"' in line for line in mcu.lines) == 1  # logged once per outage
         server = _restart(tmp_path / "redis2", port)
-        await _until(lambda: client.get("room:4100") == "solo", 10, "room 4100 claimed again")
+        await until(lambda: client.get("room:4100") == "solo", 10, "room 4100 claimed again")
         assert mcu.has("cluster.registry_up")
         assert _metric(metrics_port, "mcu_cluster_registry_up") == 1
         assert client.hget("node:solo", "members") == "2"
@@ -112,15 +112,6 @@ async def _close(sites: list[SyntheticEndpoint]) -> None:
     for site in sites:
         await site.close()
 
-
-async def _until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_bad_cluster_settings_are_refused_with_file_and_line(tmp_path: Path) -> None:

@@ -23,6 +23,23 @@ from tests.helpers import McuProcess, free_port, wait_for
 pytestmark = pytest.mark.peer
 CLIENT_SOURCE = Path(__file__).with_name("bfcp_floor_client.c")
 
+# the end of every sipp site here: hold the call for -d ms, then hang up
+HOLD_THEN_BYE = """  <pause/>
+  <send retrans="500"><![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
 INVITE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="INVITE with BFCP and a content stream">
   <send retrans="500"><![CDATA[
@@ -71,21 +88,7 @@ INVITE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>
-  <pause/>
-  <send retrans="500"><![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+""" + HOLD_THEN_BYE
 
 ROOMS = ('[[room]]\nnumber = "4100"\nname = "Briefing"\n'
          '[[room]]\nnumber = "4300"\nname = "Chair only"\ncontent_policy = "chair"\n')
@@ -609,21 +612,7 @@ OFFERLESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       m=application [bfcp_port] UDP/BFCP *
       a=floorctrl:c-only
   ]]></send>
-  <pause/>
-  <send retrans="500"><![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:site[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+""" + HOLD_THEN_BYE
 
 
 def test_our_offer_carries_content_and_bfcp_for_a_profile_that_takes_it(
