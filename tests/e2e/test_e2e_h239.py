@@ -2,7 +2,8 @@
 granted it by the room's content floor, opens its extended-video channel and sends its slides
 (H.264). A second H.323 site receives them on the content channel the MCU opens to it, and a SIP
 site with a content line (sipp, its content stream decoded by ffmpeg) receives them too. When the
-presenter releases the token, content stops. Under the chair-only policy a non-chair H.323 site
+presenter releases the token, content stops; a site sending token messages out of turn changes
+nothing for the others. Under the chair-only policy a non-chair H.323 site
 is refused the token."""
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def test_an_h323_site_presents_by_h239_and_h323_and_sip_sites_receive_it(tmp_pat
                 seen["h323 sees it"] = await happened(lambda: audience.sees_content(presenter.content_colour), 15)
                 seen["owner told"] = [m.terminal_label for m in audience.token_answers
                                       if m.sub == h239.PRESENTATION_TOKEN_INDICATE_OWNER]
+                # a confused site releases a token it does not hold and answers a request nobody made:
+                # the presenter keeps the floor and the others their content
+                audience._h239([h239.token_release(0, audience.number), h239.token_response(True, 0, audience.number)])
+                await asyncio.sleep(1.0)
+                seen["confusion ignored"] = (presenter.presenting and not mcu.events("member.content_stopped")
+                                             and audience.sees_content(presenter.content_colour))
                 await asyncio.to_thread(receiving.wait, 20)
                 presenter.stop_presenting()
                 seen["stopped"] = await happened(lambda: bool(mcu.events("member.content_stopped")), 10)
@@ -90,6 +97,7 @@ def test_an_h323_site_presents_by_h239_and_h323_and_sip_sites_receive_it(tmp_pat
     assert started and started[0]["name"] == "H323 site 31", context
     assert seen["h323 sees it"] is True, context
     assert seen["owner told"], context  # presentationTokenIndicateOwner reached the other site
+    assert seen["confusion ignored"] is True, context
     assert seen["stopped"] is True, context
     assert png.exists(), f"ffmpeg decoded no content at the SIP site\n{context}"
     import av
